@@ -1,0 +1,111 @@
+//! What the subcommands do (argument parsing is in `main.rs`).
+
+use std::path::Path;
+
+use crate::api::NautobotSync;
+use crate::config::SyncConfig;
+use crate::plan_view;
+use crate::project::Projector;
+use crate::snapshot::ClusterIndex;
+
+/// Options of `run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Namespaces whose NautobotSync objects are served (comma-separated). Default: the
+    /// operator's own namespace (POD_NAMESPACE). Only these are honoured, so that nobody who can
+    /// create a NautobotSync elsewhere can send the cluster's inventory to a URL of their choice.
+    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// The operator's own namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "nautobot-sync")]
+    pub pod_namespace: String,
+    /// Address of the metrics and health endpoints.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: String,
+}
+
+/// Installs rustls' ring provider as the process default. kube and reqwest both use rustls;
+/// without one process-wide provider, building an https client panics.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// `run`: for now, starts, connects to the cluster and waits for SIGTERM.
+pub fn run(args: RunArgs) -> Result<(), String> {
+    install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(async move {
+        let namespaces = if args.namespaces.is_empty() {
+            vec![args.pod_namespace.clone()]
+        } else {
+            args.namespaces.clone()
+        };
+        tracing::info!(version = env!("CARGO_PKG_VERSION"), ?namespaces, metrics_addr = %args.metrics_addr, "starting nautobot-sync-operator");
+        match kube::Client::try_default().await {
+            Ok(client) => match client.apiserver_version().await {
+                Ok(v) => tracing::info!(server = %v.git_version, "connected to the Kubernetes API"),
+                Err(e) => tracing::warn!(error = %e, "the Kubernetes API is not reachable yet"),
+            },
+            Err(e) => tracing::warn!(error = %e, "no Kubernetes configuration found"),
+        }
+        tracing::info!("the controller loop is not implemented in this build; waiting for SIGTERM");
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Reads a NautobotSync manifest (YAML or JSON).
+pub fn read_nautobotsync(path: &Path) -> Result<NautobotSync, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_saphyr::from_str::<NautobotSync>(&text)
+        .map_err(|e| format!("{} is not a valid NautobotSync: {e}", path.display()))
+}
+
+/// `plan`: projects a snapshot file under a NautobotSync and renders the records.
+pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, String> {
+    let obj = read_nautobotsync(nautobotsync)?;
+    let cfg = SyncConfig::from_spec(&obj.spec).map_err(|e| format!("invalid NautobotSync: {e}"))?;
+    let text = if snapshot == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("cannot read standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(snapshot)
+            .map_err(|e| format!("cannot read {}: {e}", snapshot.display()))?
+    };
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not JSON: {e}", snapshot.display()))?;
+    let (index, load_warnings) = ClusterIndex::from_list(&value)?;
+    let projection = Projector::new(&cfg, &index).project_all();
+    Ok(if json {
+        plan_view::json(&projection, &load_warnings)
+    } else {
+        plan_view::table(&cfg, &projection, &load_warnings)
+    })
+}
