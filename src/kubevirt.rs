@@ -1,0 +1,575 @@
+//! Minimal KubeVirt types: only the fields the projection reads.
+//!
+//! We do not depend on a KubeVirt client crate: these structs cover `kubevirt.io/v1`
+//! VirtualMachine and VirtualMachineInstance and `instancetype.kubevirt.io/v1beta1`
+//! instancetypes as published upstream (see `../shared/KUBEVIRT.md` in the project notes).
+//! Every field is optional and numbers are read leniently, so an odd object gives a sensible
+//! record and a warning instead of failing to deserialise.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::CustomResource;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// `kubevirt.io/v1` VirtualMachine spec (subset).
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "kubevirt.io",
+    version = "v1",
+    kind = "VirtualMachine",
+    plural = "virtualmachines",
+    namespaced,
+    status = "VirtualMachineStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VirtualMachineSpec {
+    /// Deprecated boolean run switch (mutually exclusive with runStrategy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<bool>,
+    /// Always, Halted, Manual, RerunOnFailure, Once, WaitAsReceiver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_strategy: Option<String>,
+    /// Instancetype reference; the VM template then often has no CPU or memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instancetype: Option<InstancetypeMatcher>,
+    /// Preference reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preference: Option<InstancetypeMatcher>,
+    /// The VMI template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<VmiTemplate>,
+    /// DataVolumes created with the VM (they carry the disk sizes).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub data_volume_templates: Vec<DataVolumeTemplate>,
+}
+
+/// `kubevirt.io/v1` VirtualMachine status (subset).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VirtualMachineStatus {
+    /// Human-facing state (Running, Stopped, Migrating, CrashLoopBackOff...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printable_status: Option<String>,
+    /// The effective run strategy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_strategy: Option<String>,
+    /// Whether the VMI is ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+}
+
+/// `kubevirt.io/v1` VirtualMachineInstance spec (subset).
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "kubevirt.io",
+    version = "v1",
+    kind = "VirtualMachineInstance",
+    plural = "virtualmachineinstances",
+    namespaced,
+    status = "VmiStatus",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VirtualMachineInstanceSpec {
+    /// The domain (CPU, memory, devices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Domain>,
+    /// Networks the interfaces connect to.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub networks: Vec<Network>,
+    /// Volumes.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub volumes: Vec<Volume>,
+}
+
+/// The VM's template for its VMI.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VmiTemplate {
+    /// Labels and annotations copied to the VMI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ObjectMeta>,
+    /// The VMI spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<VirtualMachineInstanceSpec>,
+}
+
+/// Reference to an instancetype or preference.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InstancetypeMatcher {
+    /// Name of the (cluster) instancetype.
+    pub name: String,
+    /// `VirtualMachineClusterInstancetype` (default) or `VirtualMachineInstancetype`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// A DataVolume template (only its name and requested size matter).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DataVolumeTemplate {
+    /// Name of the DataVolume (referenced by a `dataVolume` volume).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ObjectMeta>,
+    /// Storage request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<DataVolumeSpec>,
+}
+
+/// The size-carrying parts of a DataVolume spec.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DataVolumeSpec {
+    /// `spec.storage` form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageRequest>,
+    /// `spec.pvc` form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pvc: Option<StorageRequest>,
+}
+
+/// `resources.requests.storage` of a DataVolume.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StorageRequest {
+    /// Requested resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// Requests and limits as quantity strings.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResourceRequirements {
+    /// Requests (`cpu`, `memory`, `storage`).
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "quantity_map"
+    )]
+    pub requests: BTreeMap<String, String>,
+    /// Limits.
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "quantity_map"
+    )]
+    pub limits: BTreeMap<String, String>,
+}
+
+/// The domain of a VMI.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Domain {
+    /// CPU topology.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cpu>,
+    /// Guest memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    /// Pod resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Devices: interfaces and disks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Devices>,
+}
+
+/// CPU topology; vCPUs = sockets x cores x threads.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Cpu {
+    /// Sockets.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_u32"
+    )]
+    pub sockets: Option<u32>,
+    /// Cores per socket.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_u32"
+    )]
+    pub cores: Option<u32>,
+    /// Threads per core.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_u32"
+    )]
+    pub threads: Option<u32>,
+}
+
+/// Guest memory.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Memory {
+    /// Memory visible to the guest.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_quantity"
+    )]
+    pub guest: Option<String>,
+}
+
+/// Devices of a domain.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Devices {
+    /// Network interfaces (joined to `networks` by name).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub interfaces: Vec<Interface>,
+    /// `false` stops KubeVirt from adding the default pod network to a VM that declares none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoattach_pod_interface: Option<bool>,
+    /// Disks (joined to `volumes` by name).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub disks: Vec<Named>,
+}
+
+/// A VM network interface.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Interface {
+    /// Name, equal to a network's name.
+    pub name: String,
+    /// A MAC address set in the spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    /// Binding: masquerade.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masquerade: Option<serde_json::Value>,
+    /// Binding: bridge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<serde_json::Value>,
+    /// Binding: SR-IOV.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sriov: Option<serde_json::Value>,
+    /// Binding plugin (newer KubeVirt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Named>,
+}
+
+impl Interface {
+    /// The binding method's name, for descriptions.
+    pub fn binding_name(&self) -> Option<&str> {
+        if self.masquerade.is_some() {
+            Some("masquerade")
+        } else if self.bridge.is_some() {
+            Some("bridge")
+        } else if self.sriov.is_some() {
+            Some("sriov")
+        } else {
+            self.binding.as_ref().map(|b| b.name.as_str())
+        }
+    }
+}
+
+/// Anything with just a name.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct Named {
+    /// The name.
+    pub name: String,
+}
+
+/// A network of a VMI.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Network {
+    /// Name (interfaces refer to it).
+    pub name: String,
+    /// The pod network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<serde_json::Value>,
+    /// A Multus network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multus: Option<MultusNetwork>,
+}
+
+/// A Multus network attachment.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MultusNetwork {
+    /// `<namespace>/<nad>` or `<nad>`.
+    pub network_name: String,
+    /// Whether it replaces the pod network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+}
+
+/// A volume (only the size-relevant sources).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Volume {
+    /// Name (disks refer to it).
+    pub name: String,
+    /// A DataVolume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_volume: Option<Named>,
+    /// A PVC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<ClaimRef>,
+}
+
+/// A PVC reference.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClaimRef {
+    /// Claim name.
+    pub claim_name: String,
+}
+
+/// `kubevirt.io/v1` VirtualMachineInstance status (subset).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VmiStatus {
+    /// Pending, Scheduling, Scheduled, Running, Succeeded, Failed, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The node running the VMI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// Interfaces as seen by KubeVirt and the guest agent.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub interfaces: Vec<VmiInterfaceStatus>,
+    /// Guest OS, from the guest agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_os_info: Option<GuestOsInfo>,
+    /// Memory as running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<VmiMemoryStatus>,
+    /// CPU topology as running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_cpu_topology: Option<Cpu>,
+    /// Live migration state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration_state: Option<MigrationState>,
+}
+
+/// One interface of a running VMI.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VmiInterfaceStatus {
+    /// The spec network name; absent for guest-only NICs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// MAC address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// First IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// All IPs.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub ip_addresses: Vec<String>,
+    /// Name inside the guest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_name: Option<String>,
+    /// domain, guest-agent, multus-status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_source: Option<String>,
+}
+
+/// Guest OS information from the guest agent.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GuestOsInfo {
+    /// e.g. "Fedora Linux".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// e.g. "fedora".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// e.g. "40 (Cloud Edition)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// e.g. "40".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// e.g. "Fedora Linux 40 (Cloud Edition)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretty_name: Option<String>,
+    /// Kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_release: Option<String>,
+}
+
+/// Memory of a running VMI.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VmiMemoryStatus {
+    /// Memory at boot.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_quantity"
+    )]
+    pub guest_at_boot: Option<String>,
+    /// Memory now (after hotplug).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_quantity"
+    )]
+    pub guest_current: Option<String>,
+    /// Memory requested.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_quantity"
+    )]
+    pub guest_requested: Option<String>,
+}
+
+/// Live migration state.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MigrationState {
+    /// Where the VMI comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_node: Option<String>,
+    /// Where it goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_node: Option<String>,
+    /// Finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+    /// Failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<bool>,
+}
+
+/// `instancetype.kubevirt.io/v1beta1` VirtualMachineClusterInstancetype (cluster-scoped).
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "instancetype.kubevirt.io",
+    version = "v1beta1",
+    kind = "VirtualMachineClusterInstancetype",
+    plural = "virtualmachineclusterinstancetypes",
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClusterInstancetypeSpec {
+    /// Guest CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<InstancetypeCpu>,
+    /// Guest memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+}
+
+/// `instancetype.kubevirt.io/v1beta1` VirtualMachineInstancetype (namespaced).
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "instancetype.kubevirt.io",
+    version = "v1beta1",
+    kind = "VirtualMachineInstancetype",
+    plural = "virtualmachineinstancetypes",
+    namespaced,
+    schema = "disabled"
+)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InstancetypeSpec {
+    /// Guest CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<InstancetypeCpu>,
+    /// Guest memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+}
+
+/// Instancetype CPU: `guest` vCPUs.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InstancetypeCpu {
+    /// vCPUs of the guest.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_u32"
+    )]
+    pub guest: Option<u32>,
+}
+
+/// CPU and memory of an instancetype, whichever its scope.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstancetypeSize {
+    /// vCPUs.
+    pub vcpus: Option<u32>,
+    /// Guest memory quantity.
+    pub memory: Option<String>,
+}
+
+impl From<&ClusterInstancetypeSpec> for InstancetypeSize {
+    fn from(s: &ClusterInstancetypeSpec) -> Self {
+        InstancetypeSize {
+            vcpus: s.cpu.as_ref().and_then(|c| c.guest),
+            memory: s.memory.as_ref().and_then(|m| m.guest.clone()),
+        }
+    }
+}
+
+impl From<&InstancetypeSpec> for InstancetypeSize {
+    fn from(s: &InstancetypeSpec) -> Self {
+        InstancetypeSize {
+            vcpus: s.cpu.as_ref().and_then(|c| c.guest),
+            memory: s.memory.as_ref().and_then(|m| m.guest.clone()),
+        }
+    }
+}
+
+/// `null` deserialises as the type's default (Kubernetes clients write `null` for empty lists).
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A count written as a number or a numeric string; anything else is treated as unset.
+fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// A quantity written as a string or a bare number (both are accepted by the API server).
+fn lenient_quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let v = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    Ok(v.into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Number(n) => Some((k, n.to_string())),
+            _ => None,
+        })
+        .collect())
+}

@@ -1,0 +1,302 @@
+//! The projection: a cluster snapshot and a spec in, the desired Nautobot records out.
+//!
+//! Pure and synchronous: no I/O, no clock, no randomness, so the same input always yields the
+//! same records with the same ids. The work is split by *root*: one root per cluster object
+//! that owns records (a namespace, a node, a VM, a Deployment, a Service, a pod). Projecting one
+//! root reads only that object and what the indexes link to it, so the controller can
+//! re-project just the roots a watch event touched; [`Projector::project_all`] is the union of
+//! all roots.
+
+mod cluster;
+pub mod ip;
+mod node;
+mod pod;
+mod tenant;
+mod vm;
+mod workload;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::config::SyncConfig;
+use crate::ids::record_id;
+use crate::names;
+use crate::records::{CF_SOURCE, CF_UID, Kind, Record};
+use crate::snapshot::{ClusterIndex, ClusterInfo, NsName};
+
+pub use ip::Cidr;
+
+/// A cluster object that owns records.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", content = "key")]
+pub enum Root {
+    /// The cluster itself: Cluster, CloudAccount, known network prefixes.
+    Cluster,
+    /// A namespace: its Tenant.
+    Namespace(String),
+    /// A node: Device, interface, IPs, cluster assignment.
+    Node(String),
+    /// A VirtualMachine: VM, interfaces, IPs.
+    VirtualMachine(NsName),
+    /// A Deployment: CloudService.
+    Deployment(NsName),
+    /// A Service: CloudService, IPs, ipam Services on selected VMs.
+    Service(NsName),
+    /// A pod: its IPs (only with `sync.podIps`).
+    Pod(NsName),
+}
+
+impl fmt::Display for Root {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Root::Cluster => write!(f, "Cluster"),
+            Root::Namespace(n) => write!(f, "Namespace {n}"),
+            Root::Node(n) => write!(f, "Node {n}"),
+            Root::VirtualMachine((ns, n)) => write!(f, "VirtualMachine {ns}/{n}"),
+            Root::Deployment((ns, n)) => write!(f, "Deployment {ns}/{n}"),
+            Root::Service((ns, n)) => write!(f, "Service {ns}/{n}"),
+            Root::Pod((ns, n)) => write!(f, "Pod {ns}/{n}"),
+        }
+    }
+}
+
+/// Something odd about a cluster object; the record is still produced as well as possible.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Warning {
+    /// The object, as `Kind namespace/name`.
+    pub source: String,
+    /// What is odd and what was done about it.
+    pub message: String,
+}
+
+/// What one root projects to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RootProjection {
+    /// Desired records.
+    pub records: Vec<Record>,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+    /// Records (VMs) whose IP addresses are unknown right now (stopped, not yet running):
+    /// their owned IP assignments must be kept, not deleted.
+    pub ips_unknown: Vec<Uuid>,
+}
+
+/// The desired state of the whole cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Projection {
+    /// Desired records by id.
+    pub records: BTreeMap<Uuid, Record>,
+    /// Warnings, sorted.
+    pub warnings: Vec<Warning>,
+    /// See [`RootProjection::ips_unknown`].
+    pub ips_unknown: BTreeSet<Uuid>,
+}
+
+impl Projection {
+    /// Merges one root's output. A record id produced twice (the same IP address reported by
+    /// two objects) keeps the first definition; a real disagreement is reported.
+    pub fn merge(&mut self, root: RootProjection) {
+        for r in root.records {
+            match self.records.get(&r.id) {
+                None => {
+                    self.records.insert(r.id, r);
+                }
+                Some(existing) if existing == &r || r.kind == Kind::Prefix => {}
+                Some(existing) => {
+                    if existing.kind != Kind::IpAddress {
+                        self.warnings.push(Warning {
+                            source: r.source.clone(),
+                            message: format!(
+                                "{} {} is also produced by {}; keeping the first",
+                                r.kind, r.name, existing.source
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        self.warnings.extend(root.warnings);
+        self.ips_unknown.extend(root.ips_unknown);
+    }
+
+    /// Number of records per kind.
+    pub fn counts(&self) -> BTreeMap<Kind, usize> {
+        let mut m = BTreeMap::new();
+        for r in self.records.values() {
+            *m.entry(r.kind).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+/// Projects a [`ClusterIndex`] under a [`SyncConfig`].
+pub struct Projector<'a> {
+    cfg: &'a SyncConfig,
+    index: &'a ClusterIndex,
+    info: ClusterInfo,
+    networks: Vec<Cidr>,
+}
+
+impl<'a> Projector<'a> {
+    /// A projector over the current index.
+    pub fn new(cfg: &'a SyncConfig, index: &'a ClusterIndex) -> Self {
+        let info = index.cluster_info();
+        let networks = info
+            .cluster_networks
+            .iter()
+            .chain(&info.service_networks)
+            .filter_map(|c| Cidr::parse(c))
+            .collect();
+        Projector {
+            cfg,
+            index,
+            info,
+            networks,
+        }
+    }
+
+    /// Every root of the cluster, in a fixed order.
+    pub fn roots(&self) -> Vec<Root> {
+        let key = |m: &ObjectMeta| -> NsName {
+            (
+                m.namespace.clone().unwrap_or_default(),
+                m.name.clone().unwrap_or_default(),
+            )
+        };
+        let s = &self.cfg.sync;
+        let mut roots = vec![Root::Cluster];
+        if s.namespaces {
+            roots.extend(
+                self.index
+                    .namespaces()
+                    .filter_map(|n| n.metadata.name.clone())
+                    .map(Root::Namespace),
+            );
+        }
+        if s.nodes {
+            roots.extend(
+                self.index
+                    .nodes()
+                    .filter_map(|n| n.metadata.name.clone())
+                    .map(Root::Node),
+            );
+        }
+        if s.virtual_machines {
+            roots.extend(
+                self.index
+                    .vms()
+                    .map(|v| Root::VirtualMachine(key(&v.metadata))),
+            );
+        }
+        if s.deployments {
+            roots.extend(
+                self.index
+                    .deployments()
+                    .map(|d| Root::Deployment(key(&d.metadata))),
+            );
+        }
+        if s.services {
+            roots.extend(
+                self.index
+                    .services()
+                    .map(|d| Root::Service(key(&d.metadata))),
+            );
+        }
+        if s.pod_ips {
+            roots.extend(self.index.pods().map(|p| Root::Pod(key(&p.metadata))));
+        }
+        roots
+    }
+
+    /// Projects one root. A root whose object is gone, filtered out or not synced projects to
+    /// nothing (so its records become deletions in the diff).
+    pub fn project_root(&self, root: &Root) -> RootProjection {
+        let mut out = RootProjection::default();
+        match root {
+            Root::Cluster => self.project_cluster(&mut out),
+            Root::Namespace(n) => self.project_namespace(n, &mut out),
+            Root::Node(n) => self.project_node(n, &mut out),
+            Root::VirtualMachine((ns, n)) => self.project_vm(ns, n, &mut out),
+            Root::Deployment((ns, n)) => self.project_deployment(ns, n, &mut out),
+            Root::Service((ns, n)) => self.project_service(ns, n, &mut out),
+            Root::Pod((ns, n)) => self.project_pod(ns, n, &mut out),
+        }
+        out
+    }
+
+    /// Projects the whole cluster.
+    pub fn project_all(&self) -> Projection {
+        let mut p = Projection::default();
+        for root in self.roots() {
+            p.merge(self.project_root(&root));
+        }
+        p.warnings.sort();
+        p.warnings.dedup();
+        p
+    }
+
+    /// Whether objects in `ns` are synced: the namespace passes the filter (and exists, when
+    /// namespaces are synced, since its tenant is referenced).
+    fn namespace_in_scope(&self, ns: &str) -> bool {
+        self.cfg.namespaces.allows(ns)
+    }
+
+    /// The id of the Cluster record.
+    fn cluster_id(&self) -> Uuid {
+        record_id(&self.cfg.cluster_name, Kind::Cluster, "")
+    }
+
+    /// The id of a namespace's tenant, when namespaces are synced and it is in scope.
+    fn tenant_ref(&self, ns: &str) -> Option<Uuid> {
+        (self.cfg.sync.namespaces
+            && self.namespace_in_scope(ns)
+            && self.index.namespace(ns).is_some())
+        .then(|| record_id(&self.cfg.cluster_name, Kind::Tenant, ns))
+    }
+
+    /// Ownership marker plus source identity, label tags and label custom fields: for the main
+    /// record of a cluster object.
+    fn mark_source(&self, r: &mut Record, meta: &ObjectMeta, source: &str) {
+        self.mark(r);
+        if let Some(uid) = &meta.uid {
+            r.custom_fields
+                .insert(CF_UID.into(), Value::String(uid.clone()));
+        }
+        r.custom_fields.insert(
+            CF_SOURCE.into(),
+            Value::String(names::truncate(source, 255)),
+        );
+        let labels = meta.labels.as_ref();
+        for key in &self.cfg.label_tags {
+            if let Some(v) = labels.and_then(|l| l.get(key)) {
+                r.tags
+                    .insert(names::fit(&format!("{key}={v}"), names::TAG_MAX));
+            }
+        }
+        for (label, cf) in &self.cfg.label_custom_fields {
+            let v = labels
+                .and_then(|l| l.get(label))
+                .map_or(Value::Null, |v| Value::String(v.clone()));
+            r.custom_fields.insert(cf.clone(), v);
+        }
+    }
+}
+
+/// `Kind ns/name` or `Kind name`.
+fn source_of(kind: &str, meta: &ObjectMeta) -> String {
+    let name = meta.name.as_deref().unwrap_or("?");
+    match meta.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}"),
+        _ => format!("{kind} {name}"),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

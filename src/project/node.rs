@@ -1,0 +1,211 @@
+//! Nodes become Devices at the configured Location, assigned to the Cluster, with one virtual
+//! interface carrying the node's InternalIP addresses (primary IPv4/IPv6 = the first of each).
+//!
+//! - name: the node name when it is a FQDN (contains a dot, unique anyway), otherwise
+//!   `<node>.<cluster>` so that `master-0` of two clusters at one Location never collide;
+//! - role: from `node-role.kubernetes.io/*` labels, control-plane (or master) first, then infra,
+//!   worker, then any other role alphabetically; `k8s-node` without one;
+//! - device type: the `node.kubernetes.io/instance-type` label, else the configured default;
+//! - platform: the OS image without its version (`Red Hat Enterprise Linux CoreOS`);
+//! - status: Active when Ready, Failed when NotReady or Unknown, Offline when cordoned;
+//!   the exact state (`Ready,SchedulingDisabled`) is kept in the `k8s_state` field;
+//! - serial: the system UUID.
+
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::Node;
+use serde_json::Value;
+
+use crate::ids::record_id;
+use crate::names;
+use crate::records::{CF_STATE, Kind, Record, Ref};
+
+use super::ip::{is_unusable, parse_ip};
+use super::{Projector, RootProjection, Warning, source_of};
+
+/// Name of the device interface that carries the node's InternalIP addresses.
+pub const NODE_INTERFACE: &str = "internal-ip";
+
+impl Projector<'_> {
+    pub(super) fn project_node(&self, name: &str, out: &mut RootProjection) {
+        let Some(node) = self.index.node(name) else {
+            return;
+        };
+        let Some(location) = self.cfg.location.clone() else {
+            return;
+        };
+        let meta = &node.metadata;
+        let source = source_of("Node", meta);
+        let labels = meta.labels.clone().unwrap_or_default();
+        let status = node.status.as_ref();
+        let info = status.and_then(|s| s.node_info.as_ref());
+
+        let device_id = record_id(&self.cfg.cluster_name, Kind::Device, name);
+        let (state, nb_status) = node_state(node);
+        let device_type = labels
+            .get("node.kubernetes.io/instance-type")
+            .or_else(|| labels.get("beta.kubernetes.io/instance-type"))
+            .map(|s| names::fit(s, 100))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| self.cfg.default_device_type.clone());
+        let platform = info.and_then(|i| os_family(&i.os_image));
+        let serial = info
+            .map(|i| names::truncate(&i.system_uuid, names::SERIAL_MAX))
+            .unwrap_or_default();
+        let device_name = if name.contains('.') {
+            name.to_string()
+        } else {
+            format!("{name}.{}", self.cfg.cluster_name)
+        };
+
+        let mut device = Record::new(device_id, Kind::Device, &device_name, &source)
+            .with("name", names::fit(&device_name, names::NAME_MAX))
+            .with("device_type", Ref::DeviceType(device_type))
+            .with("role", Ref::Role(node_role(&labels)))
+            .with("status", Ref::Status(nb_status.into()))
+            .with("location", Ref::Location(location))
+            .with("serial", serial)
+            .with_opt("platform", platform.map(Ref::Platform));
+        self.mark_source(&mut device, meta, &source);
+        device
+            .custom_fields
+            .insert(CF_STATE.into(), Value::String(state));
+
+        let iface_id = record_id(
+            &self.cfg.cluster_name,
+            Kind::DeviceInterface,
+            &format!("{name}/{NODE_INTERFACE}"),
+        );
+        let mut iface = Record::new(
+            iface_id,
+            Kind::DeviceInterface,
+            format!("{device_name} {NODE_INTERFACE}"),
+            &source,
+        )
+        .with("device", Ref::Record(device_id))
+        .with("name", NODE_INTERFACE)
+        .with("type", "virtual")
+        .with("status", Ref::Status("Active".into()))
+        .with("description", "Kubernetes node InternalIP");
+        self.mark(&mut iface);
+
+        let addresses = status
+            .and_then(|s| s.addresses.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        let hostname = addresses
+            .iter()
+            .find(|a| a.type_ == "Hostname")
+            .and_then(|a| names::dns_name(&a.address));
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for a in addresses.iter().filter(|a| a.type_ == "InternalIP") {
+            match parse_ip(&a.address) {
+                Some(ip) if !is_unusable(ip) => {
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+                Some(_) => {}
+                None => out.warnings.push(Warning {
+                    source: source.clone(),
+                    message: format!("InternalIP {:?} is not an IP address; skipped", a.address),
+                }),
+            }
+        }
+        let mut ip_records = Vec::new();
+        for ip in &ips {
+            ip_records.extend(self.ip_records(
+                *ip,
+                hostname.clone(),
+                format!("Node {name}"),
+                &source,
+            ));
+            ip_records.push(self.ip_assignment(
+                *ip,
+                iface_id,
+                &format!("{device_name} {NODE_INTERFACE}"),
+                false,
+                &source,
+            ));
+        }
+        let primary = |v4: bool| {
+            ips.iter()
+                .find(|ip| ip.is_ipv4() == v4)
+                .map(|ip| Ref::Record(self.ip_id(*ip)))
+        };
+        device = device
+            .with_opt("primary_ip4", primary(true))
+            .with_opt("primary_ip6", primary(false));
+
+        let assignment = Record::new(
+            record_id(&self.cfg.cluster_name, Kind::DeviceClusterAssignment, name),
+            Kind::DeviceClusterAssignment,
+            format!("{device_name} in {}", self.cfg.cluster_name),
+            &source,
+        )
+        .with("device", Ref::Record(device_id))
+        .with("cluster", Ref::Record(self.cluster_id()));
+
+        out.records.push(device);
+        out.records.push(iface);
+        out.records.push(assignment);
+        out.records.extend(ip_records);
+    }
+}
+
+/// `(k8s_state, Nautobot status)` of a node.
+pub fn node_state(node: &Node) -> (String, &'static str) {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.status.as_str());
+    let cordoned = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
+    let mut state = match ready {
+        Some("True") => "Ready".to_string(),
+        Some("False") => "NotReady".to_string(),
+        _ => "Unknown".to_string(),
+    };
+    if cordoned {
+        state.push_str(",SchedulingDisabled");
+    }
+    let status = match (ready, cordoned) {
+        (Some("True"), false) => "Active",
+        (Some("True"), true) => "Offline",
+        _ => "Failed",
+    };
+    (state, status)
+}
+
+/// The device role of a node from its `node-role.kubernetes.io/<role>` labels.
+pub fn node_role(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let roles: Vec<&str> = labels
+        .keys()
+        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+        .filter(|r| !r.is_empty())
+        .collect();
+    let pick = ["control-plane", "master", "infra", "worker"]
+        .into_iter()
+        .find(|p| roles.contains(p))
+        .or_else(|| roles.first().copied());
+    match pick {
+        Some("master") | Some("control-plane") => "k8s-control-plane".into(),
+        Some(r) => names::fit(&format!("k8s-{r}"), 100),
+        None => "k8s-node".into(),
+    }
+}
+
+/// The OS family of an OS image: the words before the first one that starts with a digit.
+pub fn os_family(os_image: &str) -> Option<String> {
+    let words: Vec<&str> = os_image
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(|c: char| c.is_ascii_digit() || c == '('))
+        .collect();
+    let s = words.join(" ");
+    (!s.is_empty()).then(|| names::fit(&s, 100))
+}

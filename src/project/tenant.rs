@@ -1,0 +1,65 @@
+//! Namespaces become Tenants named `<cluster>/<namespace>` (tenant names are global in
+//! Nautobot, so the cluster name keeps two clusters' `team-a` apart). OpenShift's display name
+//! becomes the description, its description and requester the comments.
+
+use crate::ids::record_id;
+use crate::names;
+use crate::records::{Field, Kind, Record, Ref};
+
+use super::{Projector, RootProjection, source_of};
+
+impl Projector<'_> {
+    pub(super) fn project_namespace(&self, name: &str, out: &mut RootProjection) {
+        let Some(ns) = self.index.namespace(name) else {
+            return;
+        };
+        if !self.namespace_in_scope(name) {
+            return;
+        }
+        let meta = &ns.metadata;
+        let source = source_of("Namespace", meta);
+        let ann = meta.annotations.as_ref();
+        let get = |k: &str| {
+            ann.and_then(|a| a.get(k))
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+        };
+        let description = get("openshift.io/display-name").unwrap_or(name);
+        let mut comments = Vec::new();
+        if let Some(d) = get("openshift.io/description") {
+            comments.push(d.to_string());
+        }
+        if let Some(r) = get("openshift.io/requester") {
+            comments.push(format!("Requested by: {r}"));
+        }
+        let mut r = Record::new(
+            record_id(&self.cfg.cluster_name, Kind::Tenant, name),
+            Kind::Tenant,
+            format!("{}/{}", self.cfg.cluster_name, name),
+            &source,
+        )
+        .with(
+            "name",
+            names::fit(
+                &format!("{}/{}", self.cfg.cluster_name, name),
+                names::NAME_MAX,
+            ),
+        )
+        .with(
+            "description",
+            names::truncate(description, names::DESCRIPTION_MAX),
+        )
+        .with("comments", comments.join("\n\n"))
+        .with(
+            "tenant_group",
+            self.cfg
+                .tenant_group
+                .clone()
+                .map_or(Field::Json(serde_json::Value::Null), |g| {
+                    Ref::TenantGroup(g).into()
+                }),
+        );
+        self.mark_source(&mut r, meta, &source);
+        out.records.push(r);
+    }
+}

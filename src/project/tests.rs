@@ -1,0 +1,718 @@
+//! Projection rules, checked on the sample snapshot (written from the published KubeVirt and
+//! OpenShift shapes) and on small inline fixtures for the traps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::testing::*;
+use super::{Projector, Root};
+use crate::ids::record_id;
+use crate::records::{CF_CLUSTER, CF_NODE, CF_STATE, CF_UID, Field, Kind, OWNERSHIP_TAG, Ref};
+
+fn status_of(r: &crate::records::Record) -> Option<&str> {
+    match r.reference("status") {
+        Some(Ref::Status(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn num(r: &crate::records::Record, f: &str) -> Option<i64> {
+    r.json(f).and_then(Value::as_i64)
+}
+
+#[test]
+fn the_sample_projects_to_the_expected_records() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let counts: BTreeMap<Kind, usize> = p.counts();
+    let expect = [
+        (Kind::Cluster, 1),
+        (Kind::CloudAccount, 1),
+        (Kind::Tenant, 4),
+        (Kind::Device, 6),
+        (Kind::DeviceInterface, 6),
+        (Kind::DeviceClusterAssignment, 6),
+        (Kind::VirtualMachine, 5),
+        (Kind::VmInterface, 6),
+        (Kind::CloudService, 18),
+        (Kind::IpamService, 3),
+    ];
+    for (kind, n) in expect {
+        assert_eq!(counts.get(&kind).copied().unwrap_or(0), n, "{kind}");
+    }
+    // system namespaces are excluded by default, with everything in them
+    assert!(
+        p.records.values().all(|r| !r.source.contains("openshift-")),
+        "system objects leaked"
+    );
+    assert!(p.records.values().all(|r| !r.source.contains(" default/")));
+}
+
+#[test]
+fn projection_is_deterministic() {
+    let cfg = config(json!({}));
+    let a = project(&cfg, &sample());
+    let b = project(&cfg, &sample());
+    assert_eq!(a, b);
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+    // ids derive from the cluster name and the object's namespace/name
+    let vm = get(&a, &cfg, Kind::VirtualMachine, "shop-prod/fedora-db-01");
+    assert_eq!(
+        vm.id,
+        record_id("ocp-lab", Kind::VirtualMachine, "shop-prod/fedora-db-01")
+    );
+}
+
+#[test]
+fn every_record_is_marked_and_every_reference_resolves() {
+    let cfg = config(json!({"sync": {"podIps": true}}));
+    let p = project(&cfg, &sample());
+    for r in p.records.values() {
+        if r.kind.carries_marker() {
+            assert!(
+                r.tags.contains(OWNERSHIP_TAG),
+                "{} {} has no ownership tag",
+                r.kind,
+                r.name
+            );
+            assert_eq!(
+                r.custom_fields.get(CF_CLUSTER),
+                Some(&json!("ocp-lab")),
+                "{}",
+                r.name
+            );
+        }
+        for reference in r.refs() {
+            if let Ref::Record(id) = reference {
+                assert!(
+                    p.records.contains_key(id),
+                    "{} {} points to a missing record",
+                    r.kind,
+                    r.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn one_root_at_a_time_gives_the_same_records() {
+    let cfg = config(json!({"sync": {"podIps": true}}));
+    let idx = sample();
+    let projector = Projector::new(&cfg, &idx);
+    let all = projector.project_all();
+    let mut union = BTreeSet::new();
+    for root in projector.roots() {
+        for r in projector.project_root(&root).records {
+            assert_eq!(
+                all.records.get(&r.id).map(|x| x.kind),
+                Some(r.kind),
+                "{root}"
+            );
+            union.insert(r.id);
+        }
+    }
+    assert_eq!(union, all.records.keys().copied().collect());
+    // a root that no longer exists projects to nothing
+    let gone = projector.project_root(&Root::VirtualMachine(("shop-prod".into(), "nope".into())));
+    assert!(gone.records.is_empty());
+}
+
+#[test]
+fn running_vm_with_topology_guest_agent_and_guest_only_nics() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let vm = get(&p, &cfg, Kind::VirtualMachine, "shop-prod/fedora-db-01");
+    assert_eq!(vm.json("name"), Some(&json!("fedora-db-01")));
+    assert_eq!(status_of(vm), Some("Active"));
+    assert_eq!(num(vm, "vcpus"), Some(2), "maxSockets must not count");
+    assert_eq!(num(vm, "memory"), Some(2048));
+    assert_eq!(num(vm, "disk"), Some(30));
+    assert_eq!(
+        vm.reference("platform"),
+        Some(&Ref::Platform("fedora".into()))
+    );
+    assert_eq!(
+        vm.custom_fields.get(CF_NODE),
+        Some(&json!("ocp-lab-worker-0"))
+    );
+    assert_eq!(vm.custom_fields.get(CF_STATE), Some(&json!("Running")));
+    assert_eq!(
+        vm.custom_fields.get(CF_UID),
+        Some(&json!("2951c493-769f-4113-b90b-10cda6f880fd"))
+    );
+    assert_eq!(
+        ref_id(vm, "tenant"),
+        Some(record_id("ocp-lab", Kind::Tenant, "shop-prod"))
+    );
+    let ip = record_id("ocp-lab", Kind::IpAddress, "ocp-lab/10.131.0.57");
+    assert_eq!(ref_id(vm, "primary_ip4"), Some(ip));
+    assert_eq!(vm.json("primary_ip6"), Some(&Value::Null));
+    // guest-only NICs (docker0, virbr0) and link-local addresses never appear
+    let vm_ips: Vec<&str> = p
+        .records
+        .values()
+        .filter(|r| r.kind == Kind::IpAddress && r.source.contains("fedora-db-01"))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(vm_ips, vec!["10.131.0.57"]);
+    assert!(!p.records.values().any(|r| r.name.starts_with("fe80")
+        || r.name == "172.17.0.1"
+        || r.name == "192.168.122.1"));
+    let iface = get(
+        &p,
+        &cfg,
+        Kind::VmInterface,
+        "shop-prod/fedora-db-01/default",
+    );
+    assert_eq!(iface.json("name"), Some(&json!("default")));
+    assert_eq!(
+        iface.json("description"),
+        Some(&json!("pod network (masquerade)"))
+    );
+}
+
+#[test]
+fn instancetype_vm_with_multus_while_migrating() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let vm = get(&p, &cfg, Kind::VirtualMachine, "shop-prod/rhel9-app-01");
+    assert_eq!(status_of(vm), Some("Active"), "Migrating is still Active");
+    assert_eq!(vm.custom_fields.get(CF_STATE), Some(&json!("Migrating")));
+    assert_eq!(num(vm, "vcpus"), Some(2), "from instancetype u1.large");
+    assert_eq!(num(vm, "memory"), Some(8192), "from instancetype u1.large");
+    assert_eq!(
+        num(vm, "disk"),
+        Some(50),
+        "spec.pvc DataVolume; the plain PVC has no known size"
+    );
+    let v6 = record_id("ocp-lab", Kind::IpAddress, "ocp-lab/2001:db8:100::23");
+    assert_eq!(ref_id(vm, "primary_ip6"), Some(v6));
+    let ifaces: Vec<&str> = p
+        .records
+        .values()
+        .filter(|r| r.kind == Kind::VmInterface && r.source.contains("rhel9-app-01"))
+        .filter_map(|r| r.json("name").and_then(Value::as_str))
+        .collect();
+    assert_eq!(ifaces.len(), 2);
+    let multus = p
+        .records
+        .values()
+        .find(|r| {
+            r.kind == Kind::VmInterface
+                && r.json("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("multus"))
+        })
+        .unwrap();
+    assert_eq!(
+        multus.json("mac_address"),
+        Some(&json!("02:1A:2B:00:00:23"))
+    );
+}
+
+#[test]
+fn stopped_vm_keeps_its_ips_and_has_no_node() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let vm = get(
+        &p,
+        &cfg,
+        Kind::VirtualMachine,
+        "data-platform/centos-build-01",
+    );
+    assert_eq!(status_of(vm), Some("Offline"));
+    assert_eq!(num(vm, "vcpus"), Some(4), "cores 4, nothing else");
+    assert_eq!(
+        num(vm, "memory"),
+        Some(1024),
+        "requests.memory when no guest memory"
+    );
+    assert_eq!(vm.custom_fields.get(CF_NODE), Some(&Value::Null));
+    assert!(
+        !vm.fields.contains_key("primary_ip4"),
+        "unknown: left as it is"
+    );
+    assert!(p.ips_unknown.contains(&vm.id));
+    // its interface is still desired
+    get(
+        &p,
+        &cfg,
+        Kind::VmInterface,
+        "data-platform/centos-build-01/default",
+    );
+}
+
+#[test]
+fn crashlooping_vm_with_cpu_limits_and_container_disk() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let vm = get(&p, &cfg, Kind::VirtualMachine, "shop-staging/legacy-cirros");
+    assert_eq!(status_of(vm), Some("Failed"));
+    assert_eq!(num(vm, "vcpus"), Some(2), "sockets from limits.cpu");
+    assert_eq!(num(vm, "memory"), Some(512));
+    assert!(
+        !vm.fields.contains_key("disk"),
+        "containerDisk: size unknown"
+    );
+    assert!(p.ips_unknown.contains(&vm.id), "VMI still Scheduling");
+}
+
+#[test]
+fn paused_windows_vm_with_many_guest_nics() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let vm = get(&p, &cfg, Kind::VirtualMachine, "vdi-windows/win2022-vdi-01");
+    assert_eq!(status_of(vm), Some("Offline"));
+    assert_eq!(num(vm, "vcpus"), Some(8), "2 sockets x 2 cores x 2 threads");
+    assert_eq!(
+        num(vm, "memory"),
+        Some(16384),
+        "guest 16Gi wins over requests 8Gi"
+    );
+    let ips = p
+        .records
+        .values()
+        .filter(|r| {
+            r.kind == Kind::IpAddress
+                && r.source.contains("win2022-vdi-01")
+                && r.source.starts_with("VirtualMachine")
+        })
+        .count();
+    assert_eq!(ips, 1, "30 guest-only NICs are dropped");
+}
+
+#[test]
+fn unknown_values_are_left_alone_with_a_warning() {
+    let cfg = config(json!({}));
+    let mut items = vec![ns("team")];
+    let mut vm = vm_with_vmi("team", "x", json!({}), json!({"phase": "Pending"}));
+    vm[0]["status"]["printableStatus"] = json!("Hibernating");
+    vm[0]["spec"]["instancetype"] = json!({"name": "does-not-exist"});
+    items.extend(vm);
+    let p = project(&cfg, &index(items));
+    let r = get(&p, &cfg, Kind::VirtualMachine, "team/x");
+    assert!(!r.fields.contains_key("status"));
+    assert!(!r.fields.contains_key("vcpus"));
+    assert!(!r.fields.contains_key("memory"));
+    assert_eq!(r.custom_fields.get(CF_STATE), Some(&json!("Hibernating")));
+    let msgs: Vec<&str> = p.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(msgs.iter().any(|m| m.contains("Hibernating")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("CPU or memory unknown")),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn odd_vm_values_never_panic() {
+    let cfg = config(json!({}));
+    let mut items = vec![ns("team")];
+    items.extend(vm_with_vmi(
+        "team",
+        "odd",
+        json!({"cpu": {"sockets": "2", "cores": -1, "threads": null},
+               "memory": {"guest": "lots"},
+               "resources": {"requests": {"memory": "1.5Gi"}}}),
+        json!({"phase": "Running", "interfaces": [
+            {"name": "default", "ipAddress": "not-an-ip", "ipAddresses": ["not-an-ip", "10.128.0.9/23", "10.128.0.9"]},
+            {"interfaceName": "eth9", "ipAddress": "10.9.9.9"}]}),
+    ));
+    let p = project(&cfg, &index(items));
+    let r = get(&p, &cfg, Kind::VirtualMachine, "team/odd");
+    assert_eq!(
+        num(r, "vcpus"),
+        Some(2),
+        "numeric strings are read, bad numbers ignored"
+    );
+    assert_eq!(
+        num(r, "memory"),
+        Some(1536),
+        "bad guest memory falls through to the request"
+    );
+    let ips: Vec<&str> = p
+        .records
+        .values()
+        .filter(|r| r.kind == Kind::IpAddress)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(ips, vec!["10.128.0.9"]);
+    assert!(p.warnings.iter().any(|w| w.message.contains("not-an-ip")));
+    assert!(p.warnings.iter().any(|w| w.message.contains("\"lots\"")));
+}
+
+#[test]
+fn without_tenants_vm_names_carry_the_namespace() {
+    let cfg = config(json!({"sync": {"namespaces": false}}));
+    let p = project(&cfg, &sample());
+    let vm = get(&p, &cfg, Kind::VirtualMachine, "shop-prod/fedora-db-01");
+    assert_eq!(vm.json("name"), Some(&json!("shop-prod/fedora-db-01")));
+    assert_eq!(vm.json("tenant"), Some(&Value::Null));
+    assert_eq!(p.counts().get(&Kind::Tenant), None);
+}
+
+#[test]
+fn same_names_in_two_namespaces_and_two_clusters_never_collide() {
+    let a = config(json!({}));
+    let b = config(json!({"clusterName": "ocp-other"}));
+    let idx = sample();
+    let pa = project(&a, &idx);
+    let pb = project(&b, &idx);
+    assert!(
+        pa.records.keys().all(|id| !pb.records.contains_key(id)),
+        "ids are per cluster"
+    );
+    let names = |p: &super::Projection, kind: Kind| -> BTreeSet<String> {
+        p.records
+            .values()
+            .filter(|r| r.kind == kind)
+            .filter_map(|r| r.json("name").and_then(Value::as_str).map(String::from))
+            .collect()
+    };
+    for kind in [
+        Kind::Tenant,
+        Kind::CloudService,
+        Kind::Device,
+        Kind::Cluster,
+        Kind::CloudAccount,
+    ] {
+        let na = names(&pa, kind);
+        assert_eq!(
+            na.len(),
+            pa.counts()[&kind],
+            "{kind} names unique within a cluster"
+        );
+        assert!(
+            na.is_disjoint(&names(&pb, kind)),
+            "{kind} names unique across clusters"
+        );
+    }
+    // storefront exists as a Deployment and a Service in two namespaces: four names
+    let storefront: Vec<String> = names(&pa, Kind::CloudService)
+        .into_iter()
+        .filter(|n| n.ends_with("/storefront"))
+        .collect();
+    assert_eq!(storefront.len(), 4, "{storefront:?}");
+}
+
+#[test]
+fn long_names_are_fitted() {
+    let long = "n".repeat(63);
+    let cfg = config(json!({}));
+    let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d".repeat(253), "namespace": long, "uid": "d1"},
+        "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+    let p = project(&cfg, &index(vec![ns(&long), dep]));
+    let cs = p
+        .records
+        .values()
+        .find(|r| r.kind == Kind::CloudService)
+        .unwrap();
+    let name = cs.json("name").and_then(Value::as_str).unwrap();
+    assert_eq!(name.chars().count(), 255);
+    assert!(name.starts_with(&format!("ocp-lab/{long}/deployment/ddd")));
+}
+
+#[test]
+fn nodes_map_roles_status_platform_and_addresses() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let dev = |n: &str| get(&p, &cfg, Kind::Device, n);
+    let m0 = dev("ocp-lab-master-0");
+    assert_eq!(m0.json("name"), Some(&json!("ocp-lab-master-0.ocp-lab")));
+    assert_eq!(
+        m0.reference("role"),
+        Some(&Ref::Role("k8s-control-plane".into()))
+    );
+    assert_eq!(
+        m0.reference("device_type"),
+        Some(&Ref::DeviceType("m5.2xlarge".into()))
+    );
+    assert_eq!(
+        m0.reference("platform"),
+        Some(&Ref::Platform("Red Hat Enterprise Linux CoreOS".into()))
+    );
+    assert_eq!(
+        m0.reference("location"),
+        Some(&Ref::Location("ocp-lab-dc1".into()))
+    );
+    assert_eq!(status_of(m0), Some("Active"));
+    let w0 = dev("ocp-lab-worker-0");
+    assert_eq!(
+        w0.reference("role"),
+        Some(&Ref::Role("k8s-infra".into())),
+        "infra before worker"
+    );
+    assert!(ref_id(w0, "primary_ip6").is_some(), "dual-stack node");
+    let w1 = dev("ocp-lab-worker-1");
+    assert_eq!(status_of(w1), Some("Offline"));
+    assert_eq!(
+        w1.custom_fields.get(CF_STATE),
+        Some(&json!("Ready,SchedulingDisabled"))
+    );
+    assert_eq!(
+        w1.reference("device_type"),
+        Some(&Ref::DeviceType("Kubernetes Node".into()))
+    );
+    let w2 = dev("ocp-lab-worker-2");
+    assert_eq!(status_of(w2), Some("Failed"));
+    let assign = get(&p, &cfg, Kind::DeviceClusterAssignment, "ocp-lab-worker-2");
+    assert_eq!(ref_id(assign, "device"), Some(w2.id));
+}
+
+#[test]
+fn fqdn_node_names_are_kept_and_roles_have_a_default() {
+    let cfg = config(json!({}));
+    let node = json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "worker-7.ocp.example.com", "uid": "n7", "labels": {"node-role.kubernetes.io/gpu": ""}},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.9.0.7"}, {"type": "InternalIP", "address": "fe80::7"}],
+                   "nodeInfo": {"osImage": "Ubuntu 22.04.4 LTS", "systemUUID": "abc", "machineID": "", "kernelVersion": "", "containerRuntimeVersion": "", "kubeletVersion": "", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64", "bootID": ""}}});
+    let bare = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n0", "uid": "n0"}});
+    let p = project(&cfg, &index(vec![node, bare]));
+    let d = get(&p, &cfg, Kind::Device, "worker-7.ocp.example.com");
+    assert_eq!(d.json("name"), Some(&json!("worker-7.ocp.example.com")));
+    assert_eq!(d.reference("role"), Some(&Ref::Role("k8s-gpu".into())));
+    assert_eq!(
+        d.reference("platform"),
+        Some(&Ref::Platform("Ubuntu".into()))
+    );
+    assert_eq!(status_of(d), Some("Failed"), "no Ready condition: Unknown");
+    let ips: Vec<&str> = p
+        .records
+        .values()
+        .filter(|r| r.kind == Kind::IpAddress)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(ips, vec!["10.9.0.7"], "link-local dropped");
+    let n0 = get(&p, &cfg, Kind::Device, "n0");
+    assert_eq!(n0.reference("role"), Some(&Ref::Role("k8s-node".into())));
+    assert!(!n0.fields.contains_key("platform"));
+    assert!(!n0.fields.contains_key("primary_ip4"));
+}
+
+#[test]
+fn services_become_cloud_services_and_ips() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let ip = |a: &str| {
+        p.records.get(&record_id(
+            "ocp-lab",
+            Kind::IpAddress,
+            &format!("ocp-lab/{a}"),
+        ))
+    };
+    let lb = ip("192.0.2.10").expect("load-balancer ingress IP");
+    assert_eq!(
+        lb.json("dns_name"),
+        Some(&json!("storefront-public.shop-prod.svc.cluster.local"))
+    );
+    assert_eq!(lb.json("address"), Some(&json!("192.0.2.10/32")));
+    assert!(ip("198.51.100.20").is_some(), "external IP");
+    assert!(ip("fd02::7a1c").is_some(), "dual-stack ClusterIP");
+    // headless and ExternalName services have no IP
+    let headless = get(
+        &p,
+        &cfg,
+        Kind::CloudService,
+        "Service/shop-prod/cart-api-headless",
+    );
+    assert_eq!(
+        headless.json("extra_config").unwrap()["clusterIPs"],
+        json!([])
+    );
+    let ext = get(
+        &p,
+        &cfg,
+        Kind::CloudService,
+        "Service/shop-staging/payments-gateway",
+    );
+    assert!(ext.json("extra_config").unwrap()["externalName"].is_string());
+    assert_eq!(
+        ext.reference("cloud_resource_type"),
+        Some(&Ref::CloudResourceType("Kubernetes Service".into()))
+    );
+    // prefixes exist for every address
+    for r in p.records.values().filter(|r| r.kind == Kind::IpAddress) {
+        let addr: std::net::IpAddr = r.name.parse().unwrap();
+        let covered = p
+            .records
+            .values()
+            .filter(|x| x.kind == Kind::Prefix)
+            .any(|x| {
+                super::Cidr::parse(x.json("prefix").and_then(Value::as_str).unwrap())
+                    .unwrap()
+                    .contains(addr)
+            });
+        assert!(covered, "no prefix for {}", r.name);
+    }
+}
+
+#[test]
+fn services_selecting_vms_become_ipam_services_on_them() {
+    let cfg = config(json!({}));
+    let p = project(&cfg, &sample());
+    let s = get(
+        &p,
+        &cfg,
+        Kind::IpamService,
+        "shop-prod/db-vm/fedora-db-01/tcp",
+    );
+    assert_eq!(s.json("ports"), Some(&json!([5432])));
+    assert_eq!(
+        ref_id(s, "virtual_machine"),
+        Some(record_id(
+            "ocp-lab",
+            Kind::VirtualMachine,
+            "shop-prod/fedora-db-01"
+        ))
+    );
+    get(
+        &p,
+        &cfg,
+        Kind::IpamService,
+        "shop-prod/headless/rhel9-app-01/tcp",
+    );
+    get(
+        &p,
+        &cfg,
+        Kind::IpamService,
+        "vdi-windows/win2022-vdi-01-rdp/win2022-vdi-01/tcp",
+    );
+}
+
+#[test]
+fn deployments_carry_images_replicas_and_nodes_never_env() {
+    let cfg = config(json!({"sync": {"podIps": true}}));
+    let p = project(&cfg, &sample());
+    let d = get(
+        &p,
+        &cfg,
+        Kind::CloudService,
+        "Deployment/shop-prod/storefront",
+    );
+    let extra = d.json("extra_config").unwrap();
+    assert_eq!(extra["replicas"], json!(3));
+    assert_eq!(extra["readyReplicas"], json!(2));
+    assert!(extra["images"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(extra["nodes"].as_array().is_some_and(|a| !a.is_empty()));
+    let etl = get(
+        &p,
+        &cfg,
+        Kind::CloudService,
+        "Deployment/data-platform/etl-worker",
+    );
+    assert_eq!(
+        etl.json("extra_config").unwrap()["readyReplicas"],
+        json!(0),
+        "absent means 0"
+    );
+    let all = serde_json::to_string(&p).unwrap();
+    for secret in ["s3cr3t", "sk_test", "STRIPE_API_KEY"] {
+        assert!(!all.contains(secret), "{secret} leaked into the projection");
+    }
+}
+
+#[test]
+fn pod_ips_are_optional_and_skip_launchers_and_host_network() {
+    let off = project(&config(json!({})), &sample());
+    assert!(!off.records.values().any(|r| r.source.starts_with("Pod ")));
+    let cfg = config(json!({"sync": {"podIps": true}}));
+    let p = project(&cfg, &sample());
+    let pod_ips: Vec<&crate::records::Record> = p
+        .records
+        .values()
+        .filter(|r| r.source.starts_with("Pod "))
+        .collect();
+    assert!(!pod_ips.is_empty());
+    for r in &pod_ips {
+        assert!(!r.source.contains("virt-launcher"), "{}", r.source);
+        assert!(
+            !r.source.contains("router-default"),
+            "host-network pod {}",
+            r.source
+        );
+        let dns = r.json("dns_name").and_then(Value::as_str).unwrap();
+        assert!(dns.ends_with(".pod.cluster.local"), "{dns}");
+    }
+    // the VM's address is still the VM's, not a pod's
+    let vm_ip = get(&p, &cfg, Kind::IpAddress, "ocp-lab/10.131.0.57");
+    assert!(vm_ip.source.starts_with("VirtualMachine"));
+}
+
+#[test]
+fn namespace_filters_and_label_mappings_apply() {
+    let cfg = config(json!({
+        "namespaceFilter": {"include": ["shop-.*"], "exclude": ["shop-staging"]},
+        "labels": {"toCustomFields": [{"label": "team", "customField": "team"}]}
+    }));
+    let p = project(&cfg, &sample());
+    let tenants: Vec<&str> = p
+        .records
+        .values()
+        .filter(|r| r.kind == Kind::Tenant)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(tenants, vec!["ocp-lab/shop-prod"]);
+    assert!(
+        p.records
+            .values()
+            .all(|r| !r.source.contains("shop-staging/") && !r.source.contains("data-platform/"))
+    );
+    let t = get(&p, &cfg, Kind::Tenant, "shop-prod");
+    assert_eq!(t.custom_fields.get("team"), Some(&json!("commerce")));
+    assert!(t.tags.contains("app.kubernetes.io/part-of=shop"));
+    assert_eq!(t.json("description"), Some(&json!("Shop (production)")));
+    // everything outside the filter is gone, including VMs and their IPs
+    assert!(
+        !p.records
+            .values()
+            .any(|r| r.kind == Kind::VirtualMachine && r.name.starts_with("vdi-windows"))
+    );
+}
+
+#[test]
+fn the_cluster_and_known_networks() {
+    let cfg = config(json!({"placement": {"clusterGroup": "prod", "tenantGroup": "openshift"}}));
+    let p = project(&cfg, &sample());
+    let c = get(&p, &cfg, Kind::Cluster, "");
+    assert_eq!(
+        c.reference("cluster_type"),
+        Some(&Ref::ClusterType("OpenShift".into()))
+    );
+    assert_eq!(
+        c.reference("cluster_group"),
+        Some(&Ref::ClusterGroup("prod".into()))
+    );
+    assert_eq!(
+        c.custom_fields.get(CF_UID),
+        Some(&json!("7131176b-a0c2-4f3f-8f44-b0637eabc23b"))
+    );
+    let t = get(&p, &cfg, Kind::Tenant, "shop-prod");
+    assert_eq!(
+        t.reference("tenant_group"),
+        Some(&Ref::TenantGroup("openshift".into()))
+    );
+    let pod_net = get(&p, &cfg, Kind::Prefix, "ocp-lab/10.128.0.0/14");
+    assert_eq!(pod_net.json("type"), Some(&json!("container")));
+    assert_eq!(
+        pod_net.reference("namespace"),
+        Some(&Ref::IpamNamespace("ocp-lab".into()))
+    );
+    // no known network holds node addresses: they get their /24
+    get(&p, &cfg, Kind::Prefix, "ocp-lab/10.0.1.0/24");
+    // a plain Kubernetes cluster: the kube-system UID identifies it
+    let idx = index(vec![ns("kube-system")]);
+    let p = project(&cfg, &idx);
+    assert_eq!(
+        get(&p, &cfg, Kind::Cluster, "").custom_fields.get(CF_UID),
+        Some(&json!("ns-kube-system"))
+    );
+    assert!(matches!(
+        get(&p, &cfg, Kind::CloudAccount, "").fields.get("account_number"),
+        Some(Field::Json(v)) if v == "ns-kube-system"
+    ));
+}

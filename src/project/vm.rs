@@ -1,0 +1,513 @@
+//! KubeVirt VirtualMachines become Nautobot VirtualMachines in the Cluster, with the
+//! namespace's tenant, one VMInterface per spec network and the IP addresses the VMI reports.
+//! The rules, and why, are in `docs/mapping.md`; the traps they avoid are in the tests.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use crate::ids::record_id;
+use crate::kubevirt::{Cpu, VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceSpec};
+use crate::names;
+use crate::quantity::Quantity;
+use crate::records::{CF_NODE, CF_STATE, Kind, Record, Ref};
+
+use super::ip::{is_unusable, parse_ip};
+use super::{Projector, RootProjection, Warning, source_of};
+
+const MIB: i64 = 1 << 20;
+const GIB: i64 = 1 << 30;
+
+/// Nautobot VM status for a KubeVirt `printableStatus`; `None` for `Unknown` and values this
+/// version does not know (the status is then left as it is in Nautobot, and the raw value is
+/// still recorded in `k8s_state`).
+pub fn vm_status(printable: &str) -> Option<&'static str> {
+    Some(match printable {
+        "Running" | "Migrating" => "Active",
+        "Stopped" | "Paused" => "Offline",
+        "Provisioning" | "Starting" | "WaitingForVolumeBinding" | "WaitingForReceiver" => "Staged",
+        "Stopping" | "Terminating" => "Decommissioning",
+        "CrashLoopBackOff" | "ErrorUnschedulable" | "ErrImagePull" | "ImagePullBackOff"
+        | "ErrorPvcNotFound" | "DataVolumeError" => "Failed",
+        _ => return None,
+    })
+}
+
+impl Projector<'_> {
+    pub(super) fn project_vm(&self, ns: &str, name: &str, out: &mut RootProjection) {
+        let Some(vm) = self.index.vm(ns, name) else {
+            return;
+        };
+        if !self.namespace_in_scope(ns) {
+            return;
+        }
+        let meta = &vm.metadata;
+        let source = source_of("VirtualMachine", meta);
+        let vmi = self.index.vmi_of(vm).map(|v| v.as_ref());
+        let tenant = self.tenant_ref(ns);
+        let warn = |out: &mut RootProjection, message: String| {
+            out.warnings.push(Warning {
+                source: source.clone(),
+                message,
+            })
+        };
+
+        let vm_id = record_id(
+            &self.cfg.cluster_name,
+            Kind::VirtualMachine,
+            &format!("{ns}/{name}"),
+        );
+        // Unique per (cluster, tenant, name): the tenant is the namespace, so the VM name is
+        // enough; without tenants the namespace goes into the name.
+        let vm_name = if tenant.is_some() {
+            name.to_string()
+        } else {
+            format!("{ns}/{name}")
+        };
+        let printable = vm.status.as_ref().and_then(|s| s.printable_status.clone());
+        let status = printable.as_deref().and_then(vm_status);
+        if let (Some(p), None) = (&printable, status) {
+            warn(
+                out,
+                format!("printableStatus {p:?} is not mapped; Nautobot status left unchanged"),
+            );
+        }
+        let template = vm.spec.template.as_ref().and_then(|t| t.spec.as_ref());
+        let vcpus = self.vm_vcpus(vm, template, vmi);
+        let memory = self.vm_memory_mib(vm, template, vmi, &mut |m| warn(out, m));
+        if vcpus.is_none() || memory.is_none() {
+            warn(
+                out,
+                "CPU or memory unknown (instancetype not found and no running VMI); left unchanged in Nautobot".into(),
+            );
+        }
+        let disk = vm_disk_gib(vm, template);
+        let node = vmi
+            .and_then(|v| v.status.as_ref())
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty());
+
+        let mut rec = Record::new(vm_id, Kind::VirtualMachine, format!("{ns}/{name}"), &source)
+            .with("name", names::fit(&vm_name, names::NAME_MAX))
+            .with("cluster", Ref::Record(self.cluster_id()))
+            .with_opt("tenant", tenant.map(Ref::Record))
+            .with_opt("status", status.map(|s| Ref::Status(s.into())))
+            .with_opt("vcpus", vcpus)
+            .with_opt("memory", memory)
+            .with_opt("disk", disk)
+            .with_opt("platform", vm_platform(vm, vmi).map(Ref::Platform));
+        if tenant.is_none() {
+            rec.fields.insert("tenant", Value::Null.into());
+        }
+        self.mark_source(&mut rec, meta, &source);
+        rec.custom_fields.insert(
+            CF_STATE.into(),
+            printable.map_or(Value::Null, Value::String),
+        );
+        rec.custom_fields
+            .insert(CF_NODE.into(), node.map_or(Value::Null, Value::String));
+
+        // Interfaces: one per spec network that has an interface, joined with the VMI status by
+        // the network name. Guest-only NICs (no name) are dropped.
+        let ips_known = vmi
+            .and_then(|v| v.status.as_ref())
+            .is_some_and(|s| s.phase.as_deref() == Some("Running"));
+        let mut children = Vec::new();
+        let mut primary4 = None;
+        let mut primary6 = None;
+        // KubeVirt adds the default pod network to a VM that declares none (unless
+        // autoattachPodInterface is false): the VMI spec shows it; a stopped VM gets it here, so
+        // its interface does not come and go with the VMI.
+        let net_spec = template
+            .filter(|t| !t.networks.is_empty())
+            .or_else(|| vmi.map(|v| &v.spec).filter(|s| !s.networks.is_empty()));
+        let autoattach = template
+            .and_then(|t| t.domain.as_ref())
+            .and_then(|d| d.devices.as_ref())
+            .and_then(|d| d.autoattach_pod_interface)
+            != Some(false);
+        let implicit = [crate::kubevirt::Network {
+            name: "default".into(),
+            pod: Some(json!({})),
+            multus: None,
+        }];
+        let networks: &[crate::kubevirt::Network] = match net_spec {
+            Some(s) => &s.networks,
+            None if autoattach => &implicit,
+            None => &[],
+        };
+        let default_iface = crate::kubevirt::Interface::default();
+        for net in networks {
+            let spec_iface = net_spec
+                .and_then(|t| t.domain.as_ref())
+                .and_then(|d| d.devices.as_ref())
+                .and_then(|d| d.interfaces.iter().find(|i| i.name == net.name))
+                .unwrap_or(&default_iface);
+            let st = vmi.and_then(|v| v.status.as_ref()).and_then(|s| {
+                s.interfaces
+                    .iter()
+                    .find(|i| i.name.as_deref() == Some(net.name.as_str()))
+            });
+            let iface_id = record_id(
+                &self.cfg.cluster_name,
+                Kind::VmInterface,
+                &format!("{ns}/{name}/{}", net.name),
+            );
+            let mac = spec_iface
+                .mac_address
+                .clone()
+                .or_else(|| st.and_then(|s| s.mac.clone()))
+                .and_then(|m| normalize_mac(&m));
+            let network = match (&net.pod, &net.multus) {
+                (_, Some(m)) => format!("multus {}", m.network_name),
+                (Some(_), None) => "pod network".to_string(),
+                (None, None) => "network".to_string(),
+            };
+            let description = match spec_iface.binding_name() {
+                Some(b) => format!("{network} ({b})"),
+                None => network,
+            };
+            let mut iface = Record::new(
+                iface_id,
+                Kind::VmInterface,
+                format!("{ns}/{name} {}", net.name),
+                &source,
+            )
+            .with("virtual_machine", Ref::Record(vm_id))
+            .with("name", names::fit(&net.name, 64))
+            .with("status", Ref::Status("Active".into()))
+            .with(
+                "description",
+                names::truncate(&description, names::DESCRIPTION_MAX),
+            )
+            .with_opt("mac_address", mac);
+            self.mark(&mut iface);
+            children.push(iface);
+
+            if !ips_known {
+                continue;
+            }
+            let reported: Vec<&str> = match st {
+                Some(s) if !s.ip_addresses.is_empty() => {
+                    s.ip_addresses.iter().map(String::as_str).collect()
+                }
+                Some(s) => s.ip_address.as_deref().into_iter().collect(),
+                None => Vec::new(),
+            };
+            let mut seen: Vec<IpAddr> = Vec::new();
+            for raw in reported {
+                let Some(ip) = parse_ip(raw) else {
+                    warn(
+                        out,
+                        format!(
+                            "interface {}: {raw:?} is not an IP address; skipped",
+                            net.name
+                        ),
+                    );
+                    continue;
+                };
+                if is_unusable(ip) || seen.contains(&ip) {
+                    continue;
+                }
+                seen.push(ip);
+                children.extend(self.ip_records(
+                    ip,
+                    None,
+                    format!("VM {ns}/{name} {}", net.name),
+                    &source,
+                ));
+                children.push(self.ip_assignment(
+                    ip,
+                    iface_id,
+                    &format!("{ns}/{name} {}", net.name),
+                    true,
+                    &source,
+                ));
+                if ip.is_ipv4() && primary4.is_none() {
+                    primary4 = Some(ip);
+                }
+                if ip.is_ipv6() && primary6.is_none() {
+                    primary6 = Some(ip);
+                }
+            }
+        }
+        if ips_known {
+            let prim = |ip: Option<IpAddr>| {
+                ip.map_or(Value::Null.into(), |ip| Ref::Record(self.ip_id(ip)).into())
+            };
+            rec.fields.insert("primary_ip4", prim(primary4));
+            rec.fields.insert("primary_ip6", prim(primary6));
+        } else {
+            out.ips_unknown.push(vm_id);
+        }
+        out.records.push(rec);
+        out.records.extend(children);
+    }
+
+    /// vCPUs = sockets x cores x threads of the template; else the instancetype's guest CPUs;
+    /// else what the running VMI shows; else the CPU resources (KubeVirt turns them into
+    /// sockets); else KubeVirt's default of 1. Unknown (`None`) when an instancetype is
+    /// referenced but neither it nor a VMI can be seen.
+    fn vm_vcpus(
+        &self,
+        vm: &VirtualMachine,
+        template: Option<&VirtualMachineInstanceSpec>,
+        vmi: Option<&VirtualMachineInstance>,
+    ) -> Option<u32> {
+        let domain = template.and_then(|t| t.domain.as_ref());
+        if let Some(n) = domain.and_then(|d| d.cpu.as_ref()).and_then(topology) {
+            return Some(n);
+        }
+        if let Some(it) = &vm.spec.instancetype {
+            let ns = vm.metadata.namespace.as_deref().unwrap_or_default();
+            if let Some(n) = self
+                .index
+                .instancetype(it.kind.as_deref(), ns, &it.name)
+                .and_then(|s| s.vcpus)
+            {
+                return Some(n);
+            }
+        }
+        if let Some(n) = vmi
+            .and_then(|v| v.status.as_ref())
+            .and_then(|s| s.current_cpu_topology.as_ref())
+            .and_then(topology)
+            .or_else(|| {
+                vmi.and_then(|v| v.spec.domain.as_ref())
+                    .and_then(|d| d.cpu.as_ref())
+                    .and_then(topology)
+            })
+        {
+            return Some(n);
+        }
+        if vm.spec.instancetype.is_some() {
+            return None;
+        }
+        let res = domain.and_then(|d| d.resources.as_ref());
+        let cpu = res.and_then(|r| r.limits.get("cpu").or_else(|| r.requests.get("cpu")));
+        if let Some(n) = cpu
+            .and_then(|q| Quantity::parse(q).ok())
+            .and_then(|q| q.value_ceil())
+            .filter(|n| *n > 0)
+        {
+            return u32::try_from(n).ok();
+        }
+        Some(1)
+    }
+
+    /// Memory in MiB (Nautobot's "MB"), rounded to the nearest: the template's guest memory,
+    /// else its memory request, else the instancetype, else the running VMI's current memory.
+    fn vm_memory_mib(
+        &self,
+        vm: &VirtualMachine,
+        template: Option<&VirtualMachineInstanceSpec>,
+        vmi: Option<&VirtualMachineInstance>,
+        warn: &mut dyn FnMut(String),
+    ) -> Option<i64> {
+        let domain = template.and_then(|t| t.domain.as_ref());
+        let ns = vm.metadata.namespace.as_deref().unwrap_or_default();
+        let instancetype = vm
+            .spec
+            .instancetype
+            .as_ref()
+            .and_then(|it| self.index.instancetype(it.kind.as_deref(), ns, &it.name))
+            .and_then(|s| s.memory.clone());
+        let vmi_status = vmi
+            .and_then(|v| v.status.as_ref())
+            .and_then(|s| s.memory.as_ref());
+        let candidates = [
+            domain
+                .and_then(|d| d.memory.as_ref())
+                .and_then(|m| m.guest.clone()),
+            domain
+                .and_then(|d| d.resources.as_ref())
+                .and_then(|r| r.requests.get("memory").cloned()),
+            instancetype,
+            vmi_status.and_then(|m| m.guest_current.clone()),
+            vmi.and_then(|v| v.spec.domain.as_ref())
+                .and_then(|d| d.memory.as_ref())
+                .and_then(|m| m.guest.clone()),
+        ];
+        for q in candidates.into_iter().flatten() {
+            match Quantity::parse(&q) {
+                Ok(v) if !v.is_negative() => return v.div_round(MIB),
+                _ => warn(format!("memory quantity {q:?} is not valid; ignored")),
+            }
+        }
+        None
+    }
+}
+
+/// sockets x cores x threads, missing parts counting 1; `None` when nothing is set.
+fn topology(cpu: &Cpu) -> Option<u32> {
+    if cpu.sockets.is_none() && cpu.cores.is_none() && cpu.threads.is_none() {
+        return None;
+    }
+    let n = [cpu.sockets, cpu.cores, cpu.threads]
+        .into_iter()
+        .map(|x| u64::from(x.unwrap_or(1).max(1)))
+        .fold(1u64, u64::saturating_mul);
+    Some(u32::try_from(n.min(32767)).unwrap_or(32767))
+}
+
+/// Disk in GiB (Nautobot's "GB"), rounded up: the sum of the DataVolume templates used as
+/// volumes (`spec.storage` or `spec.pvc` requests). Disks of unknown size (plain PVCs,
+/// containerDisks) are not counted; `None` when no size is known.
+fn vm_disk_gib(vm: &VirtualMachine, template: Option<&VirtualMachineInstanceSpec>) -> Option<i64> {
+    let used: Vec<&str> = template
+        .map(|t| t.volumes.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.data_volume.as_ref().map(|d| d.name.as_str()))
+        .collect();
+    let mut total: Option<i64> = None;
+    for dv in &vm.spec.data_volume_templates {
+        let name = dv
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.as_deref())
+            .unwrap_or("");
+        if !used.is_empty() && !used.contains(&name) {
+            continue;
+        }
+        let spec = dv.spec.as_ref();
+        let size = spec
+            .and_then(|s| s.storage.as_ref().or(s.pvc.as_ref()))
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.get("storage"))
+            .and_then(|q| Quantity::parse(q).ok())
+            .and_then(|q| q.div_ceil(GIB));
+        if let Some(s) = size {
+            total = Some(total.unwrap_or(0).saturating_add(s));
+        }
+    }
+    total
+}
+
+/// The platform (OS) of a VM. Declared sources come first so the value does not change when a
+/// VM stops and its guest agent goes away: the template's `vm.kubevirt.io/os` annotation, an
+/// `os.template.kubevirt.io/<os>` label, the preference name, then the guest agent's OS.
+fn vm_platform(vm: &VirtualMachine, vmi: Option<&VirtualMachineInstance>) -> Option<String> {
+    let tmeta = vm.spec.template.as_ref().and_then(|t| t.metadata.as_ref());
+    let from_annotation = tmeta
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get("vm.kubevirt.io/os"))
+        .or_else(|| {
+            vm.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("vm.kubevirt.io/os"))
+        })
+        .cloned();
+    let from_label = || {
+        tmeta
+            .and_then(|m| m.labels.as_ref())
+            .into_iter()
+            .chain(vm.metadata.labels.as_ref())
+            .flat_map(|l| l.iter())
+            .find(|(k, v)| k.starts_with("os.template.kubevirt.io/") && v.as_str() == "true")
+            .map(|(k, _)| k["os.template.kubevirt.io/".len()..].to_string())
+    };
+    let from_preference = || vm.spec.preference.as_ref().map(|p| p.name.clone());
+    let from_guest = || {
+        let g = vmi?.status.as_ref()?.guest_os_info.as_ref()?;
+        match (&g.name, &g.version_id) {
+            (Some(n), Some(v)) if !n.is_empty() => Some(format!("{n} {v}")),
+            (Some(n), _) if !n.is_empty() => Some(n.clone()),
+            _ => g.pretty_name.clone(),
+        }
+    };
+    from_annotation
+        .or_else(from_label)
+        .or_else(from_preference)
+        .or_else(from_guest)
+        .map(|s| names::fit(s.trim(), 100))
+        .filter(|s| !s.is_empty())
+}
+
+/// A MAC address in Nautobot's form (upper-case, colon-separated), or `None` if malformed.
+fn normalize_mac(m: &str) -> Option<String> {
+    let hex: String = m.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let seps = m.chars().filter(|c| matches!(c, ':' | '-' | '.')).count();
+    if hex.len() != 12 || hex.len() + seps != m.trim().len() {
+        return None;
+    }
+    let up = hex.to_ascii_uppercase();
+    Some(
+        up.as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap_or("00"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_printable_status_has_a_status_or_is_left_alone() {
+        let known = [
+            "Stopped",
+            "Provisioning",
+            "Starting",
+            "Running",
+            "Paused",
+            "Stopping",
+            "Terminating",
+            "CrashLoopBackOff",
+            "Migrating",
+            "ErrorUnschedulable",
+            "ErrImagePull",
+            "ImagePullBackOff",
+            "ErrorPvcNotFound",
+            "DataVolumeError",
+            "WaitingForVolumeBinding",
+            "WaitingForReceiver",
+        ];
+        for p in known {
+            assert!(vm_status(p).is_some(), "{p} must map");
+        }
+        assert_eq!(vm_status("Unknown"), None);
+        assert_eq!(vm_status("SomethingNew"), None);
+        assert_eq!(vm_status("Running"), Some("Active"));
+        assert_eq!(vm_status("Stopped"), Some("Offline"));
+        assert_eq!(vm_status("CrashLoopBackOff"), Some("Failed"));
+    }
+
+    #[test]
+    fn topology_multiplies_with_defaults() {
+        let c = |s, c, t| Cpu {
+            sockets: s,
+            cores: c,
+            threads: t,
+        };
+        assert_eq!(topology(&c(Some(2), Some(2), Some(2))), Some(8));
+        assert_eq!(topology(&c(None, Some(4), None)), Some(4));
+        assert_eq!(topology(&c(None, None, None)), None);
+        assert_eq!(topology(&c(Some(0), Some(2), None)), Some(2));
+        assert_eq!(
+            topology(&c(Some(4_000_000), Some(4_000_000), Some(4_000_000))),
+            Some(32767)
+        );
+    }
+
+    #[test]
+    fn macs_are_normalised() {
+        assert_eq!(
+            normalize_mac("02:00:00:aa:bb:cc").as_deref(),
+            Some("02:00:00:AA:BB:CC")
+        );
+        assert_eq!(
+            normalize_mac("02-00-00-aa-bb-cc").as_deref(),
+            Some("02:00:00:AA:BB:CC")
+        );
+        assert_eq!(
+            normalize_mac("0200.00aa.bbcc").as_deref(),
+            Some("02:00:00:AA:BB:CC")
+        );
+        assert_eq!(normalize_mac("nope"), None);
+        assert_eq!(normalize_mac("02:00:00:aa:bb:cc:dd"), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! Deployments and Services.
+//!
+//! Nautobot has no application model; the closest fit is a CloudService under a CloudAccount
+//! per cluster, with the Kubernetes details in `extra_config`. CloudService names are global,
+//! so they read `<cluster>/<namespace>/deployment/<name>` and `.../service/<name>` (a Deployment
+//! and a Service often share a name). Service IPs (ClusterIPs, external IPs, load-balancer
+//! ingress IPs) become IP addresses named `<svc>.<ns>.svc.<domain>`; a Service that selects
+//! KubeVirt VMs also becomes an ipam Service (ports and protocol) on each of those VMs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+
+use crate::ids::record_id;
+use crate::names;
+use crate::records::{Kind, Record, Ref};
+use crate::snapshot::{PodOwner, pod_owner};
+
+use super::ip::{is_unusable, parse_ip};
+use super::{Projector, RootProjection, Warning, source_of};
+
+/// Resource type of Deployment CloudServices.
+pub const DEPLOYMENT_TYPE: &str = "Kubernetes Deployment";
+/// Resource type of Service CloudServices.
+pub const SERVICE_TYPE: &str = "Kubernetes Service";
+
+impl Projector<'_> {
+    fn cloud_service(
+        &self,
+        kind: &str,
+        ns: &str,
+        name: &str,
+        resource_type: &str,
+        source: &str,
+    ) -> Record {
+        let full = format!(
+            "{}/{ns}/{}/{name}",
+            self.cfg.cluster_name,
+            kind.to_ascii_lowercase()
+        );
+        Record::new(
+            record_id(
+                &self.cfg.cluster_name,
+                Kind::CloudService,
+                &format!("{kind}/{ns}/{name}"),
+            ),
+            Kind::CloudService,
+            full.clone(),
+            source,
+        )
+        .with("name", names::fit(&full, names::NAME_MAX))
+        .with(
+            "cloud_resource_type",
+            Ref::CloudResourceType(resource_type.into()),
+        )
+        .with("cloud_account", Ref::Record(self.cloud_account_id()))
+        .with(
+            "description",
+            names::truncate(&format!("{kind} {ns}/{name}"), names::DESCRIPTION_MAX),
+        )
+    }
+
+    pub(super) fn project_deployment(&self, ns: &str, name: &str, out: &mut RootProjection) {
+        let Some(d) = self.index.deployment(ns, name) else {
+            return;
+        };
+        if !self.namespace_in_scope(ns) {
+            return;
+        }
+        let source = source_of("Deployment", &d.metadata);
+        let spec = d.spec.as_ref();
+        let status = d.status.as_ref();
+        let pod_spec = spec.and_then(|s| s.template.spec.as_ref());
+        // images only: never env values, commands or anything that may carry secrets
+        let images: Vec<&str> = pod_spec
+            .map(|p| {
+                p.containers
+                    .iter()
+                    .filter_map(|c| c.image.as_deref())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let nodes: BTreeSet<&str> = self
+            .index
+            .deployment_pods(ns, name)
+            .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()))
+            .collect();
+        let extra = json!({
+            "kind": "Deployment",
+            "namespace": ns,
+            "name": name,
+            "replicas": spec.and_then(|s| s.replicas).unwrap_or(1),
+            "readyReplicas": status.and_then(|s| s.ready_replicas).unwrap_or(0),
+            "strategy": spec.and_then(|s| s.strategy.as_ref()).and_then(|s| s.type_.clone()).unwrap_or_else(|| "RollingUpdate".into()),
+            "selector": spec.and_then(|s| s.selector.match_labels.clone()).unwrap_or_default(),
+            "images": images,
+            "nodes": nodes,
+        });
+        let mut r = self
+            .cloud_service("Deployment", ns, name, DEPLOYMENT_TYPE, &source)
+            .with("extra_config", extra);
+        self.mark_source(&mut r, &d.metadata, &source);
+        out.records.push(r);
+    }
+
+    pub(super) fn project_service(&self, ns: &str, name: &str, out: &mut RootProjection) {
+        let Some(svc) = self.index.service(ns, name) else {
+            return;
+        };
+        if !self.namespace_in_scope(ns) {
+            return;
+        }
+        let source = source_of("Service", &svc.metadata);
+        let spec = svc.spec.clone().unwrap_or_default();
+        let type_ = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+        let ports: Vec<Value> = spec
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "protocol": p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    "port": p.port,
+                    "targetPort": p.target_port.as_ref().map(|t| match t {
+                        IntOrString::Int(i) => json!(i),
+                        IntOrString::String(s) => json!(s),
+                    }),
+                    "nodePort": p.node_port,
+                })
+            })
+            .collect();
+        let lb: Vec<String> = svc
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| l.ingress.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+            .collect();
+        let cluster_ips: Vec<String> = spec
+            .cluster_ips
+            .clone()
+            .filter(|v| !v.is_empty())
+            .or_else(|| spec.cluster_ip.clone().map(|c| vec![c]))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !c.is_empty() && c != "None")
+            .collect();
+        let external_ips = spec.external_ips.clone().unwrap_or_default();
+        let mut extra = json!({
+            "kind": "Service",
+            "namespace": ns,
+            "name": name,
+            "type": type_,
+            "clusterIPs": cluster_ips,
+            "ports": ports,
+            "selector": spec.selector.clone().unwrap_or_default(),
+        });
+        if let Some(e) = &spec.external_name {
+            extra["externalName"] = json!(e);
+        }
+        if !external_ips.is_empty() {
+            extra["externalIPs"] = json!(external_ips);
+        }
+        if !lb.is_empty() {
+            extra["loadBalancer"] = json!(lb);
+        }
+        let mut r = self
+            .cloud_service("Service", ns, name, SERVICE_TYPE, &source)
+            .with("extra_config", extra);
+        self.mark_source(&mut r, &svc.metadata, &source);
+        out.records.push(r);
+
+        // IP addresses
+        let dns = names::dns_name(&format!("{name}.{ns}.svc.{}", self.cfg.cluster_domain));
+        let mut seen: Vec<IpAddr> = Vec::new();
+        let candidates = cluster_ips
+            .iter()
+            .map(|a| (a, type_.as_str()))
+            .chain(external_ips.iter().map(|a| (a, "external IP")))
+            .chain(lb.iter().map(|a| (a, "load-balancer ingress")));
+        for (raw, what) in candidates {
+            let Some(ip) = parse_ip(raw) else {
+                // load balancers may report a hostname instead of an IP: kept in extra_config only
+                if what != "load-balancer ingress" {
+                    out.warnings.push(Warning {
+                        source: source.clone(),
+                        message: format!("{what} {raw:?} is not an IP address; skipped"),
+                    });
+                }
+                continue;
+            };
+            if is_unusable(ip) || seen.contains(&ip) {
+                continue;
+            }
+            seen.push(ip);
+            out.records.extend(self.ip_records(
+                ip,
+                dns.clone(),
+                format!("Service {ns}/{name} ({what})"),
+                &source,
+            ));
+        }
+
+        if self.cfg.sync.virtual_machines {
+            self.vm_services(svc, ns, name, &source, out);
+        }
+    }
+
+    /// ipam Services on the KubeVirt VMs a Service selects (through their virt-launcher pods,
+    /// which carry the VMI's labels).
+    fn vm_services(
+        &self,
+        svc: &Service,
+        ns: &str,
+        name: &str,
+        source: &str,
+        out: &mut RootProjection,
+    ) {
+        let Some(selector) = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .filter(|s| !s.is_empty())
+        else {
+            return;
+        };
+        let mut vms: BTreeSet<String> = BTreeSet::new();
+        for pod in self.index.pods_in(ns) {
+            let labels = pod.metadata.labels.as_ref();
+            if !selector
+                .iter()
+                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            {
+                continue;
+            }
+            let PodOwner::VirtLauncher(vmi_uid) = pod_owner(pod) else {
+                continue;
+            };
+            let vmi_name = pod
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.uid == vmi_uid)
+                .map(|o| o.name.clone())
+                .or_else(|| {
+                    pod.metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get("kubevirt.io/domain").cloned())
+                });
+            let Some(vmi_name) = vmi_name else { continue };
+            let vmi_matches = self
+                .index
+                .vmi(ns, &vmi_name)
+                .is_some_and(|v| v.metadata.uid.as_deref() == Some(vmi_uid.as_str()));
+            if vmi_matches && self.index.vm(ns, &vmi_name).is_some() {
+                vms.insert(vmi_name);
+            }
+        }
+        if vms.is_empty() {
+            return;
+        }
+        let mut by_proto: BTreeMap<&'static str, BTreeSet<i32>> = BTreeMap::new();
+        for p in svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let proto = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => "tcp",
+                "UDP" => "udp",
+                other => {
+                    out.warnings.push(Warning {
+                        source: source.to_string(),
+                        message: format!(
+                            "port {} uses {other}, which Nautobot services cannot hold; skipped",
+                            p.port
+                        ),
+                    });
+                    continue;
+                }
+            };
+            let port = match &p.target_port {
+                Some(IntOrString::Int(i)) if *i > 0 => *i,
+                _ => p.port,
+            };
+            by_proto.entry(proto).or_default().insert(port);
+        }
+        for vm in &vms {
+            let vm_id = record_id(
+                &self.cfg.cluster_name,
+                Kind::VirtualMachine,
+                &format!("{ns}/{vm}"),
+            );
+            for (proto, ports) in &by_proto {
+                let svc_name = if *proto == "tcp" {
+                    name.to_string()
+                } else {
+                    format!("{name} ({proto})")
+                };
+                let mut r = Record::new(
+                    record_id(
+                        &self.cfg.cluster_name,
+                        Kind::IpamService,
+                        &format!("{ns}/{name}/{vm}/{proto}"),
+                    ),
+                    Kind::IpamService,
+                    format!("{ns}/{vm} {svc_name}"),
+                    source,
+                )
+                .with("name", names::fit(&svc_name, 100))
+                .with("protocol", *proto)
+                .with("ports", json!(ports))
+                .with("virtual_machine", Ref::Record(vm_id))
+                .with(
+                    "description",
+                    names::truncate(
+                        &format!("Kubernetes Service {ns}/{name}"),
+                        names::DESCRIPTION_MAX,
+                    ),
+                );
+                self.mark(&mut r);
+                out.records.push(r);
+            }
+        }
+    }
+}

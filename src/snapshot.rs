@@ -1,0 +1,526 @@
+//! The cluster as the projection sees it: an in-memory index of the watched objects.
+//!
+//! [`ClusterIndex`] is fed one object at a time (`apply_*` / `delete_*`), by the `plan`
+//! command from a `List` file and by the controller from watch events, and keeps the secondary
+//! indexes the projection needs so that projecting one object never scans the whole cluster:
+//! virt-launcher pods by VMI UID, pods by Deployment, objects by namespace.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use kube::ResourceExt;
+use serde_json::Value;
+
+use crate::kubevirt::{
+    InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
+    VirtualMachineInstancetype,
+};
+
+/// A namespaced object's key: (namespace, name).
+pub type NsName = (String, String);
+
+/// What is known about the cluster as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// OpenShift `ClusterVersion.spec.clusterID`, or the kube-system namespace UID.
+    pub cluster_id: Option<String>,
+    /// OpenShift version (`ClusterVersion.status.desired.version`).
+    pub version: Option<String>,
+    /// Pod networks (CIDRs) from `networks.config.openshift.io/cluster`.
+    pub cluster_networks: Vec<String>,
+    /// Service networks (CIDRs).
+    pub service_networks: Vec<String>,
+}
+
+/// All cluster objects the projection reads, with secondary indexes.
+#[derive(Debug, Default, Clone)]
+pub struct ClusterIndex {
+    namespaces: BTreeMap<String, Arc<Namespace>>,
+    nodes: BTreeMap<String, Arc<Node>>,
+    pods: BTreeMap<NsName, Arc<Pod>>,
+    deployments: BTreeMap<NsName, Arc<Deployment>>,
+    services: BTreeMap<NsName, Arc<Service>>,
+    vms: BTreeMap<NsName, Arc<VirtualMachine>>,
+    vmis: BTreeMap<NsName, Arc<VirtualMachineInstance>>,
+    cluster_instancetypes: BTreeMap<String, InstancetypeSize>,
+    instancetypes: BTreeMap<NsName, InstancetypeSize>,
+    /// virt-launcher pod by the UID of the VMI it runs.
+    launcher_by_vmi_uid: HashMap<String, NsName>,
+    /// Pods by the Deployment that owns them (through a ReplicaSet).
+    pods_by_deployment: HashMap<NsName, BTreeSet<String>>,
+    info: ClusterInfo,
+    kube_system_uid: Option<String>,
+}
+
+/// Something in the input that was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadWarning {
+    /// `kind ns/name` or the item position.
+    pub object: String,
+    /// Why.
+    pub message: String,
+}
+
+fn key_of<K: kube::Resource>(o: &K) -> NsName {
+    (o.namespace().unwrap_or_default(), o.name_any())
+}
+
+/// How a pod relates to the objects the projection knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodOwner {
+    /// A virt-launcher pod running the VMI with this UID.
+    VirtLauncher(String),
+    /// A pod of a ReplicaSet of this Deployment (name, same namespace).
+    Deployment(String),
+    /// Anything else.
+    Other,
+}
+
+/// Works out what a pod belongs to: KubeVirt launchers by ownerReference or the
+/// `kubevirt.io/created-by` label (never by name labels), Deployment pods by their ReplicaSet
+/// owner named `<deployment>-<pod-template-hash>`.
+pub fn pod_owner(pod: &Pod) -> PodOwner {
+    let labels = pod.labels();
+    let owners = pod.owner_references();
+    if labels.get("kubevirt.io").map(String::as_str) == Some("virt-launcher") {
+        if let Some(o) = owners.iter().find(|o| {
+            o.kind == "VirtualMachineInstance" && o.api_version.starts_with("kubevirt.io/")
+        }) {
+            return PodOwner::VirtLauncher(o.uid.clone());
+        }
+        if let Some(uid) = labels.get("kubevirt.io/created-by") {
+            return PodOwner::VirtLauncher(uid.clone());
+        }
+    }
+    if let (Some(rs), Some(hash)) = (
+        owners
+            .iter()
+            .find(|o| o.kind == "ReplicaSet" && o.controller == Some(true)),
+        labels.get("pod-template-hash"),
+    ) && let Some(deploy) = rs.name.strip_suffix(&format!("-{hash}"))
+        && !deploy.is_empty()
+    {
+        return PodOwner::Deployment(deploy.to_string());
+    }
+    PodOwner::Other
+}
+
+impl ClusterIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads a `kind: List` document such as `oc get ... -o json` prints. Items of other kinds
+    /// are skipped; items that fail to parse are skipped with a warning.
+    pub fn from_list(list: &Value) -> Result<(Self, Vec<LoadWarning>), String> {
+        let items = list
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or("the snapshot must be a JSON object with an `items` list (kind: List)")?;
+        let mut index = ClusterIndex::new();
+        let mut warnings = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if let Err(message) = index.apply_value(item) {
+                let object = describe_item(item).unwrap_or_else(|| format!("items[{i}]"));
+                warnings.push(LoadWarning { object, message });
+            }
+        }
+        Ok((index, warnings))
+    }
+
+    /// Applies one object given as JSON, dispatching on apiVersion and kind. Unknown kinds are
+    /// ignored (Ok).
+    pub fn apply_value(&mut self, item: &Value) -> Result<(), String> {
+        let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = item.get("kind").and_then(Value::as_str).unwrap_or("");
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
+            T::deserialize(v).map_err(|e| format!("cannot be read: {e}"))
+        }
+        match (group, kind) {
+            ("", "Namespace") => self.apply_namespace(Arc::new(parse(item)?)),
+            ("", "Node") => self.apply_node(Arc::new(parse(item)?)),
+            ("", "Pod") => self.apply_pod(Arc::new(parse(item)?)),
+            ("", "Service") => self.apply_service(Arc::new(parse(item)?)),
+            ("apps", "Deployment") => self.apply_deployment(Arc::new(parse(item)?)),
+            ("kubevirt.io", "VirtualMachine") => self.apply_vm(Arc::new(parse(item)?)),
+            ("kubevirt.io", "VirtualMachineInstance") => self.apply_vmi(Arc::new(parse(item)?)),
+            ("instancetype.kubevirt.io", "VirtualMachineClusterInstancetype") => {
+                let it: VirtualMachineClusterInstancetype = parse(item)?;
+                self.cluster_instancetypes
+                    .insert(it.name_any(), InstancetypeSize::from(&it.spec));
+            }
+            ("instancetype.kubevirt.io", "VirtualMachineInstancetype") => {
+                let it: VirtualMachineInstancetype = parse(item)?;
+                self.instancetypes
+                    .insert(key_of(&it), InstancetypeSize::from(&it.spec));
+            }
+            ("config.openshift.io", "Network") => self.apply_network_config(item),
+            ("config.openshift.io", "ClusterVersion") => self.apply_cluster_version(item),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces a namespace.
+    pub fn apply_namespace(&mut self, ns: Arc<Namespace>) {
+        if ns.name_any() == "kube-system" {
+            self.kube_system_uid = ns.uid();
+        }
+        self.namespaces.insert(ns.name_any(), ns);
+    }
+    /// Removes a namespace.
+    pub fn delete_namespace(&mut self, name: &str) {
+        self.namespaces.remove(name);
+    }
+    /// Adds or replaces a node.
+    pub fn apply_node(&mut self, node: Arc<Node>) {
+        self.nodes.insert(node.name_any(), node);
+    }
+    /// Removes a node.
+    pub fn delete_node(&mut self, name: &str) {
+        self.nodes.remove(name);
+    }
+
+    /// Adds or replaces a pod, keeping the owner indexes current.
+    pub fn apply_pod(&mut self, pod: Arc<Pod>) {
+        let key = key_of(pod.as_ref());
+        self.unindex_pod(&key);
+        match pod_owner(&pod) {
+            PodOwner::VirtLauncher(uid) => {
+                self.launcher_by_vmi_uid.insert(uid, key.clone());
+            }
+            PodOwner::Deployment(d) => {
+                self.pods_by_deployment
+                    .entry((key.0.clone(), d))
+                    .or_default()
+                    .insert(key.1.clone());
+            }
+            PodOwner::Other => {}
+        }
+        self.pods.insert(key, pod);
+    }
+    /// Removes a pod.
+    pub fn delete_pod(&mut self, ns: &str, name: &str) {
+        let key = (ns.to_string(), name.to_string());
+        self.unindex_pod(&key);
+        self.pods.remove(&key);
+    }
+    fn unindex_pod(&mut self, key: &NsName) {
+        let Some(old) = self.pods.get(key) else {
+            return;
+        };
+        match pod_owner(old) {
+            PodOwner::VirtLauncher(uid) => {
+                if self.launcher_by_vmi_uid.get(&uid) == Some(key) {
+                    self.launcher_by_vmi_uid.remove(&uid);
+                }
+            }
+            PodOwner::Deployment(d) => {
+                let dkey = (key.0.clone(), d);
+                if let Some(set) = self.pods_by_deployment.get_mut(&dkey) {
+                    set.remove(&key.1);
+                    if set.is_empty() {
+                        self.pods_by_deployment.remove(&dkey);
+                    }
+                }
+            }
+            PodOwner::Other => {}
+        }
+    }
+
+    /// Adds or replaces a Deployment.
+    pub fn apply_deployment(&mut self, d: Arc<Deployment>) {
+        self.deployments.insert(key_of(d.as_ref()), d);
+    }
+    /// Removes a Deployment.
+    pub fn delete_deployment(&mut self, ns: &str, name: &str) {
+        self.deployments.remove(&(ns.to_string(), name.to_string()));
+    }
+    /// Adds or replaces a Service.
+    pub fn apply_service(&mut self, s: Arc<Service>) {
+        self.services.insert(key_of(s.as_ref()), s);
+    }
+    /// Removes a Service.
+    pub fn delete_service(&mut self, ns: &str, name: &str) {
+        self.services.remove(&(ns.to_string(), name.to_string()));
+    }
+    /// Adds or replaces a VirtualMachine.
+    pub fn apply_vm(&mut self, vm: Arc<VirtualMachine>) {
+        self.vms.insert(key_of(vm.as_ref()), vm);
+    }
+    /// Removes a VirtualMachine.
+    pub fn delete_vm(&mut self, ns: &str, name: &str) {
+        self.vms.remove(&(ns.to_string(), name.to_string()));
+    }
+    /// Adds or replaces a VirtualMachineInstance.
+    pub fn apply_vmi(&mut self, vmi: Arc<VirtualMachineInstance>) {
+        self.vmis.insert(key_of(vmi.as_ref()), vmi);
+    }
+    /// Removes a VirtualMachineInstance.
+    pub fn delete_vmi(&mut self, ns: &str, name: &str) {
+        self.vmis.remove(&(ns.to_string(), name.to_string()));
+    }
+
+    /// Reads `networks.config.openshift.io/cluster`.
+    pub fn apply_network_config(&mut self, item: &Value) {
+        let status = &item["status"];
+        let spec = &item["spec"];
+        let cidrs = |v: &Value| -> Vec<String> {
+            v["clusterNetwork"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n["cidr"].as_str().map(String::from))
+                .collect()
+        };
+        let strings = |v: &Value| -> Vec<String> {
+            v["serviceNetwork"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        };
+        let mut cluster = cidrs(status);
+        if cluster.is_empty() {
+            cluster = cidrs(spec);
+        }
+        let mut service = strings(status);
+        if service.is_empty() {
+            service = strings(spec);
+        }
+        self.info.cluster_networks = cluster;
+        self.info.service_networks = service;
+    }
+
+    /// Reads `clusterversions.config.openshift.io/version`.
+    pub fn apply_cluster_version(&mut self, item: &Value) {
+        if let Some(id) = item["spec"]["clusterID"].as_str() {
+            self.info.cluster_id = Some(id.to_string());
+        }
+        if let Some(v) = item["status"]["desired"]["version"].as_str() {
+            self.info.version = Some(v.to_string());
+        }
+    }
+
+    /// Sets the cluster information directly (controller).
+    pub fn set_cluster_info(&mut self, info: ClusterInfo) {
+        self.info = info;
+    }
+
+    /// Cluster-wide facts, with the kube-system UID standing in for the cluster ID on plain
+    /// Kubernetes.
+    pub fn cluster_info(&self) -> ClusterInfo {
+        let mut info = self.info.clone();
+        if info.cluster_id.is_none() {
+            info.cluster_id = self.kube_system_uid.clone();
+        }
+        info
+    }
+
+    /// A namespace by name.
+    pub fn namespace(&self, name: &str) -> Option<&Arc<Namespace>> {
+        self.namespaces.get(name)
+    }
+    /// All namespaces, by name.
+    pub fn namespaces(&self) -> impl Iterator<Item = &Arc<Namespace>> {
+        self.namespaces.values()
+    }
+    /// A node by name.
+    pub fn node(&self, name: &str) -> Option<&Arc<Node>> {
+        self.nodes.get(name)
+    }
+    /// All nodes, by name.
+    pub fn nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
+        self.nodes.values()
+    }
+    /// A pod.
+    pub fn pod(&self, ns: &str, name: &str) -> Option<&Arc<Pod>> {
+        self.pods.get(&(ns.to_string(), name.to_string()))
+    }
+    /// All pods, by namespace and name.
+    pub fn pods(&self) -> impl Iterator<Item = &Arc<Pod>> {
+        self.pods.values()
+    }
+    /// The pods of one namespace (a range scan, not a full scan).
+    pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<Pod>> {
+        let start = (ns.to_string(), String::new());
+        self.pods
+            .range(start..)
+            .take_while(move |((n, _), _)| n == ns)
+            .map(|(_, p)| p)
+    }
+    /// The virt-launcher pod of a VMI.
+    pub fn launcher_pod(&self, vmi_uid: &str) -> Option<&Arc<Pod>> {
+        self.launcher_by_vmi_uid
+            .get(vmi_uid)
+            .and_then(|k| self.pods.get(k))
+    }
+    /// The pods of a Deployment.
+    pub fn deployment_pods(&self, ns: &str, name: &str) -> impl Iterator<Item = &Arc<Pod>> {
+        self.pods_by_deployment
+            .get(&(ns.to_string(), name.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(move |p| self.pods.get(&(ns.to_string(), p.clone())))
+    }
+    /// A Deployment.
+    pub fn deployment(&self, ns: &str, name: &str) -> Option<&Arc<Deployment>> {
+        self.deployments.get(&(ns.to_string(), name.to_string()))
+    }
+    /// All Deployments.
+    pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.deployments.values()
+    }
+    /// A Service.
+    pub fn service(&self, ns: &str, name: &str) -> Option<&Arc<Service>> {
+        self.services.get(&(ns.to_string(), name.to_string()))
+    }
+    /// All Services.
+    pub fn services(&self) -> impl Iterator<Item = &Arc<Service>> {
+        self.services.values()
+    }
+    /// The Services of one namespace.
+    pub fn services_in(&self, ns: &str) -> impl Iterator<Item = &Arc<Service>> {
+        let start = (ns.to_string(), String::new());
+        self.services
+            .range(start..)
+            .take_while(move |((n, _), _)| n == ns)
+            .map(|(_, s)| s)
+    }
+    /// A VirtualMachine.
+    pub fn vm(&self, ns: &str, name: &str) -> Option<&Arc<VirtualMachine>> {
+        self.vms.get(&(ns.to_string(), name.to_string()))
+    }
+    /// All VirtualMachines.
+    pub fn vms(&self) -> impl Iterator<Item = &Arc<VirtualMachine>> {
+        self.vms.values()
+    }
+    /// The VMI of a VM: same namespace and name, and (when it has one) an ownerReference to
+    /// that VM's UID.
+    pub fn vmi_of(&self, vm: &VirtualMachine) -> Option<&Arc<VirtualMachineInstance>> {
+        let vmi = self.vmis.get(&key_of(vm))?;
+        let vm_uid = vm.uid();
+        let owned_elsewhere = vmi
+            .owner_references()
+            .iter()
+            .any(|o| o.kind == "VirtualMachine" && Some(&o.uid) != vm_uid.as_ref());
+        (!owned_elsewhere).then_some(vmi)
+    }
+    /// A VMI by key.
+    pub fn vmi(&self, ns: &str, name: &str) -> Option<&Arc<VirtualMachineInstance>> {
+        self.vmis.get(&(ns.to_string(), name.to_string()))
+    }
+    /// An instancetype's size by kind (`VirtualMachineClusterInstancetype` by default).
+    pub fn instancetype(
+        &self,
+        kind: Option<&str>,
+        ns: &str,
+        name: &str,
+    ) -> Option<&InstancetypeSize> {
+        match kind.unwrap_or("VirtualMachineClusterInstancetype") {
+            "VirtualMachineInstancetype" | "virtualmachineinstancetype" => {
+                self.instancetypes.get(&(ns.to_string(), name.to_string()))
+            }
+            _ => self.cluster_instancetypes.get(name),
+        }
+    }
+    /// Counts of each kind, for logs.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        BTreeMap::from([
+            ("namespaces", self.namespaces.len()),
+            ("nodes", self.nodes.len()),
+            ("pods", self.pods.len()),
+            ("deployments", self.deployments.len()),
+            ("services", self.services.len()),
+            ("virtualmachines", self.vms.len()),
+            ("virtualmachineinstances", self.vmis.len()),
+        ])
+    }
+}
+
+fn describe_item(item: &Value) -> Option<String> {
+    let kind = item.get("kind")?.as_str()?;
+    let name = item["metadata"]["name"].as_str().unwrap_or("?");
+    Some(match item["metadata"]["namespace"].as_str() {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, labels: Value, owners: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": "ns1", "uid": format!("uid-{name}"),
+                            "labels": labels, "ownerReferences": owners},
+               "spec": {"containers": [{"name": "c"}]}})
+    }
+
+    #[test]
+    fn pods_are_indexed_by_owner_and_unindexed_on_change() {
+        let mut idx = ClusterIndex::new();
+        idx.apply_value(&pod(
+            "web-7d4b9c-abcde",
+            json!({"pod-template-hash": "7d4b9c", "app": "web"}),
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c", "uid": "rs1", "controller": true}]),
+        ))
+        .unwrap();
+        idx.apply_value(&pod(
+            "virt-launcher-vm1-xyz",
+            json!({"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-uid-1", "vm.kubevirt.io/name": "not-the-vm"}),
+            json!([{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": "vm1", "uid": "vmi-uid-1", "controller": true}]),
+        ))
+        .unwrap();
+        assert_eq!(idx.deployment_pods("ns1", "web").count(), 1);
+        assert_eq!(
+            idx.launcher_pod("vmi-uid-1").unwrap().name_any(),
+            "virt-launcher-vm1-xyz"
+        );
+        // the pod loses its owner: the index forgets it
+        idx.apply_value(&pod("web-7d4b9c-abcde", json!({}), json!([])))
+            .unwrap();
+        assert_eq!(idx.deployment_pods("ns1", "web").count(), 0);
+        idx.delete_pod("ns1", "virt-launcher-vm1-xyz");
+        assert!(idx.launcher_pod("vmi-uid-1").is_none());
+        assert_eq!(idx.pods_in("ns1").count(), 1);
+        assert_eq!(idx.pods_in("ns0").count(), 0);
+    }
+
+    #[test]
+    fn launcher_found_by_created_by_label_without_owner_reference() {
+        let p: Pod = serde_json::from_value(pod(
+            "virt-launcher-x",
+            json!({"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "u-9"}),
+            json!([]),
+        ))
+        .unwrap();
+        assert_eq!(pod_owner(&p), PodOwner::VirtLauncher("u-9".into()));
+        // name labels alone never link a pod to a VM
+        let p: Pod =
+            serde_json::from_value(pod("x", json!({"vm.kubevirt.io/name": "vm1"}), json!([])))
+                .unwrap();
+        assert_eq!(pod_owner(&p), PodOwner::Other);
+    }
+
+    #[test]
+    fn bad_items_are_skipped_with_a_warning() {
+        let list = json!({"kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}},
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}, "spec": {"unschedulable": "yes"}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ignored"}}
+        ]});
+        let (idx, warnings) = ClusterIndex::from_list(&list).unwrap();
+        assert_eq!(idx.namespaces().count(), 1);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].object, "Node n1");
+        assert!(ClusterIndex::from_list(&json!({"kind": "Pod"})).is_err());
+    }
+}
