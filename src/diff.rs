@@ -1,0 +1,498 @@
+//! The diff planner: desired records against what Nautobot holds, to a [`Plan`].
+//!
+//! Pure and synchronous. It compares only the fields, tags and custom fields the operator owns
+//! (a field Nautobot does not return is not compared), so an unchanged cluster yields an empty
+//! plan and people's edits to other fields survive. It never touches an object that does not
+//! carry this cluster's ownership marker: a desired record whose id exists without the marker is
+//! a conflict (or is adopted when the spec allows it). Objects that are owned but no longer
+//! desired follow the deletion policy and the mass-deletion guard.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::api::DeletionPolicy;
+use crate::records::{CF_MISSING_SINCE, Field, Kind, Record, Ref};
+
+/// Fields written after every create and ordinary update of a pass: they point to objects the
+/// same pass may create (a primary IP must already be assigned to the VM's interface).
+pub const LATE_FIELDS: [&str; 2] = ["primary_ip4", "primary_ip6"];
+
+/// Who owns an object found in Nautobot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Owner {
+    /// Marked with this cluster's name (or a link object between two of ours).
+    Us,
+    /// Marked with another cluster's name.
+    OtherCluster(String),
+    /// Not marked.
+    Unowned,
+}
+
+/// An object as read from Nautobot, normalised like the desired records: related objects as
+/// their id string, tags by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedObject {
+    /// Nautobot id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: Kind,
+    /// Display name.
+    pub display: String,
+    /// Fields as returned (only the keys Nautobot returned).
+    pub fields: Map<String, Value>,
+    /// Tag names.
+    pub tags: BTreeSet<String>,
+    /// Custom fields.
+    pub custom_fields: Map<String, Value>,
+    /// Ownership.
+    pub owner: Owner,
+}
+
+/// Turns a symbolic reference into the JSON Nautobot expects (usually the UUID string).
+pub trait Resolve {
+    /// The JSON value for `reference`, used by a record of `kind`; an error message when the
+    /// referenced object does not exist.
+    fn resolve(&self, reference: &Ref, kind: Kind) -> Result<Value, String>;
+}
+
+/// What governs deletions.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// This cluster's name (the ownership marker value).
+    pub cluster: String,
+    /// Deletion policy.
+    pub deletion: DeletionPolicy,
+    /// Grace period of `MarkOffline`.
+    pub grace_period: Duration,
+    /// Guard: largest fraction of owned objects one pass may delete.
+    pub max_delete_fraction: f64,
+    /// Guard: passes deleting at most this many objects are never held.
+    pub guard_min_objects: u32,
+    /// A person allowed this pass to exceed the guard.
+    pub allow_mass_deletion: bool,
+    /// Adopt unowned objects with our id.
+    pub adopt_existing: bool,
+    /// Prefixes of the tags the operator owns besides the ownership tag (`<label key>=` of the
+    /// configured label keys): such tags are removed when no longer wanted; others are kept.
+    pub owned_tag_prefixes: Vec<String>,
+    /// The current time.
+    pub now: jiff::Timestamp,
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Op {
+    /// Object id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: Kind,
+    /// Display name.
+    pub name: String,
+    /// Request body (for updates: `id` and the changed fields only).
+    pub body: Map<String, Value>,
+    /// Why (for updates: the changed field names).
+    pub reason: String,
+}
+
+/// A desired record that cannot be written because of someone else's object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    /// The record id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: Kind,
+    /// Display name.
+    pub name: String,
+    /// Explanation.
+    pub message: String,
+}
+
+/// What one pass does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    /// Creates, parents first.
+    pub creates: Vec<Op>,
+    /// Updates of owned fields, parents first.
+    pub updates: Vec<Op>,
+    /// Updates of [`LATE_FIELDS`], after all creates and updates.
+    pub late_updates: Vec<Op>,
+    /// Deletions, children first.
+    pub deletes: Vec<Op>,
+    /// Removals (deletions and missing-marks) held back by the mass-deletion guard.
+    pub held: Vec<Op>,
+    /// Why removals are held.
+    pub held_reason: Option<String>,
+    /// Objects kept although no longer desired (grace period running, Retain policy, IPs of
+    /// stopped VMs).
+    pub kept: usize,
+    /// Records left alone because someone else's object has their id.
+    pub conflicts: Vec<Conflict>,
+    /// Records that cannot be written (a prerequisite is missing).
+    pub errors: Vec<Conflict>,
+    /// Desired records already exactly right.
+    pub unchanged: usize,
+}
+
+impl Plan {
+    /// Whether the plan writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.creates.is_empty()
+            && self.updates.is_empty()
+            && self.late_updates.is_empty()
+            && self.deletes.is_empty()
+    }
+
+    /// Number of writes.
+    pub fn write_count(&self) -> usize {
+        self.creates.len() + self.updates.len() + self.late_updates.len() + self.deletes.len()
+    }
+}
+
+/// The JSON write form of a desired record: resolved fields, tags, custom fields.
+fn resolve_record(r: &Record, resolver: &dyn Resolve) -> Result<Map<String, Value>, String> {
+    let mut body = Map::new();
+    for (k, f) in &r.fields {
+        let v = match f {
+            Field::Json(v) => v.clone(),
+            Field::Ref(reference) => resolver.resolve(reference, r.kind)?,
+        };
+        body.insert((*k).to_string(), v);
+    }
+    Ok(body)
+}
+
+fn tags_json(tags: &BTreeSet<String>) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|t| serde_json::json!({"name": t}))
+            .collect(),
+    )
+}
+
+/// Computes the plan. `ips_unknown` lists VMs whose IP assignments must be kept.
+pub fn diff(
+    desired: &BTreeMap<Uuid, Record>,
+    ips_unknown: &BTreeSet<Uuid>,
+    observed: &BTreeMap<Uuid, ObservedObject>,
+    policy: &Policy,
+    resolver: &dyn Resolve,
+) -> Plan {
+    let mut plan = Plan::default();
+    let owns_tag = |t: &str| {
+        t == crate::records::OWNERSHIP_TAG
+            || policy
+                .owned_tag_prefixes
+                .iter()
+                .any(|p| t.starts_with(p.as_str()))
+    };
+
+    for r in desired.values() {
+        let body = match resolve_record(r, resolver) {
+            Ok(b) => b,
+            Err(message) => {
+                plan.errors.push(Conflict {
+                    id: r.id,
+                    kind: r.kind,
+                    name: r.name.clone(),
+                    message,
+                });
+                continue;
+            }
+        };
+        match observed.get(&r.id) {
+            None => {
+                let mut create = body.clone();
+                create.insert("id".into(), Value::String(r.id.to_string()));
+                let mut late = Map::new();
+                for f in LATE_FIELDS {
+                    if let Some(v) = create.remove(f)
+                        && !v.is_null()
+                    {
+                        late.insert(f.to_string(), v);
+                    }
+                }
+                if r.kind.carries_marker() {
+                    create.insert("tags".into(), tags_json(&r.tags));
+                    create.insert(
+                        "custom_fields".into(),
+                        Value::Object(r.custom_fields.clone().into_iter().collect()),
+                    );
+                }
+                plan.creates.push(Op {
+                    id: r.id,
+                    kind: r.kind,
+                    name: r.name.clone(),
+                    body: create,
+                    reason: "new".into(),
+                });
+                if !late.is_empty() {
+                    late.insert("id".into(), Value::String(r.id.to_string()));
+                    plan.late_updates.push(Op {
+                        id: r.id,
+                        kind: r.kind,
+                        name: r.name.clone(),
+                        body: late,
+                        reason: LATE_FIELDS.join(","),
+                    });
+                }
+            }
+            Some(obs) => {
+                let adopting = match &obs.owner {
+                    Owner::Us => false,
+                    Owner::Unowned if policy.adopt_existing => true,
+                    other => {
+                        let whose = match other {
+                            Owner::OtherCluster(c) => {
+                                format!("it is marked as owned by cluster {c:?}")
+                            }
+                            _ => {
+                                "it carries no ownership marker (set adoptExisting to take it over)"
+                                    .into()
+                            }
+                        };
+                        plan.conflicts.push(Conflict {
+                            id: r.id,
+                            kind: r.kind,
+                            name: r.name.clone(),
+                            message: format!(
+                                "{} {} exists in Nautobot but {whose}; left alone",
+                                r.kind, r.name
+                            ),
+                        });
+                        continue;
+                    }
+                };
+                let mut changed: Vec<String> = Vec::new();
+                let mut update = Map::new();
+                let mut late = Map::new();
+                for (k, v) in &body {
+                    let Some(current) = obs.fields.get(k) else {
+                        continue;
+                    };
+                    if !same_value(k, v, current) {
+                        changed.push(k.clone());
+                        if LATE_FIELDS.contains(&k.as_str()) {
+                            late.insert(k.clone(), v.clone());
+                        } else {
+                            update.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                if r.kind.carries_marker() {
+                    let mut tags: BTreeSet<String> =
+                        obs.tags.iter().filter(|t| !owns_tag(t)).cloned().collect();
+                    tags.extend(r.tags.iter().cloned());
+                    if tags != obs.tags {
+                        changed.push("tags".into());
+                        update.insert("tags".into(), tags_json(&tags));
+                    }
+                    let mut cf = Map::new();
+                    let mut wanted: Vec<(&str, Value)> = r
+                        .custom_fields
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone()))
+                        .collect();
+                    wanted.push((CF_MISSING_SINCE, Value::Null));
+                    for (k, v) in wanted {
+                        let current = obs.custom_fields.get(k).unwrap_or(&Value::Null);
+                        if current != &v {
+                            cf.insert(k.to_string(), v);
+                        }
+                    }
+                    if !cf.is_empty() {
+                        changed.push("custom_fields".into());
+                        update.insert("custom_fields".into(), Value::Object(cf));
+                    }
+                }
+                if changed.is_empty() {
+                    plan.unchanged += 1;
+                    continue;
+                }
+                let reason = if adopting {
+                    format!("adopt; {}", changed.join(","))
+                } else {
+                    changed.join(",")
+                };
+                if !update.is_empty() {
+                    update.insert("id".into(), Value::String(r.id.to_string()));
+                    plan.updates.push(Op {
+                        id: r.id,
+                        kind: r.kind,
+                        name: r.name.clone(),
+                        body: update,
+                        reason: reason.clone(),
+                    });
+                }
+                if !late.is_empty() {
+                    late.insert("id".into(), Value::String(r.id.to_string()));
+                    plan.late_updates.push(Op {
+                        id: r.id,
+                        kind: r.kind,
+                        name: r.name.clone(),
+                        body: late,
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+
+    plan_removals(desired, ips_unknown, observed, policy, resolver, &mut plan);
+
+    let order = |a: &Op, b: &Op| (a.kind, &a.name).cmp(&(b.kind, &b.name));
+    plan.creates.sort_by(order);
+    plan.updates.sort_by(order);
+    plan.late_updates.sort_by(order);
+    plan.deletes.sort_by(|a, b| order(b, a));
+    plan
+}
+
+/// Owned objects no longer desired: kept, marked missing, or deleted (behind the guard).
+fn plan_removals(
+    desired: &BTreeMap<Uuid, Record>,
+    ips_unknown: &BTreeSet<Uuid>,
+    observed: &BTreeMap<Uuid, ObservedObject>,
+    policy: &Policy,
+    resolver: &dyn Resolve,
+    plan: &mut Plan,
+) {
+    // IP assignments (and their addresses) of VMs whose IPs are unknown right now are kept.
+    let mut keep: BTreeSet<Uuid> = BTreeSet::new();
+    if !ips_unknown.is_empty() {
+        let vm_of_iface: HashMap<Uuid, Uuid> = observed
+            .values()
+            .filter(|o| o.kind == Kind::VmInterface)
+            .filter_map(|o| Some((o.id, id_field(o, "virtual_machine")?)))
+            .collect();
+        for o in observed
+            .values()
+            .filter(|o| o.kind == Kind::IpAddressToInterface)
+        {
+            let vm = id_field(o, "vm_interface").and_then(|i| vm_of_iface.get(&i));
+            if vm.is_some_and(|vm| ips_unknown.contains(vm)) {
+                keep.insert(o.id);
+                keep.extend(id_field(o, "ip_address"));
+            }
+        }
+    }
+
+    let owned_total = observed
+        .values()
+        .filter(|o| o.owner == Owner::Us && o.kind.carries_marker())
+        .count();
+    let mut deletes = Vec::new();
+    let mut marks = Vec::new();
+    let now = policy.now;
+    for o in observed.values() {
+        if o.owner != Owner::Us || desired.contains_key(&o.id) {
+            continue;
+        }
+        if keep.contains(&o.id) {
+            plan.kept += 1;
+            continue;
+        }
+        let delete = Op {
+            id: o.id,
+            kind: o.kind,
+            name: o.display.clone(),
+            body: Map::from_iter([("id".to_string(), Value::String(o.id.to_string()))]),
+            reason: "gone from the cluster".into(),
+        };
+        if !o.kind.carries_marker() {
+            match policy.deletion {
+                DeletionPolicy::Retain => plan.kept += 1,
+                _ => deletes.push(delete),
+            }
+            continue;
+        }
+        let since = o
+            .custom_fields
+            .get(CF_MISSING_SINCE)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok());
+        let expired = since.is_some_and(|s| {
+            now.duration_since(s).as_secs_f64() >= policy.grace_period.as_secs_f64()
+        });
+        match (policy.deletion, since) {
+            (DeletionPolicy::Delete, _) => deletes.push(delete),
+            (DeletionPolicy::MarkOffline, Some(_)) if expired => deletes.push(delete),
+            (_, Some(_)) => plan.kept += 1,
+            (_, None) => {
+                let mut body = Map::new();
+                body.insert("id".into(), Value::String(o.id.to_string()));
+                body.insert(
+                    "custom_fields".into(),
+                    serde_json::json!({ CF_MISSING_SINCE: now.to_string() }),
+                );
+                if matches!(o.kind, Kind::Device | Kind::VirtualMachine)
+                    && let Ok(offline) = resolver.resolve(&Ref::Status("Offline".into()), o.kind)
+                {
+                    body.insert("status".into(), offline);
+                }
+                marks.push(Op {
+                    id: o.id,
+                    kind: o.kind,
+                    name: o.display.clone(),
+                    body,
+                    reason: "gone from the cluster: marked missing".into(),
+                });
+            }
+        }
+    }
+
+    // The guard counts every owned object leaving (deleted or marked missing): a filter that
+    // suddenly excludes everything must not mark the whole inventory offline either.
+    let counted = deletes
+        .iter()
+        .chain(&marks)
+        .filter(|d| d.kind.carries_marker())
+        .count();
+    let limit = (policy.max_delete_fraction * owned_total as f64).floor() as usize;
+    if counted > policy.guard_min_objects as usize && counted > limit && !policy.allow_mass_deletion
+    {
+        plan.held_reason = Some(format!(
+            "{counted} of {owned_total} owned objects would be deleted or marked missing, more than the guard allows ({:.0}% of owned objects, and more than {}); nothing is removed until a person allows it",
+            policy.max_delete_fraction * 100.0,
+            policy.guard_min_objects
+        ));
+        plan.held = marks;
+        plan.held.extend(deletes);
+    } else {
+        plan.updates.extend(marks);
+        plan.deletes = deletes;
+    }
+}
+
+/// The id in a reference field of an observed object.
+fn id_field(o: &ObservedObject, field: &str) -> Option<Uuid> {
+    o.fields.get(field)?.as_str()?.parse().ok()
+}
+
+/// Semantic equality of a desired and an observed field value.
+fn same_value(field: &str, desired: &Value, observed: &Value) -> bool {
+    if desired == observed {
+        return true;
+    }
+    match (desired, observed) {
+        // Nautobot may normalise case (MAC addresses) or answer "" for an unset string
+        (Value::String(a), Value::String(b)) if field == "mac_address" => a.eq_ignore_ascii_case(b),
+        (Value::String(a), Value::Null) | (Value::Null, Value::String(a)) => a.is_empty(),
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        // port lists and the like: order is not meaningful
+        (Value::Array(a), Value::Array(b)) if field == "ports" => {
+            let mut a = a.clone();
+            let mut b = b.clone();
+            a.sort_by_key(Value::to_string);
+            b.sort_by_key(Value::to_string);
+            a == b
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
