@@ -4,9 +4,10 @@ use std::path::Path;
 
 use crate::api::NautobotSync;
 use crate::config::SyncConfig;
+use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
 use crate::plan_view;
-use crate::project::Projector;
-use crate::snapshot::ClusterIndex;
+use crate::project::{Projection, Projector};
+use crate::snapshot::{ClusterIndex, LoadWarning};
 
 /// Options of `run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -88,8 +89,36 @@ pub fn read_nautobotsync(path: &Path) -> Result<NautobotSync, String> {
         .map_err(|e| format!("{} is not a valid NautobotSync: {e}", path.display()))
 }
 
-/// `plan`: projects a snapshot file under a NautobotSync and renders the records.
-pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, String> {
+/// How to reach Nautobot from the command line.
+#[derive(Debug)]
+pub struct Connection {
+    /// Base URL.
+    pub url: String,
+    /// Token (never printed).
+    pub token: String,
+    /// Optional PEM CA bundle.
+    pub ca_bundle: Option<Vec<u8>>,
+    /// Skip TLS verification.
+    pub insecure: bool,
+}
+
+impl Connection {
+    fn client(&self, cfg: &SyncConfig) -> Result<HttpClient, String> {
+        install_crypto_provider();
+        let mut c = ClientConfig::new(&self.url, Token::new(self.token.clone()));
+        c.ca_bundle_pem = self.ca_bundle.clone();
+        c.insecure_skip_tls_verify = self.insecure;
+        c.max_concurrent = cfg.max_concurrent;
+        c.timeout = cfg.request_timeout;
+        HttpClient::new(c)
+    }
+}
+
+/// Reads the spec and the snapshot and projects it.
+fn load(
+    snapshot: &Path,
+    nautobotsync: &Path,
+) -> Result<(SyncConfig, Projection, Vec<LoadWarning>), String> {
     let obj = read_nautobotsync(nautobotsync)?;
     let cfg = SyncConfig::from_spec(&obj.spec).map_err(|e| format!("invalid NautobotSync: {e}"))?;
     let text = if snapshot == Path::new("-") {
@@ -103,9 +132,79 @@ pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, 
         .map_err(|e| format!("{} is not JSON: {e}", snapshot.display()))?;
     let (index, load_warnings) = ClusterIndex::from_list(&value)?;
     let projection = Projector::new(&cfg, &index).project_all();
+    Ok((cfg, projection, load_warnings))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// `plan`: projects a snapshot file under a NautobotSync and renders the records.
+pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, String> {
+    let (cfg, projection, load_warnings) = load(snapshot, nautobotsync)?;
     Ok(if json {
         plan_view::json(&projection, &load_warnings)
     } else {
         plan_view::table(&cfg, &projection, &load_warnings)
     })
+}
+
+/// `plan --nautobot`: the changes one pass would make, without writing anything.
+pub fn plan_live(
+    snapshot: &Path,
+    nautobotsync: &Path,
+    conn: &Connection,
+    json: bool,
+) -> Result<String, String> {
+    let (cfg, projection, _) = load(snapshot, nautobotsync)?;
+    let client = conn.client(&cfg)?;
+    let policy = nautobot::policy(&cfg, jiff::Timestamp::now(), false);
+    let outcome = runtime()?.block_on(async {
+        client.check().await.map_err(|e| e.to_string())?;
+        nautobot::full_sync(
+            &client,
+            &cfg,
+            &projection,
+            &policy,
+            true,
+            ApplyOptions::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    })?;
+    Ok(if json {
+        plan_view::plan_json(&outcome)
+    } else {
+        plan_view::plan_table(&outcome, client.stats())
+    })
+}
+
+/// `apply`: one full sync pass of a snapshot into Nautobot (a dry run when the spec says so).
+pub fn apply(
+    snapshot: &Path,
+    nautobotsync: &Path,
+    conn: &Connection,
+    allow_mass_deletion: bool,
+) -> Result<String, String> {
+    let (cfg, projection, _) = load(snapshot, nautobotsync)?;
+    let client = conn.client(&cfg)?;
+    let policy = nautobot::policy(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
+    let opts = ApplyOptions {
+        batch_size: 100,
+        streams: cfg.max_concurrent,
+    };
+    let outcome = runtime()?.block_on(async {
+        client.check().await.map_err(|e| e.to_string())?;
+        nautobot::full_sync(&client, &cfg, &projection, &policy, cfg.dry_run, opts)
+            .await
+            .map_err(|e| e.to_string())
+    })?;
+    let text = plan_view::plan_table(&outcome, client.stats());
+    match outcome.report.as_ref().and_then(|r| r.aborted.as_ref()) {
+        Some(e) => Err(format!("{text}\nthe pass stopped early: {e}")),
+        None => Ok(text),
+    }
 }

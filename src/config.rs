@@ -15,6 +15,14 @@ use crate::api::{DeletionPolicy, NautobotSyncSpec, OnDeletePolicy, SyncSelection
 /// A spec the operator can act on.
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
+    /// Nautobot base URL (without a trailing slash).
+    pub nautobot_url: String,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Requests to Nautobot in flight at most.
+    pub max_concurrent: usize,
+    /// Skip TLS verification.
+    pub insecure_skip_tls_verify: bool,
     /// The cluster's identity in Nautobot.
     pub cluster_name: String,
     /// DNS domain of Services (`cluster.local`).
@@ -192,6 +200,12 @@ impl SyncConfig {
         )?;
         let p = &spec.placement;
         Ok(SyncConfig {
+            nautobot_url: spec.nautobot.url.trim_end_matches('/').to_string(),
+            request_timeout: Duration::from_secs(u64::from(
+                spec.nautobot.request_timeout_seconds.clamp(1, 600),
+            )),
+            max_concurrent: spec.nautobot.max_concurrent_requests.clamp(1, 32) as usize,
+            insecure_skip_tls_verify: spec.nautobot.insecure_skip_tls_verify,
             cluster_name: cluster_name.to_string(),
             cluster_domain: spec.cluster_domain.trim_matches('.').to_string(),
             cluster_type: p.cluster_type.clone(),

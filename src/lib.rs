@@ -14,6 +14,7 @@ pub mod diff;
 pub mod ids;
 pub mod kubevirt;
 pub mod names;
+pub mod nautobot;
 pub mod plan_view;
 pub mod project;
 pub mod quantity;

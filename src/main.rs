@@ -35,8 +35,45 @@ enum Command {
     /// (optionally with `networks.config.openshift.io`, `clusterversions.config.openshift.io`
     /// and instancetypes in the same List).
     Plan(PlanArgs),
+    /// Sync a snapshot file into Nautobot once: bootstrap, diff and write the changes.
+    ///
+    /// The same pass the operator runs, without a cluster: useful for a first import, in
+    /// pipelines, and to check a Nautobot before installing the operator.
+    Apply(ApplyArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(clap::Args, Debug)]
+struct NautobotArgs {
+    /// Nautobot base URL; with `plan`, the changes against this Nautobot are shown (nothing is
+    /// written).
+    #[arg(long, env = "NAUTOBOT_URL")]
+    nautobot: Option<String>,
+    /// File holding the API token (default: the NAUTOBOT_TOKEN environment variable).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Trust this PEM CA bundle for Nautobot's certificate.
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// Skip TLS verification (never in production).
+    #[arg(long)]
+    insecure_skip_tls_verify: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct ApplyArgs {
+    /// The snapshot file (a JSON `List`); `-` reads standard input.
+    #[arg(long, short = 's')]
+    snapshot: PathBuf,
+    /// The NautobotSync manifest (YAML or JSON).
+    #[arg(long = "filename", short = 'f')]
+    nautobotsync: PathBuf,
+    #[command(flatten)]
+    nautobot: NautobotArgs,
+    /// Allow this pass to delete more than the mass-deletion guard allows.
+    #[arg(long)]
+    allow_mass_deletion: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,6 +87,34 @@ struct PlanArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: PlanOutput,
+    #[command(flatten)]
+    nautobot: NautobotArgs,
+}
+
+impl NautobotArgs {
+    fn connection(&self) -> Result<Option<cli::Connection>, String> {
+        let Some(url) = &self.nautobot else {
+            return Ok(None);
+        };
+        let token = match &self.token_file {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+            None => std::env::var("NAUTOBOT_TOKEN")
+                .map_err(|_| "set NAUTOBOT_TOKEN or --token-file".to_string())?,
+        };
+        let ca_bundle = match &self.ca_bundle {
+            Some(p) => {
+                Some(std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?)
+            }
+            None => None,
+        };
+        Ok(Some(cli::Connection {
+            url: url.clone(),
+            token,
+            ca_bundle,
+            insecure: self.insecure_skip_tls_verify,
+        }))
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -72,11 +137,36 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Plan(args) => {
-            let result = cli::plan(
-                &args.snapshot,
-                &args.nautobotsync,
-                matches!(args.output, PlanOutput::Json),
+            let json = matches!(args.output, PlanOutput::Json);
+            let result = args.nautobot.connection().and_then(|conn| match conn {
+                None => cli::plan(&args.snapshot, &args.nautobotsync, json),
+                Some(c) => cli::plan_live(&args.snapshot, &args.nautobotsync, &c, json),
+            });
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Apply(args) => {
+            telemetry::init(
+                &cli.log_level,
+                cli.log_format.unwrap_or(telemetry::LogFormat::Text),
             );
+            let result = args.nautobot.connection().and_then(|c| {
+                let c = c.ok_or("--nautobot (or NAUTOBOT_URL) is required")?;
+                cli::apply(
+                    &args.snapshot,
+                    &args.nautobotsync,
+                    &c,
+                    args.allow_mass_deletion,
+                )
+            });
             match result {
                 Ok(text) => {
                     print!("{text}");

@@ -183,3 +183,134 @@ pub fn json(p: &Projection, load_warnings: &[LoadWarning]) -> String {
     s.push('\n');
     s
 }
+
+/// A live plan (or an applied pass) for people: counts per kind, then each change.
+pub fn plan_table(
+    outcome: &crate::nautobot::SyncOutcome,
+    requests: crate::nautobot::RequestCounts,
+) -> String {
+    use crate::diff::Op;
+    let plan = &outcome.plan;
+    let mut out = String::new();
+    if !outcome.prerequisites_created.is_empty() {
+        let verb = if outcome.report.is_some() {
+            "Created"
+        } else {
+            "Would create"
+        };
+        let _ = writeln!(
+            out,
+            "{verb} {} prerequisites: {}",
+            outcome.prerequisites_created.len(),
+            outcome.prerequisites_created.join(", ")
+        );
+    }
+    let mut counts: BTreeMap<Kind, [usize; 4]> = BTreeMap::new();
+    let mut add = |ops: &[Op], i: usize| {
+        for o in ops {
+            counts.entry(o.kind).or_default()[i] += 1;
+        }
+    };
+    add(&plan.creates, 0);
+    add(&plan.updates, 1);
+    add(&plan.late_updates, 1);
+    add(&plan.deletes, 2);
+    add(&plan.held, 3);
+    let _ = writeln!(
+        out,
+        "{:<16} {:>7} {:>7} {:>7} {:>7}",
+        "KIND", "CREATE", "UPDATE", "DELETE", "HELD"
+    );
+    for (k, c) in &counts {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>7} {:>7} {:>7} {:>7}",
+            k.label(),
+            c[0],
+            c[1],
+            c[2],
+            c[3]
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} unchanged, {} kept, {} conflicts, {} errors; Nautobot held {} owned objects",
+        plan.unchanged,
+        plan.kept,
+        plan.conflicts.len(),
+        plan.errors.len(),
+        outcome.observed.len()
+    );
+    for (label, ops) in [
+        ("update", &plan.updates),
+        ("delete", &plan.deletes),
+        ("held", &plan.held),
+    ] {
+        for o in ops.iter().take(50) {
+            let _ = writeln!(
+                out,
+                "  {label:<6} {} {}: {}",
+                o.kind.label(),
+                o.name,
+                o.reason
+            );
+        }
+    }
+    if let Some(r) = &plan.held_reason {
+        let _ = writeln!(out, "Deletions held: {r}");
+    }
+    for c in plan.conflicts.iter().chain(&plan.errors) {
+        let _ = writeln!(
+            out,
+            "  conflict {} {}: {}",
+            c.kind.label(),
+            c.name,
+            c.message
+        );
+    }
+    match &outcome.report {
+        Some(rep) => {
+            let _ = writeln!(
+                out,
+                "Applied: {} objects written, {} failed",
+                rep.written(),
+                rep.failures.len()
+            );
+            for f in &rep.failures {
+                let _ = writeln!(
+                    out,
+                    "  failed {} {} {}: {}",
+                    f.action,
+                    f.kind.label(),
+                    f.name,
+                    f.message
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(out, "Dry run: nothing was written.");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Nautobot requests: {} ({} GET, {} POST, {} PATCH, {} DELETE)",
+        requests.total(),
+        requests.gets,
+        requests.posts,
+        requests.patches,
+        requests.deletes
+    );
+    out
+}
+
+/// A live plan as JSON.
+pub fn plan_json(outcome: &crate::nautobot::SyncOutcome) -> String {
+    let doc = serde_json::json!({
+        "plan": outcome.plan,
+        "report": outcome.report,
+        "prerequisites": outcome.prerequisites_created,
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}

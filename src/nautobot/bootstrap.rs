@@ -1,0 +1,537 @@
+//! Bootstrap: make sure every prerequisite the records reference exists, and learn its id.
+//!
+//! The prerequisites are exactly the [`Ref`]s the desired records make (statuses, roles,
+//! platforms, device types, manufacturers, cluster type and group, tenant group, IPAM
+//! namespace, cloud resource types) plus the ownership custom fields and tags. What is missing
+//! is created and described as managed by the operator; what exists is used as it is and never
+//! modified, except content types added to prerequisites the operator itself created. The
+//! Location must exist: a missing one is an [`BootstrapError::Missing`], reported as
+//! `InvalidSpec`, never a crash. One list request per collection; idempotent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::client::NautobotApi;
+use super::error::ApiError;
+use crate::config::SyncConfig;
+use crate::diff::Resolve;
+use crate::records::{
+    CF_CLUSTER, CF_MISSING_SINCE, CF_NODE, CF_SOURCE, CF_STATE, CF_UID, Kind, OWNERSHIP_TAG,
+    Record, Ref,
+};
+
+/// Description put on every prerequisite the operator creates (and the mark that allows it to
+/// add content types to it later).
+pub const MANAGED_DESCRIPTION: &str = "Managed by nautobot-sync-operator";
+
+/// Why bootstrap failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BootstrapError {
+    /// Talking to Nautobot failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Something the spec names does not exist and must not be created by us.
+    #[error("{0}")]
+    Missing(String),
+    /// A prerequisite exists but cannot be used as it is (and is not ours to change).
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// The kinds of prerequisite objects, with their endpoint and the field holding their name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum PrereqKind {
+    Status,
+    Role,
+    Platform,
+    DeviceType,
+    Manufacturer,
+    Location,
+    ClusterType,
+    ClusterGroup,
+    TenantGroup,
+    IpamNamespace,
+    CloudResourceType,
+}
+
+impl PrereqKind {
+    fn of(r: &Ref) -> Option<(PrereqKind, &str)> {
+        Some(match r {
+            Ref::Record(_) => return None,
+            Ref::Status(n) => (PrereqKind::Status, n),
+            Ref::Role(n) => (PrereqKind::Role, n),
+            Ref::Platform(n) => (PrereqKind::Platform, n),
+            Ref::DeviceType(n) => (PrereqKind::DeviceType, n),
+            Ref::Manufacturer(n) => (PrereqKind::Manufacturer, n),
+            Ref::Location(n) => (PrereqKind::Location, n),
+            Ref::ClusterType(n) => (PrereqKind::ClusterType, n),
+            Ref::ClusterGroup(n) => (PrereqKind::ClusterGroup, n),
+            Ref::TenantGroup(n) => (PrereqKind::TenantGroup, n),
+            Ref::IpamNamespace(n) => (PrereqKind::IpamNamespace, n),
+            Ref::CloudResourceType(n) => (PrereqKind::CloudResourceType, n),
+        })
+    }
+    fn endpoint(self) -> &'static str {
+        match self {
+            PrereqKind::Status => "extras/statuses/",
+            PrereqKind::Role => "extras/roles/",
+            PrereqKind::Platform => "dcim/platforms/",
+            PrereqKind::DeviceType => "dcim/device-types/",
+            PrereqKind::Manufacturer => "dcim/manufacturers/",
+            PrereqKind::Location => "dcim/locations/",
+            PrereqKind::ClusterType => "virtualization/cluster-types/",
+            PrereqKind::ClusterGroup => "virtualization/cluster-groups/",
+            PrereqKind::TenantGroup => "tenancy/tenant-groups/",
+            PrereqKind::IpamNamespace => "ipam/namespaces/",
+            PrereqKind::CloudResourceType => "cloud/cloud-resource-types/",
+        }
+    }
+    fn name_field(self) -> &'static str {
+        if self == PrereqKind::DeviceType {
+            "model"
+        } else {
+            "name"
+        }
+    }
+    fn has_content_types(self) -> bool {
+        matches!(
+            self,
+            PrereqKind::Status | PrereqKind::Role | PrereqKind::CloudResourceType
+        )
+    }
+    fn label(self) -> &'static str {
+        match self {
+            PrereqKind::Status => "status",
+            PrereqKind::Role => "role",
+            PrereqKind::Platform => "platform",
+            PrereqKind::DeviceType => "device type",
+            PrereqKind::Manufacturer => "manufacturer",
+            PrereqKind::Location => "location",
+            PrereqKind::ClusterType => "cluster type",
+            PrereqKind::ClusterGroup => "cluster group",
+            PrereqKind::TenantGroup => "tenant group",
+            PrereqKind::IpamNamespace => "IPAM namespace",
+            PrereqKind::CloudResourceType => "cloud resource type",
+        }
+    }
+}
+
+/// Names to ids of everything the records reference, plus tag ids to names for reading
+/// objects back. Built by [`bootstrap`].
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    ids: HashMap<(PrereqKind, String), Uuid>,
+    tag_names: HashMap<Uuid, String>,
+    /// Prerequisites created (or, in a dry run, that would be created), as `kind "name"`.
+    pub created: Vec<String>,
+    /// Whether the custom field that marks ownership exists (a dry run on a fresh Nautobot).
+    pub ownership_field_exists: bool,
+}
+
+impl Resolver {
+    /// The name of a tag id.
+    pub fn tag_name(&self, id: &str) -> Option<&str> {
+        id.parse()
+            .ok()
+            .and_then(|id| self.tag_names.get(&id))
+            .map(String::as_str)
+    }
+    /// Records a tag's id and name.
+    pub fn insert_tag(&mut self, id: Uuid, name: &str) {
+        self.tag_names.insert(id, name.to_string());
+    }
+    /// The id of a status (for tests and reports).
+    pub fn status_id(&self, name: &str) -> Option<Uuid> {
+        self.ids
+            .get(&(PrereqKind::Status, name.to_string()))
+            .copied()
+    }
+}
+
+impl Resolve for Resolver {
+    fn resolve(&self, r: &Ref, _kind: Kind) -> Result<Value, String> {
+        match PrereqKind::of(r) {
+            None => match r {
+                Ref::Record(id) => Ok(Value::String(id.to_string())),
+                _ => unreachable!("only records have no prerequisite kind"),
+            },
+            Some((k, name)) => self
+                .ids
+                .get(&(k, name.to_string()))
+                .map(|id| Value::String(id.to_string()))
+                .ok_or_else(|| format!("{} {name:?} does not exist in Nautobot", k.label())),
+        }
+    }
+}
+
+/// The content types each prerequisite is needed for.
+fn needed(
+    records: &BTreeMap<Uuid, Record>,
+    cfg: &SyncConfig,
+) -> BTreeMap<(PrereqKind, String), BTreeSet<&'static str>> {
+    let mut out: BTreeMap<(PrereqKind, String), BTreeSet<&'static str>> = BTreeMap::new();
+    for r in records.values() {
+        for reference in r.refs() {
+            if let Some((k, name)) = PrereqKind::of(reference) {
+                let ct = match k {
+                    PrereqKind::CloudResourceType => "cloud.cloudservice",
+                    _ => r.kind.content_type(),
+                };
+                out.entry((k, name.to_string())).or_default().insert(ct);
+            }
+        }
+    }
+    // the statuses that marking objects missing uses, and the manufacturers device types need
+    for kind in [Kind::Device, Kind::VirtualMachine] {
+        out.entry((PrereqKind::Status, "Offline".into()))
+            .or_default()
+            .insert(kind.content_type());
+    }
+    if out.keys().any(|(k, _)| *k == PrereqKind::DeviceType) {
+        out.entry((PrereqKind::Manufacturer, cfg.manufacturer.clone()))
+            .or_default();
+    }
+    if out.keys().any(|(k, _)| *k == PrereqKind::CloudResourceType) {
+        out.entry((PrereqKind::Manufacturer, cfg.cloud_provider.clone()))
+            .or_default();
+    }
+    out
+}
+
+/// The ownership custom fields and which kinds carry them.
+fn custom_fields(cfg: &SyncConfig) -> Vec<(String, &'static str, &'static str, Vec<&'static str>)> {
+    let marker: Vec<&'static str> = Kind::ALL
+        .iter()
+        .filter(|k| k.carries_marker())
+        .map(|k| k.content_type())
+        .collect();
+    let mut v = vec![
+        (
+            CF_CLUSTER.to_string(),
+            "K8s cluster",
+            "exact",
+            marker.clone(),
+        ),
+        (CF_UID.to_string(), "K8s UID", "exact", marker.clone()),
+        (CF_SOURCE.to_string(), "K8s source", "loose", marker.clone()),
+        (
+            CF_MISSING_SINCE.to_string(),
+            "K8s missing since",
+            "disabled",
+            marker.clone(),
+        ),
+        (
+            CF_STATE.to_string(),
+            "K8s state",
+            "loose",
+            vec!["dcim.device", "virtualization.virtualmachine"],
+        ),
+        (
+            CF_NODE.to_string(),
+            "K8s node",
+            "exact",
+            vec!["virtualization.virtualmachine"],
+        ),
+    ];
+    for (_, cf) in &cfg.label_custom_fields {
+        v.push((cf.clone(), "", "loose", marker.clone()));
+    }
+    v
+}
+
+fn content_types_of(o: &Value) -> BTreeSet<String> {
+    o.get("content_types")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(String::from))
+        .collect()
+}
+
+fn is_ours(o: &Value) -> bool {
+    o.get("description")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.starts_with(MANAGED_DESCRIPTION))
+}
+
+fn id_of(o: &Value) -> Option<Uuid> {
+    o.get("id")?.as_str()?.parse().ok()
+}
+
+/// Ensures content types on an existing object: adds them when we created it, fails otherwise.
+async fn ensure_content_types<A: NautobotApi>(
+    api: &A,
+    endpoint: &str,
+    what: &str,
+    existing: &Value,
+    wanted: &BTreeSet<&'static str>,
+) -> Result<(), BootstrapError> {
+    let have = content_types_of(existing);
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|c| !have.contains(*c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_ours(existing) {
+        return Err(BootstrapError::Unusable(format!(
+            "{what} exists in Nautobot but is not enabled for {}; enable it there (the operator does not change objects it did not create)",
+            missing.join(", ")
+        )));
+    }
+    let mut all: BTreeSet<String> = have;
+    all.extend(missing.iter().map(|s| s.to_string()));
+    let id =
+        id_of(existing).ok_or_else(|| BootstrapError::Unusable(format!("{what} has no id")))?;
+    api.update(
+        endpoint,
+        vec![json!({"id": id.to_string(), "content_types": all})],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ensures every prerequisite of `records` exists; returns the resolver.
+///
+/// With `dry_run`, nothing is written: what is missing is listed in [`Resolver::created`] and
+/// gets a placeholder id.
+pub async fn bootstrap<A: NautobotApi>(
+    api: &A,
+    cfg: &SyncConfig,
+    records: &BTreeMap<Uuid, Record>,
+    dry_run: bool,
+) -> Result<Resolver, BootstrapError> {
+    let mut resolver = Resolver::default();
+    let creator = Creator { api, dry_run };
+
+    // custom fields first: the ownership filter needs them
+    let existing = api.list("extras/custom-fields/", &[]).await?;
+    for (key, label, logic, cts) in custom_fields(cfg) {
+        let wanted: BTreeSet<&'static str> = cts.into_iter().collect();
+        match existing
+            .iter()
+            .find(|o| o.get("key").and_then(Value::as_str) == Some(key.as_str()))
+        {
+            Some(o) => {
+                if key == CF_CLUSTER {
+                    resolver.ownership_field_exists = true;
+                }
+                ensure_content_types(
+                    api,
+                    "extras/custom-fields/",
+                    &format!("custom field {key:?}"),
+                    o,
+                    &wanted,
+                )
+                .await?
+            }
+            None => {
+                let label = if label.is_empty() {
+                    key.clone()
+                } else {
+                    label.to_string()
+                };
+                let body = json!({"key": key, "label": label, "type": "text", "filter_logic": logic,
+                                  "content_types": wanted, "description": MANAGED_DESCRIPTION});
+                creator
+                    .create(
+                        "extras/custom-fields/",
+                        "key",
+                        vec![body],
+                        &mut resolver.created,
+                    )
+                    .await?;
+                if key == CF_CLUSTER && !dry_run {
+                    resolver.ownership_field_exists = true;
+                }
+            }
+        }
+    }
+
+    // tags: the ownership tag and the label tags the records want
+    let marker_cts: BTreeSet<&'static str> = Kind::ALL
+        .iter()
+        .filter(|k| k.carries_marker())
+        .map(|k| k.content_type())
+        .collect();
+    let mut tags = api.list("extras/tags/", &[]).await?;
+    let wanted_tags: BTreeSet<&str> = records
+        .values()
+        .flat_map(|r| r.tags.iter().map(String::as_str))
+        .chain(std::iter::once(OWNERSHIP_TAG))
+        .collect();
+    let mut to_create = Vec::new();
+    for name in wanted_tags {
+        match tags.iter().find(|t| t.get("name").and_then(Value::as_str) == Some(name)) {
+            Some(t) => ensure_content_types(api, "extras/tags/", &format!("tag {name:?}"), t, &marker_cts).await?,
+            None => to_create.push(json!({"name": name, "content_types": marker_cts, "description": MANAGED_DESCRIPTION})),
+        }
+    }
+    tags.extend(
+        creator
+            .create("extras/tags/", "name", to_create, &mut resolver.created)
+            .await?,
+    );
+    for t in &tags {
+        if let (Some(id), Some(name)) = (id_of(t), t.get("name").and_then(Value::as_str)) {
+            resolver.tag_names.insert(id, name.to_string());
+        }
+    }
+
+    // the prerequisites the records reference, kind by kind (manufacturers before device
+    // types and resource types)
+    let need = needed(records, cfg);
+    let mut kinds: Vec<PrereqKind> = need.keys().map(|(k, _)| *k).collect();
+    kinds.sort_by_key(|k| (*k != PrereqKind::Manufacturer, *k));
+    kinds.dedup();
+    for kind in kinds {
+        let existing = api.list(kind.endpoint(), &[]).await?;
+        let mut create = Vec::new();
+        for ((k, name), cts) in need.range((kind, String::new())..) {
+            if *k != kind {
+                break;
+            }
+            let found = existing
+                .iter()
+                .find(|o| o.get(kind.name_field()).and_then(Value::as_str) == Some(name.as_str()));
+            match found {
+                Some(o) => {
+                    if kind.has_content_types() {
+                        ensure_content_types(
+                            api,
+                            kind.endpoint(),
+                            &format!("{} {name:?}", kind.label()),
+                            o,
+                            cts,
+                        )
+                        .await?;
+                    }
+                    if let Some(id) = id_of(o) {
+                        resolver.ids.insert((kind, name.clone()), id);
+                    }
+                }
+                None if kind == PrereqKind::Location => {
+                    return Err(BootstrapError::Missing(format!(
+                        "location {name:?} (spec.placement.location) does not exist in Nautobot; create it, with a location type that allows devices"
+                    )));
+                }
+                None => create.push(prerequisite_body(kind, name, cts, cfg, &resolver)?),
+            }
+        }
+        for o in creator
+            .create(
+                kind.endpoint(),
+                kind.name_field(),
+                create,
+                &mut resolver.created,
+            )
+            .await?
+        {
+            if let (Some(id), Some(name)) =
+                (id_of(&o), o.get(kind.name_field()).and_then(Value::as_str))
+            {
+                resolver.ids.insert((kind, name.to_string()), id);
+            }
+        }
+    }
+    Ok(resolver)
+}
+
+/// Creates prerequisites, or in a dry run pretends to (placeholder ids).
+struct Creator<'a, A> {
+    api: &'a A,
+    dry_run: bool,
+}
+
+impl<A: NautobotApi> Creator<'_, A> {
+    async fn create(
+        &self,
+        endpoint: &str,
+        name_field: &str,
+        bodies: Vec<Value>,
+        created: &mut Vec<String>,
+    ) -> Result<Vec<Value>, BootstrapError> {
+        let what = endpoint
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(endpoint)
+            .to_string();
+        for b in &bodies {
+            created.push(format!(
+                "{what} {:?}",
+                b.get(name_field).and_then(Value::as_str).unwrap_or("?")
+            ));
+        }
+        if self.dry_run {
+            return Ok(bodies
+                .into_iter()
+                .map(|mut b| {
+                    let name = b
+                        .get(name_field)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    b["id"] = json!(
+                        Uuid::new_v5(
+                            &crate::ids::ID_NAMESPACE,
+                            format!("dry-run {endpoint} {name}").as_bytes()
+                        )
+                        .to_string()
+                    );
+                    b
+                })
+                .collect());
+        }
+        let mut out = Vec::new();
+        for chunk in bodies.chunks(100) {
+            out.extend(self.api.create(endpoint, chunk.to_vec()).await?);
+        }
+        Ok(out)
+    }
+}
+
+fn prerequisite_body(
+    kind: PrereqKind,
+    name: &str,
+    cts: &BTreeSet<&'static str>,
+    cfg: &SyncConfig,
+    resolver: &Resolver,
+) -> Result<Value, BootstrapError> {
+    let manufacturer = |m: &str| {
+        resolver
+            .ids
+            .get(&(PrereqKind::Manufacturer, m.to_string()))
+            .map(|id| id.to_string())
+            .ok_or_else(|| {
+                BootstrapError::Missing(format!("manufacturer {m:?} could not be created"))
+            })
+    };
+    Ok(match kind {
+        PrereqKind::Status => {
+            json!({"name": name, "content_types": cts, "color": "9e9e9e", "description": MANAGED_DESCRIPTION})
+        }
+        PrereqKind::Role => {
+            json!({"name": name, "content_types": cts, "description": MANAGED_DESCRIPTION})
+        }
+        PrereqKind::DeviceType => {
+            json!({"model": name, "manufacturer": manufacturer(&cfg.manufacturer)?,
+                                         "u_height": 0, "comments": MANAGED_DESCRIPTION})
+        }
+        PrereqKind::CloudResourceType => {
+            json!({"name": name, "provider": manufacturer(&cfg.cloud_provider)?,
+                                                "content_types": ["cloud.cloudservice"], "description": MANAGED_DESCRIPTION})
+        }
+        PrereqKind::IpamNamespace
+        | PrereqKind::Platform
+        | PrereqKind::Manufacturer
+        | PrereqKind::ClusterType
+        | PrereqKind::ClusterGroup
+        | PrereqKind::TenantGroup => json!({"name": name, "description": MANAGED_DESCRIPTION}),
+        PrereqKind::Location => unreachable!("locations are never created"),
+    })
+}

@@ -1,0 +1,610 @@
+//! The Nautobot REST client: the only code that knows HTTP.
+//!
+//! [`NautobotApi`] is the small interface the rest of the operator uses (list, bulk create,
+//! bulk update, bulk delete, get); [`HttpClient`] implements it with reqwest: token auth, the
+//! pinned API version, CA bundle or insecure mode, per-request timeout, bounded concurrency,
+//! keep-alive, and retries with exponential backoff and jitter on connection errors, timeouts,
+//! 5xx and 429 (honouring Retry-After). Every request is counted by method for tests, metrics
+//! and benchmarks.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use super::error::{ApiError, summarize};
+
+/// The REST API version the operator speaks.
+pub const API_VERSION: &str = "3.2";
+/// Page size of list requests (Nautobot's maximum).
+pub const PAGE_SIZE: usize = 1000;
+
+/// The operations the sync needs. Implemented over HTTP by [`HttpClient`] and in memory by
+/// the test fake.
+pub trait NautobotApi: Send + Sync {
+    /// Every object of a collection matching `query`, following pagination (pages of
+    /// [`PAGE_SIZE`]). Add `exclude_m2m=true` when tags and content types are not needed.
+    fn list(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+    ) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send;
+    /// One object by id, `None` when it does not exist.
+    fn get(
+        &self,
+        endpoint: &str,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Value>, ApiError>> + Send;
+    /// Bulk create (atomic): the created objects.
+    fn create(
+        &self,
+        endpoint: &str,
+        items: Vec<Value>,
+    ) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send;
+    /// Bulk partial update (atomic; ids that do not exist are skipped): the updated objects.
+    fn update(
+        &self,
+        endpoint: &str,
+        items: Vec<Value>,
+    ) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send;
+    /// Bulk delete (ids that do not exist are skipped).
+    fn delete(
+        &self,
+        endpoint: &str,
+        ids: Vec<Uuid>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// An API token. Its Debug and Display never show it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token, trimming the whitespace and newline Secrets often carry.
+    pub fn new(s: impl Into<String>) -> Self {
+        Token(s.into().trim().to_string())
+    }
+    fn header(&self) -> String {
+        format!("Token {}", self.0)
+    }
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// How to reach Nautobot.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL, without `/api`.
+    pub url: String,
+    /// API token.
+    pub token: Token,
+    /// PEM CA bundle to trust in addition to the system roots.
+    pub ca_bundle_pem: Option<Vec<u8>>,
+    /// Skip TLS verification.
+    pub insecure_skip_tls_verify: bool,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Requests in flight at most.
+    pub max_concurrent: usize,
+    /// Attempts per request for retryable failures (1 = no retry).
+    pub max_attempts: u32,
+    /// First backoff delay; doubles per attempt, with jitter, capped at 10 s.
+    pub backoff: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for a URL and token.
+    pub fn new(url: impl Into<String>, token: Token) -> Self {
+        ClientConfig {
+            url: url.into(),
+            token,
+            ca_bundle_pem: None,
+            insecure_skip_tls_verify: false,
+            timeout: Duration::from_secs(30),
+            max_concurrent: 2,
+            max_attempts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Requests sent, by method (every attempt counts).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    gets: AtomicU64,
+    posts: AtomicU64,
+    patches: AtomicU64,
+    deletes: AtomicU64,
+}
+
+/// A copy of [`RequestStats`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// GET requests.
+    pub gets: u64,
+    /// POST requests.
+    pub posts: u64,
+    /// PATCH requests.
+    pub patches: u64,
+    /// DELETE requests.
+    pub deletes: u64,
+}
+
+impl RequestCounts {
+    /// Requests that write.
+    pub fn writes(&self) -> u64 {
+        self.posts + self.patches + self.deletes
+    }
+    /// All requests.
+    pub fn total(&self) -> u64 {
+        self.gets + self.writes()
+    }
+    /// Requests since `earlier`.
+    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
+        RequestCounts {
+            gets: self.gets - earlier.gets,
+            posts: self.posts - earlier.posts,
+            patches: self.patches - earlier.patches,
+            deletes: self.deletes - earlier.deletes,
+        }
+    }
+}
+
+impl RequestStats {
+    fn count(&self, method: &Method) {
+        let c = match *method {
+            Method::GET => &self.gets,
+            Method::POST => &self.posts,
+            Method::PATCH => &self.patches,
+            Method::DELETE => &self.deletes,
+            _ => return,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A snapshot of the counters.
+    pub fn snapshot(&self) -> RequestCounts {
+        RequestCounts {
+            gets: self.gets.load(Ordering::Relaxed),
+            posts: self.posts.load(Ordering::Relaxed),
+            patches: self.patches.load(Ordering::Relaxed),
+            deletes: self.deletes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The HTTP implementation of [`NautobotApi`].
+#[derive(Clone)]
+pub struct HttpClient {
+    http: reqwest::Client,
+    base: String,
+    token: Token,
+    timeout: Duration,
+    max_attempts: u32,
+    backoff: Duration,
+    permits: Arc<Semaphore>,
+    stats: Arc<RequestStats>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Builds a client; fails on a malformed CA bundle.
+    pub fn new(cfg: ClientConfig) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!(
+                "nautobot-sync-operator/",
+                env!("CARGO_PKG_VERSION")
+            ));
+        if let Some(pem) = &cfg.ca_bundle_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA bundle is not valid PEM: {e}"))?;
+            if certs.is_empty() {
+                return Err("the CA bundle holds no certificate".into());
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if cfg.insecure_skip_tls_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpClient {
+            http,
+            base: cfg.url.trim_end_matches('/').to_string(),
+            token: cfg.token,
+            timeout: cfg.timeout,
+            max_attempts: cfg.max_attempts.max(1),
+            backoff: cfg.backoff,
+            permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
+            stats: Arc::new(RequestStats::default()),
+        })
+    }
+
+    /// Request counters.
+    pub fn stats(&self) -> RequestCounts {
+        self.stats.snapshot()
+    }
+
+    /// Base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Checks that Nautobot answers, accepts the token and speaks API version 3.2.
+    pub async fn check(&self) -> Result<String, ApiError> {
+        let (status, headers, body) = self
+            .send(Method::GET, &format!("{}/api/", self.base), None)
+            .await?;
+        if status != StatusCode::OK {
+            return Err(self.http_error(Method::GET, "/api/", status, body));
+        }
+        let version = headers
+            .get("API-Version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if version != API_VERSION {
+            return Err(ApiError::UnsupportedVersion {
+                wanted: API_VERSION.into(),
+                detail: format!("the server answered with API-Version {version:?}"),
+            });
+        }
+        // the root is readable anonymously on some setups: prove the token with a cheap list
+        self.list_page("extras/tags/", &[("limit", "1".into())])
+            .await?;
+        Ok(version)
+    }
+
+    fn url(&self, endpoint: &str) -> String {
+        format!("{}/api/{}", self.base, endpoint)
+    }
+
+    fn http_error(
+        &self,
+        method: Method,
+        path: &str,
+        status: StatusCode,
+        body: Vec<u8>,
+    ) -> ApiError {
+        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        let summary = match &json {
+            Some(v) => summarize(v),
+            None => {
+                let text = String::from_utf8_lossy(&body);
+                let t = text.trim();
+                if t.starts_with('<') {
+                    "an HTML page instead of JSON (a proxy or a wrong URL?)".to_string()
+                } else {
+                    crate::names::truncate(t, 200)
+                }
+            }
+        };
+        match status.as_u16() {
+            401 | 403 => ApiError::Unauthorized {
+                status: status.as_u16(),
+                detail: summary,
+            },
+            406 => ApiError::UnsupportedVersion {
+                wanted: API_VERSION.into(),
+                detail: summary,
+            },
+            s => ApiError::Http {
+                method: method.to_string(),
+                path: path.to_string(),
+                status: s,
+                summary,
+                body: json,
+            },
+        }
+    }
+
+    /// Sends one request with retries; returns status, headers and body of the final answer.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ApiError> {
+        let path = url
+            .strip_prefix(&self.base)
+            .unwrap_or(url)
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                self.stats.count(&method);
+                let mut req = self
+                    .http
+                    .request(method.clone(), url)
+                    .header("Authorization", self.token.header())
+                    .header("Accept", format!("application/json; version={API_VERSION}"));
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                match req.send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let headers = resp.headers().clone();
+                        match resp.bytes().await {
+                            Ok(b) => Ok((status, headers, b.to_vec())),
+                            Err(e) => Err(self.transport_error(&method, &path, e)),
+                        }
+                    }
+                    Err(e) => Err(self.transport_error(&method, &path, e)),
+                }
+            };
+            let retry_after = match &result {
+                Ok((status, headers, body)) => {
+                    let s = status.as_u16();
+                    let integrity = s == 500 && body.windows(14).any(|w| w == b"IntegrityError");
+                    if (s == 429 || (s >= 500 && !integrity)) && attempt < self.max_attempts {
+                        Some(
+                            headers
+                                .get("Retry-After")
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.trim().parse::<u64>().ok())
+                                .map(|s| Duration::from_secs(s.min(60))),
+                        )
+                    } else {
+                        None
+                    }
+                }
+                Err(_) if attempt < self.max_attempts => Some(None),
+                Err(_) => None,
+            };
+            match retry_after {
+                None => return result,
+                Some(wait) => {
+                    let delay = wait.unwrap_or_else(|| backoff_delay(self.backoff, attempt));
+                    tracing::debug!(%method, %path, attempt, delay_ms = delay.as_millis() as u64, "retrying Nautobot request");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    fn transport_error(&self, method: &Method, path: &str, e: reqwest::Error) -> ApiError {
+        if e.is_timeout() {
+            ApiError::Timeout {
+                method: method.to_string(),
+                path: path.to_string(),
+                seconds: self.timeout.as_secs(),
+            }
+        } else {
+            // reqwest's chain carries the cause (connection refused, certificate...), never headers
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message = format!("{message}: {s}");
+                source = s.source();
+            }
+            ApiError::Unreachable {
+                url: self.base.clone(),
+                message,
+            }
+        }
+    }
+
+    async fn json_call(
+        &self,
+        method: Method,
+        endpoint: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let url = if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+            endpoint.to_string()
+        } else {
+            self.url(endpoint)
+        };
+        let (status, _, bytes) = self.send(method.clone(), &url, body.as_ref()).await?;
+        let path = format!("/api/{}", endpoint.split('?').next().unwrap_or(""));
+        if !status.is_success() {
+            return Err(self.http_error(method, &path, status, bytes));
+        }
+        if bytes.is_empty() || status == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let looks_html = bytes.first() == Some(&b'<');
+            ApiError::Decode {
+                method: method.to_string(),
+                path,
+                message: if looks_html {
+                    "an HTML page instead of JSON (a proxy or a wrong URL?)".into()
+                } else {
+                    e.to_string()
+                },
+            }
+        })
+    }
+
+    async fn list_page(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Value, ApiError> {
+        let q = encode_query(query);
+        self.json_call(Method::GET, &format!("{endpoint}?{q}"), None)
+            .await
+    }
+}
+
+fn encode_query(query: &[(&str, String)]) -> String {
+    query
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters are kept).
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Exponential backoff with jitter: base x 2^(attempt-1), +-25%, capped at 10 s.
+fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    let exp = base.as_millis() as u64 * (1u64 << attempt.saturating_sub(1).min(10));
+    let capped = exp.min(10_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let jitter = capped / 4;
+    let offset = if jitter == 0 { 0 } else { nanos % (2 * jitter) };
+    Duration::from_millis(capped - jitter + offset)
+}
+
+impl NautobotApi for HttpClient {
+    async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
+        let mut q: Vec<(&str, String)> = vec![("limit", PAGE_SIZE.to_string())];
+        q.extend(query.iter().cloned());
+        let mut page = self.list_page(endpoint, &q).await?;
+        let mut out = Vec::new();
+        loop {
+            let results = page
+                .get("results")
+                .and_then(Value::as_array)
+                .cloned()
+                .ok_or_else(|| ApiError::Decode {
+                    method: "GET".into(),
+                    path: format!("/api/{endpoint}"),
+                    message: "a list answer without `results`".into(),
+                })?;
+            out.extend(results);
+            match page.get("next").and_then(Value::as_str) {
+                Some(next) if !next.is_empty() => {
+                    // follow `next` on our own base URL (Nautobot may build it with another host)
+                    let rel = next
+                        .split_once("/api/")
+                        .map(|(_, r)| r.to_string())
+                        .unwrap_or_else(|| next.to_string());
+                    page = self.json_call(Method::GET, &rel, None).await?;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, endpoint: &str, id: Uuid) -> Result<Option<Value>, ApiError> {
+        match self
+            .json_call(Method::GET, &format!("{endpoint}{id}/"), None)
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(ApiError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let v = self
+            .json_call(Method::POST, endpoint, Some(Value::Array(items)))
+            .await?;
+        Ok(as_list(v))
+    }
+
+    async fn update(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let v = self
+            .json_call(Method::PATCH, endpoint, Some(Value::Array(items)))
+            .await?;
+        Ok(as_list(v))
+    }
+
+    async fn delete(&self, endpoint: &str, ids: Vec<Uuid>) -> Result<(), ApiError> {
+        let body = Value::Array(
+            ids.iter()
+                .map(|id| serde_json::json!({"id": id.to_string()}))
+                .collect(),
+        );
+        self.json_call(Method::DELETE, endpoint, Some(body))
+            .await
+            .map(|_| ())
+    }
+}
+
+fn as_list(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_never_prints() {
+        let t = Token::new("0123456789abcdef0123456789abcdef01234567\n");
+        assert_eq!(format!("{t:?}"), "Token(***)");
+        let cfg = ClientConfig::new("https://n", t);
+        assert!(!format!("{cfg:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let b = Duration::from_millis(500);
+        let d1 = backoff_delay(b, 1);
+        let d3 = backoff_delay(b, 3);
+        assert!(
+            d1 >= Duration::from_millis(375) && d1 <= Duration::from_millis(625),
+            "{d1:?}"
+        );
+        assert!(
+            d3 >= Duration::from_millis(1500) && d3 <= Duration::from_millis(2500),
+            "{d3:?}"
+        );
+        assert!(backoff_delay(b, 30) <= Duration::from_millis(12_500));
+    }
+
+    #[test]
+    fn queries_are_encoded() {
+        assert_eq!(
+            encode_query(&[
+                ("cf_k8s_uid__re", "^(a|b)$".into()),
+                ("name", "x y/z".into())
+            ]),
+            "cf_k8s_uid__re=%5E%28a%7Cb%29%24&name=x%20y%2Fz"
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! Test harness for a real Nautobot started by `scripts/nautobot.sh`.
+//!
+//! Tests share one Nautobot, so they run one at a time (a global lock) and each starts from a
+//! clean database (`scripts/nautobot.sh reset`). Without a reachable Nautobot a test is skipped
+//! with a message, unless `NBSYNC_REQUIRE_NAUTOBOT=1` (set by CI), where it fails.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use nbsync::config::SyncConfig;
+use nbsync::diff::ObservedObject;
+use nbsync::nautobot::{
+    self, ApplyOptions, ClientConfig, HttpClient, NautobotApi, SyncOutcome, Token,
+};
+use nbsync::project::{Projection, Projector};
+use nbsync::snapshot::ClusterIndex;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// The test token of the seed database.
+pub const TEST_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+
+static LOCK: LazyLock<Mutex<()>> = LazyLock::new(|| Mutex::new(()));
+
+/// A clean Nautobot, held for the duration of one test.
+pub struct Nautobot {
+    pub url: String,
+    pub api: HttpClient,
+    _guard: MutexGuard<'static, ()>,
+}
+
+fn repo(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .display()
+        .to_string()
+}
+
+fn url() -> String {
+    std::env::var("NAUTOBOT_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into())
+}
+
+/// A client with the test token (or NAUTOBOT_TOKEN).
+pub fn client(url: &str) -> HttpClient {
+    nbsync::cli::install_crypto_provider();
+    let token = std::env::var("NAUTOBOT_TOKEN").unwrap_or_else(|_| TEST_TOKEN.into());
+    let mut cfg = ClientConfig::new(url, Token::new(token));
+    cfg.max_attempts = 3;
+    HttpClient::new(cfg).unwrap()
+}
+
+async fn healthy(url: &str) -> bool {
+    let Ok(http) = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    else {
+        return false;
+    };
+    http.get(format!("{url}/health/"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Takes the Nautobot lock and resets the database; `None` (test skipped) when no Nautobot runs
+/// and CI does not require one.
+pub async fn clean() -> Option<Nautobot> {
+    nbsync::cli::install_crypto_provider();
+    let guard = LOCK.lock().await;
+    let url = url();
+    if !healthy(&url).await {
+        if std::env::var("NBSYNC_REQUIRE_NAUTOBOT").as_deref() == Ok("1") {
+            panic!("Nautobot is not running at {url}; start it with scripts/nautobot.sh up");
+        }
+        eprintln!("SKIPPED: no Nautobot at {url} (run scripts/nautobot.sh up)");
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let status = tokio::process::Command::new("bash")
+        .arg(repo("scripts/nautobot.sh"))
+        .arg("reset")
+        .status()
+        .await
+        .expect("scripts/nautobot.sh runs");
+    assert!(status.success(), "scripts/nautobot.sh reset failed");
+    eprintln!("Nautobot reset in {:.1}s", started.elapsed().as_secs_f64());
+    let api = client(&url);
+    ensure_location(&api, "ocp-lab-dc1").await;
+    Some(Nautobot {
+        url,
+        api,
+        _guard: guard,
+    })
+}
+
+/// What a person sets up before installing the operator: a location type that allows devices
+/// and clusters, and the Location named in the spec.
+pub async fn ensure_location<A: NautobotApi>(api: &A, name: &str) {
+    let types = api
+        .list("dcim/location-types/", &[("name", "Cluster Site".into())])
+        .await
+        .unwrap();
+    if types.is_empty() {
+        api.create(
+            "dcim/location-types/",
+            vec![json!({"name": "Cluster Site", "content_types": ["dcim.device", "virtualization.cluster"]})],
+        )
+        .await
+        .unwrap();
+    }
+    let found = api
+        .list("dcim/locations/", &[("name", name.into())])
+        .await
+        .unwrap();
+    if found.is_empty() {
+        api.create(
+            "dcim/locations/",
+            vec![json!({"name": name, "location_type": {"name": "Cluster Site"}, "status": {"name": "Active"}})],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// The sample snapshot as JSON.
+pub fn sample_snapshot() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(repo("examples/snapshot.json")).unwrap()).unwrap()
+}
+
+/// The sample NautobotSync's config with a JSON merge patch on its spec.
+pub fn config(patch: Value) -> SyncConfig {
+    let text = std::fs::read_to_string(repo("examples/nautobotsync.yaml")).unwrap();
+    let obj: nbsync::api::NautobotSync = serde_saphyr::from_str(&text).unwrap();
+    let mut spec = serde_json::to_value(&obj.spec).unwrap();
+    merge(&mut spec, patch);
+    SyncConfig::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
+}
+
+fn merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+/// Projects a snapshot.
+pub fn project(cfg: &SyncConfig, snapshot: &Value) -> Projection {
+    let (idx, _) = ClusterIndex::from_list(snapshot).unwrap();
+    Projector::new(cfg, &idx).project_all()
+}
+
+/// One full pass with the default options at the real current time.
+pub async fn sync(api: &HttpClient, cfg: &SyncConfig, p: &Projection) -> SyncOutcome {
+    sync_at(api, cfg, p, jiff::Timestamp::now(), false).await
+}
+
+/// One full pass at `now`.
+pub async fn sync_at(
+    api: &HttpClient,
+    cfg: &SyncConfig,
+    p: &Projection,
+    now: jiff::Timestamp,
+    allow_mass_deletion: bool,
+) -> SyncOutcome {
+    let policy = nautobot::policy(cfg, now, allow_mass_deletion);
+    let outcome = nautobot::full_sync(api, cfg, p, &policy, false, ApplyOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("sync failed: {e}"));
+    if let Some(e) = outcome.report.as_ref().and_then(|r| r.aborted.as_ref()) {
+        panic!("sync aborted: {e}");
+    }
+    outcome
+}
+
+/// Everything `cluster` owns, read back from Nautobot.
+pub async fn owned(
+    api: &HttpClient,
+    cluster: &str,
+) -> std::collections::BTreeMap<uuid::Uuid, ObservedObject> {
+    let resolver = nautobot::bootstrap::bootstrap(
+        api,
+        &config(json!({"clusterName": cluster})),
+        &Default::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    nautobot::observe::load_owned(api, cluster, &resolver)
+        .await
+        .unwrap()
+}
+
+/// Mutates the item of `kind` named `name` in a snapshot.
+pub fn edit(snapshot: &mut Value, kind: &str, name: &str, f: impl FnOnce(&mut Value)) {
+    let item = snapshot["items"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|i| i["kind"] == kind && i["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in the snapshot"));
+    f(item);
+}
+
+/// Removes the items of `kind` named `name`.
+pub fn remove(snapshot: &mut Value, kind: &str, name: &str) {
+    snapshot["items"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|i| !(i["kind"] == kind && i["metadata"]["name"] == name));
+}
