@@ -98,6 +98,24 @@ pub struct Op {
     pub reason: String,
 }
 
+impl Op {
+    fn new(r: &Record, body: Map<String, Value>, reason: impl Into<String>) -> Self {
+        Op {
+            id: r.id,
+            kind: r.kind,
+            name: r.name.clone(),
+            body,
+            reason: reason.into(),
+        }
+    }
+
+    /// An update of `fields` (the body gets the id).
+    fn update(r: &Record, mut fields: Map<String, Value>, reason: impl Into<String>) -> Self {
+        fields.insert("id".into(), Value::String(r.id.to_string()));
+        Op::new(r, fields, reason)
+    }
+}
+
 /// A desired record that cannot be written because of someone else's object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conflict {
@@ -135,6 +153,8 @@ pub struct Plan {
     pub errors: Vec<Conflict>,
     /// Desired records already exactly right.
     pub unchanged: usize,
+    /// The same, per kind.
+    pub unchanged_by_kind: BTreeMap<Kind, usize>,
 }
 
 impl Plan {
@@ -222,22 +242,10 @@ pub fn diff(
                         Value::Object(r.custom_fields.clone().into_iter().collect()),
                     );
                 }
-                plan.creates.push(Op {
-                    id: r.id,
-                    kind: r.kind,
-                    name: r.name.clone(),
-                    body: create,
-                    reason: "new".into(),
-                });
+                plan.creates.push(Op::new(r, create, "new"));
                 if !late.is_empty() {
-                    late.insert("id".into(), Value::String(r.id.to_string()));
-                    plan.late_updates.push(Op {
-                        id: r.id,
-                        kind: r.kind,
-                        name: r.name.clone(),
-                        body: late,
-                        reason: LATE_FIELDS.join(","),
-                    });
+                    plan.late_updates
+                        .push(Op::update(r, late, LATE_FIELDS.join(",")));
                 }
             }
             Some(obs) => {
@@ -310,6 +318,7 @@ pub fn diff(
                 }
                 if changed.is_empty() {
                     plan.unchanged += 1;
+                    *plan.unchanged_by_kind.entry(r.kind).or_default() += 1;
                     continue;
                 }
                 let reason = if adopting {
@@ -318,24 +327,10 @@ pub fn diff(
                     changed.join(",")
                 };
                 if !update.is_empty() {
-                    update.insert("id".into(), Value::String(r.id.to_string()));
-                    plan.updates.push(Op {
-                        id: r.id,
-                        kind: r.kind,
-                        name: r.name.clone(),
-                        body: update,
-                        reason: reason.clone(),
-                    });
+                    plan.updates.push(Op::update(r, update, reason.clone()));
                 }
                 if !late.is_empty() {
-                    late.insert("id".into(), Value::String(r.id.to_string()));
-                    plan.late_updates.push(Op {
-                        id: r.id,
-                        kind: r.kind,
-                        name: r.name.clone(),
-                        body: late,
-                        reason,
-                    });
+                    plan.late_updates.push(Op::update(r, late, reason));
                 }
             }
         }

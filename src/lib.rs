@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod ids;
+pub mod json;
 pub mod kubevirt;
 pub mod names;
 pub mod nautobot;

@@ -125,6 +125,20 @@ enum PlanOutput {
     Json,
 }
 
+/// Prints a command's text, or its error on stderr with exit code 2.
+fn print_result(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -142,16 +156,7 @@ fn main() -> ExitCode {
                 None => cli::plan(&args.snapshot, &args.nautobotsync, json),
                 Some(c) => cli::plan_live(&args.snapshot, &args.nautobotsync, &c, json),
             });
-            match result {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            print_result(result)
         }
         Command::Apply(args) => {
             telemetry::init(
@@ -167,16 +172,7 @@ fn main() -> ExitCode {
                     args.allow_mass_deletion,
                 )
             });
-            match result {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            print_result(result)
         }
         Command::Run(args) => {
             telemetry::init(

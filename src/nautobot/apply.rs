@@ -66,6 +66,9 @@ pub struct Failure {
     pub action: &'static str,
     /// Nautobot's message.
     pub message: String,
+    /// Whether it failed because another object (not ours) already has its name: a conflict
+    /// to resolve in Nautobot, not an error of ours.
+    pub conflict: bool,
 }
 
 /// The outcome of applying a plan.
@@ -98,14 +101,22 @@ impl ApplyReport {
     }
     fn fail(&mut self, op: &Op, action: Action, message: String) {
         self.kinds.entry(op.kind).or_default().failed += 1;
+        let conflict = action == Action::Create && is_uniqueness_error(&message);
         self.failures.push(Failure {
             id: op.id,
             kind: op.kind,
             name: op.name.clone(),
             action: action.as_str(),
             message,
+            conflict,
         });
     }
+}
+
+/// Nautobot's uniqueness messages: "... with this name already exists.", "The fields a, b must
+/// make a unique set.", "A virtual machine with this name already exists ...".
+fn is_uniqueness_error(message: &str) -> bool {
+    message.contains("already exists") || message.contains("must make a unique set")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,19 +20,8 @@ pub const SAMPLE_SYNC: &str = include_str!("../../examples/nautobotsync.yaml");
 pub fn config(spec_patch: Value) -> SyncConfig {
     let obj: NautobotSync = serde_saphyr::from_str(SAMPLE_SYNC).unwrap();
     let mut spec = serde_json::to_value(&obj.spec).unwrap();
-    merge(&mut spec, spec_patch);
+    crate::json::merge_patch(&mut spec, spec_patch);
     SyncConfig::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
-}
-
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (a, b) => *a = b,
-    }
 }
 
 /// The sample snapshot's index.

@@ -134,19 +134,8 @@ pub fn config(patch: Value) -> SyncConfig {
     let text = std::fs::read_to_string(repo("examples/nautobotsync.yaml")).unwrap();
     let obj: nbsync::api::NautobotSync = serde_saphyr::from_str(&text).unwrap();
     let mut spec = serde_json::to_value(&obj.spec).unwrap();
-    merge(&mut spec, patch);
+    nbsync::json::merge_patch(&mut spec, patch);
     SyncConfig::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
-}
-
-fn merge(a: &mut Value, b: Value) {
-    match (a, b) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (a, b) => *a = b,
-    }
 }
 
 /// Projects a snapshot.
