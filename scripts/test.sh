@@ -29,4 +29,4 @@ export NBSYNC_REQUIRE_NAUTOBOT=1
 echo "Nautobot ready after $(( $(date +%s) - started ))s"
 
 step "cargo test"
-cargo test --locked --workspace --all-targets
+cargo test --locked --workspace --all-targets --no-fail-fast

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod desired;
 pub mod diff;
 pub mod ids;
 pub mod json;

@@ -48,7 +48,7 @@ enum Command {
 struct NautobotArgs {
     /// Nautobot base URL; with `plan`, the changes against this Nautobot are shown (nothing is
     /// written).
-    #[arg(long, env = "NAUTOBOT_URL")]
+    #[arg(long)]
     nautobot: Option<String>,
     /// File holding the API token (default: the NAUTOBOT_TOKEN environment variable).
     #[arg(long)]
@@ -164,7 +164,7 @@ fn main() -> ExitCode {
                 cli.log_format.unwrap_or(telemetry::LogFormat::Text),
             );
             let result = args.nautobot.connection().and_then(|c| {
-                let c = c.ok_or("--nautobot (or NAUTOBOT_URL) is required")?;
+                let c = c.ok_or("--nautobot URL is required")?;
                 cli::apply(
                     &args.snapshot,
                     &args.nautobotsync,

@@ -7,6 +7,7 @@
 //! re-project just the roots a watch event touched; [`Projector::project_all`] is the union of
 //! all roots.
 
+mod affected;
 mod cluster;
 pub mod ip;
 mod node;
@@ -217,6 +218,9 @@ impl<'a> Projector<'a> {
     /// nothing (so its records become deletions in the diff).
     pub fn project_root(&self, root: &Root) -> RootProjection {
         let mut out = RootProjection::default();
+        if !self.syncs(root) {
+            return out;
+        }
         match root {
             Root::Cluster => self.project_cluster(&mut out),
             Root::Namespace(n) => self.project_namespace(n, &mut out),
@@ -227,6 +231,20 @@ impl<'a> Projector<'a> {
             Root::Pod((ns, n)) => self.project_pod(ns, n, &mut out),
         }
         out
+    }
+
+    /// Whether the config syncs this kind of root at all.
+    pub fn syncs(&self, root: &Root) -> bool {
+        let s = &self.cfg.sync;
+        match root {
+            Root::Cluster => true,
+            Root::Namespace(_) => s.namespaces,
+            Root::Node(_) => s.nodes,
+            Root::VirtualMachine(_) => s.virtual_machines,
+            Root::Deployment(_) => s.deployments,
+            Root::Service(_) => s.services,
+            Root::Pod(_) => s.pod_ips,
+        }
     }
 
     /// Projects the whole cluster.

@@ -1,0 +1,129 @@
+//! Which roots a change to one cluster object touches, so the controller re-projects only
+//! those. Computed from the index as it is (call it before and after applying the change and
+//! take the union: a pod that changes labels leaves some Services and joins others).
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+
+use super::Root;
+use crate::snapshot::{ClusterIndex, NsName, PodOwner, pod_owner};
+
+fn key(ns: &str, name: &str) -> NsName {
+    (ns.to_string(), name.to_string())
+}
+
+impl ClusterIndex {
+    /// Everything in a namespace: its tenant and every VM, Deployment, Service and pod in it
+    /// (a namespace that appears, disappears or changes filter scope changes all of them).
+    pub fn namespace_roots(&self, ns: &str) -> Vec<Root> {
+        let mut roots = vec![Root::Namespace(ns.to_string())];
+        roots.extend(
+            self.vms()
+                .filter(|v| v.namespace().as_deref() == Some(ns))
+                .map(|v| Root::VirtualMachine(key(ns, &v.name_any()))),
+        );
+        roots.extend(
+            self.deployments()
+                .filter(|d| d.namespace().as_deref() == Some(ns))
+                .map(|d| Root::Deployment(key(ns, &d.name_any()))),
+        );
+        roots.extend(
+            self.services_in(ns)
+                .map(|s| Root::Service(key(ns, &s.name_any()))),
+        );
+        roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name_any()))));
+        roots
+    }
+
+    /// The roots a pod feeds: itself (pod IPs), its VM (virt-launcher) or Deployment, and the
+    /// Services whose selector matches it.
+    pub fn pod_roots(&self, pod: &Pod) -> Vec<Root> {
+        let ns = pod.namespace().unwrap_or_default();
+        let mut roots = vec![Root::Pod(key(&ns, &pod.name_any()))];
+        match pod_owner(pod) {
+            PodOwner::VirtLauncher(uid) => {
+                let vmi = pod
+                    .owner_references()
+                    .iter()
+                    .find(|o| o.uid == uid)
+                    .map(|o| o.name.clone())
+                    .or_else(|| pod.annotations().get("kubevirt.io/domain").cloned());
+                if let Some(vmi) = vmi {
+                    roots.push(Root::VirtualMachine(key(&ns, &vmi)));
+                }
+            }
+            PodOwner::Deployment(d) => roots.push(Root::Deployment(key(&ns, &d))),
+            PodOwner::Other => {}
+        }
+        let labels = pod.labels();
+        for svc in self.services_in(&ns) {
+            let selects = svc
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .is_some_and(|sel| {
+                    !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+                });
+            if selects {
+                roots.push(Root::Service(key(&ns, &svc.name_any())));
+            }
+        }
+        roots
+    }
+
+    /// VMs whose size comes from an instancetype (an instancetype change touches them).
+    pub fn instancetype_roots(&self, name: &str) -> Vec<Root> {
+        self.vms()
+            .filter(|v| v.spec.instancetype.as_ref().is_some_and(|i| i.name == name))
+            .map(|v| Root::VirtualMachine(key(&v.namespace().unwrap_or_default(), &v.name_any())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::sample;
+    use super::*;
+
+    #[test]
+    fn a_launcher_pod_touches_its_vm_and_the_services_selecting_it() {
+        let idx = sample();
+        let pod = idx
+            .pod("shop-prod", "virt-launcher-fedora-db-01-jksnb")
+            .unwrap();
+        let roots = idx.pod_roots(pod);
+        assert!(roots.contains(&Root::VirtualMachine(key("shop-prod", "fedora-db-01"))));
+        assert!(roots.contains(&Root::Service(key("shop-prod", "db-vm"))));
+        assert!(!roots.iter().any(|r| matches!(r, Root::Deployment(_))));
+    }
+
+    #[test]
+    fn a_deployment_pod_touches_its_deployment() {
+        let idx = sample();
+        let pod = idx
+            .pods_in("shop-prod")
+            .find(|p| p.name_any().starts_with("storefront-"))
+            .unwrap();
+        let roots = idx.pod_roots(pod);
+        assert!(roots.contains(&Root::Deployment(key("shop-prod", "storefront"))));
+        assert!(roots.contains(&Root::Service(key("shop-prod", "storefront"))));
+    }
+
+    #[test]
+    fn a_namespace_touches_everything_in_it() {
+        let idx = sample();
+        let roots = idx.namespace_roots("shop-prod");
+        assert!(roots.contains(&Root::Namespace("shop-prod".into())));
+        assert!(roots.contains(&Root::VirtualMachine(key("shop-prod", "rhel9-app-01"))));
+        assert!(roots.contains(&Root::Service(key("shop-prod", "db-vm"))));
+        assert!(
+            !roots
+                .iter()
+                .any(|r| matches!(r, Root::Service((ns, _)) if ns != "shop-prod"))
+        );
+        assert_eq!(
+            idx.instancetype_roots("u1.large"),
+            vec![Root::VirtualMachine(key("shop-prod", "rhel9-app-01"))]
+        );
+    }
+}
