@@ -17,12 +17,24 @@ pub struct RunArgs {
     /// create a NautobotSync elsewhere can send the cluster's inventory to a URL of their choice.
     #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
-    /// The operator's own namespace.
+    /// The operator's own namespace (where its Lease lives).
     #[arg(long, env = "POD_NAMESPACE", default_value = "nautobot-sync")]
     pub pod_namespace: String,
+    /// This replica's name in the Lease (default: POD_NAME, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
     /// Address of the metrics and health endpoints.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
-    pub metrics_addr: String,
+    pub metrics_addr: std::net::SocketAddr,
+    /// Name of the coordination.k8s.io Lease used for leader election.
+    #[arg(long, env = "LEASE_NAME", default_value = "nautobot-sync-operator")]
+    pub lease_name: String,
+    /// Run without leader election (only for a single replica).
+    #[arg(long, env = "DISABLE_LEADER_ELECTION")]
+    pub disable_leader_election: bool,
+    /// How often KubeVirt and OpenShift discovery runs, in seconds.
+    #[arg(long, env = "DISCOVERY_INTERVAL_SECONDS", default_value_t = 30)]
+    pub discovery_interval_seconds: u64,
 }
 
 /// Installs rustls' ring provider as the process default. kube and reqwest both use rustls;
@@ -31,7 +43,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// `run`: for now, starts, connects to the cluster and waits for SIGTERM.
+/// `run`: the operator, until SIGTERM.
 pub fn run(args: RunArgs) -> Result<(), String> {
     install_crypto_provider();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -44,18 +56,24 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         } else {
             args.namespaces.clone()
         };
-        tracing::info!(version = env!("CARGO_PKG_VERSION"), ?namespaces, metrics_addr = %args.metrics_addr, "starting nautobot-sync-operator");
-        match kube::Client::try_default().await {
-            Ok(client) => match client.apiserver_version().await {
-                Ok(v) => tracing::info!(server = %v.git_version, "connected to the Kubernetes API"),
-                Err(e) => tracing::warn!(error = %e, "the Kubernetes API is not reachable yet"),
-            },
-            Err(e) => tracing::warn!(error = %e, "no Kubernetes configuration found"),
-        }
-        tracing::info!("the controller loop is not implemented in this build; waiting for SIGTERM");
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        Ok(())
+        let identity = args.identity.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| format!("nautobot-sync-operator-{}", std::process::id()))
+        });
+        tracing::info!(version = env!("CARGO_PKG_VERSION"), ?namespaces, %identity, "starting nautobot-sync-operator");
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|e| format!("no Kubernetes configuration: {e}"))?;
+        let opts = crate::controller::Options {
+            namespaces,
+            pod_namespace: args.pod_namespace.clone(),
+            identity,
+            lease_name: (!args.disable_leader_election).then(|| args.lease_name.clone()),
+            metrics_addr: args.metrics_addr,
+            discovery_interval: std::time::Duration::from_secs(args.discovery_interval_seconds.max(1)),
+        };
+        crate::controller::run(client, opts, shutdown_signal()).await
     })
 }
 

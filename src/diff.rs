@@ -81,6 +81,9 @@ pub struct Policy {
     pub owned_tag_prefixes: Vec<String>,
     /// The current time.
     pub now: jiff::Timestamp,
+    /// Owned objects in all (for the guard) when the diff sees only a part of them
+    /// (incremental passes); `None` counts the observed objects given.
+    pub owned_total: Option<usize>,
 }
 
 /// One write.
@@ -375,10 +378,12 @@ fn plan_removals(
         }
     }
 
-    let owned_total = observed
-        .values()
-        .filter(|o| o.owner == Owner::Us && o.kind.carries_marker())
-        .count();
+    let owned_total = policy.owned_total.unwrap_or_else(|| {
+        observed
+            .values()
+            .filter(|o| o.owner == Owner::Us && o.kind.carries_marker())
+            .count()
+    });
     let mut deletes = Vec::new();
     let mut marks = Vec::new();
     let now = policy.now;

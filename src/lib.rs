@@ -10,11 +10,15 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod desired;
 pub mod diff;
+pub mod http;
 pub mod ids;
 pub mod json;
 pub mod kubevirt;
+pub mod leader;
+pub mod metrics;
 pub mod names;
 pub mod nautobot;
 pub mod plan_view;

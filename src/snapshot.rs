@@ -411,6 +411,10 @@ impl ClusterIndex {
             .any(|o| o.kind == "VirtualMachine" && Some(&o.uid) != vm_uid.as_ref());
         (!owned_elsewhere).then_some(vmi)
     }
+    /// All VirtualMachineInstances.
+    pub fn vmis(&self) -> impl Iterator<Item = &Arc<VirtualMachineInstance>> {
+        self.vmis.values()
+    }
     /// A VMI by key.
     pub fn vmi(&self, ns: &str, name: &str) -> Option<&Arc<VirtualMachineInstance>> {
         self.vmis.get(&(ns.to_string(), name.to_string()))

@@ -31,6 +31,7 @@ fn policy() -> Policy {
         adopt_existing: false,
         owned_tag_prefixes: vec!["app.kubernetes.io/part-of=".into()],
         now: "2026-11-26T12:00:00Z".parse().unwrap(),
+        owned_total: None,
     }
 }
 
@@ -380,4 +381,33 @@ fn a_stopped_vm_keeps_its_ip_addresses() {
     let plan = diff(&desired, &unknown, &observed, &policy(), &Fake);
     assert!(plan.deletes.is_empty(), "{:#?}", plan.deletes);
     assert_eq!(plan.kept, 2, "the address and its assignment");
+}
+
+#[test]
+fn the_cache_updated_from_an_apply_diffs_clean() {
+    use crate::nautobot::apply::{ApplyReport, update_observed};
+    let p = sample_projection();
+    let mut cache = BTreeMap::new();
+    let plan = diff(&p.records, &p.ips_unknown, &cache, &policy(), &Fake);
+    assert!(update_observed(&mut cache, &plan, &ApplyReport::default()));
+    let again = diff(&p.records, &p.ips_unknown, &cache, &policy(), &Fake);
+    assert!(again.is_empty(), "{again:#?}");
+
+    // an update and a delete, applied to the cache, also leave nothing to do
+    let mut desired = p.records.clone();
+    let id = vm_id(&p, "shop-prod/fedora-db-01");
+    desired
+        .get_mut(&id)
+        .unwrap()
+        .fields
+        .insert("vcpus", json!(6).into());
+    desired.retain(|_, r| {
+        !r.source
+            .starts_with("VirtualMachine data-platform/centos-build-01")
+    });
+    let plan = diff(&desired, &p.ips_unknown, &cache, &policy(), &Fake);
+    assert!(!plan.updates.is_empty() && !plan.deletes.is_empty());
+    update_observed(&mut cache, &plan, &ApplyReport::default());
+    assert!(diff(&desired, &p.ips_unknown, &cache, &policy(), &Fake).is_empty());
+    assert_eq!(cache[&id].fields["vcpus"], json!(6));
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::client::NautobotApi;
 use super::error::ApiError;
-use crate::diff::{Op, Plan};
+use crate::diff::{ObservedObject, Op, Owner, Plan};
 use crate::records::{CF_CLUSTER, Kind};
 
 /// Batch size and concurrency.
@@ -152,9 +152,13 @@ pub async fn apply<A: NautobotApi>(api: &A, plan: &Plan, opts: ApplyOptions) -> 
         while start < ops.len() {
             let kind = ops[start].kind;
             let end = start + ops[start..].iter().take_while(|o| o.kind == kind).count();
-            let batches: Vec<&[Op]> = ops[start..end].chunks(opts.batch_size.max(1)).collect();
+            // futures made up front (they run only when polled): a closure here would make
+            // the future's Send-ness higher-ranked, which rustc cannot prove
+            let mut batches = Vec::new();
+            for b in ops[start..end].chunks(opts.batch_size.max(1)) {
+                batches.push(run_batch(api, action, kind, b));
+            }
             let results: Vec<BatchOutcome> = futures::stream::iter(batches)
-                .map(|b| run_batch(api, action, kind, b))
                 .buffer_unordered(opts.streams.max(1))
                 .collect()
                 .await;
@@ -174,6 +178,84 @@ pub async fn apply<A: NautobotApi>(api: &A, plan: &Plan, opts: ApplyOptions) -> 
         }
     }
     report
+}
+
+/// Brings a copy of Nautobot's state up to date with what an apply wrote, so the next
+/// incremental diff needs no read. Ops that failed leave the copy as it was. Returns `false`
+/// when the pass was aborted (what was written is then unknown: re-read Nautobot).
+pub fn update_observed(
+    observed: &mut BTreeMap<Uuid, ObservedObject>,
+    plan: &Plan,
+    report: &ApplyReport,
+) -> bool {
+    if report.aborted.is_some() {
+        return false;
+    }
+    let failed: std::collections::BTreeSet<(Uuid, &str)> =
+        report.failures.iter().map(|f| (f.id, f.action)).collect();
+    let tags_of = |v: &Value| -> std::collections::BTreeSet<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("name").and_then(Value::as_str).map(String::from))
+            .collect()
+    };
+    for op in &plan.creates {
+        if failed.contains(&(op.id, "create")) {
+            continue;
+        }
+        let mut fields = op.body.clone();
+        let tags = fields
+            .remove("tags")
+            .map(|t| tags_of(&t))
+            .unwrap_or_default();
+        let custom_fields = match fields.remove("custom_fields") {
+            Some(Value::Object(m)) => m,
+            _ => Default::default(),
+        };
+        observed.insert(
+            op.id,
+            ObservedObject {
+                id: op.id,
+                kind: op.kind,
+                display: op.name.clone(),
+                fields,
+                tags,
+                custom_fields,
+                owner: Owner::Us,
+            },
+        );
+    }
+    for op in plan.updates.iter().chain(&plan.late_updates) {
+        if failed.contains(&(op.id, "update")) {
+            continue;
+        }
+        let Some(o) = observed.get_mut(&op.id) else {
+            continue;
+        };
+        for (k, v) in &op.body {
+            match k.as_str() {
+                "tags" => o.tags = tags_of(v),
+                "custom_fields" => {
+                    for (ck, cv) in v.as_object().into_iter().flatten() {
+                        o.custom_fields.insert(ck.clone(), cv.clone());
+                    }
+                }
+                _ => {
+                    o.fields.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if o.owner == Owner::Unowned {
+            o.owner = Owner::Us; // adopted
+        }
+    }
+    for op in &plan.deletes {
+        if !failed.contains(&(op.id, "delete")) {
+            observed.remove(&op.id);
+        }
+    }
+    true
 }
 
 struct BatchOutcome<'a> {

@@ -138,6 +138,10 @@ impl Resolver {
             .and_then(|id| self.tag_names.get(&id))
             .map(String::as_str)
     }
+    /// Whether a tag of this name exists.
+    pub fn knows_tag(&self, name: &str) -> bool {
+        self.tag_names.values().any(|n| n == name)
+    }
     /// Records a tag's id and name.
     pub fn insert_tag(&mut self, id: Uuid, name: &str) {
         self.tag_names.insert(id, name.to_string());

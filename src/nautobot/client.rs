@@ -77,6 +77,10 @@ impl Token {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Whether two tokens are the same (without exposing either).
+    pub fn same_as(&self, other: &Token) -> bool {
+        self.0 == other.0
+    }
 }
 
 impl fmt::Debug for Token {
@@ -197,6 +201,7 @@ pub struct HttpClient {
     backoff: Duration,
     permits: Arc<Semaphore>,
     stats: Arc<RequestStats>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -241,7 +246,14 @@ impl HttpClient {
             backoff: cfg.backoff,
             permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             stats: Arc::new(RequestStats::default()),
+            metrics: None,
         })
+    }
+
+    /// Reports every request to these metrics (method, status class, latency).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Request counters.
@@ -346,6 +358,7 @@ impl HttpClient {
                     .await
                     .expect("the semaphore is never closed");
                 self.stats.count(&method);
+                let started = std::time::Instant::now();
                 let mut req = self
                     .http
                     .request(method.clone(), url)
@@ -354,7 +367,7 @@ impl HttpClient {
                 if let Some(b) = body {
                     req = req.json(b);
                 }
-                match req.send().await {
+                let result = match req.send().await {
                     Ok(resp) => {
                         let status = resp.status();
                         let headers = resp.headers().clone();
@@ -364,7 +377,12 @@ impl HttpClient {
                         }
                     }
                     Err(e) => Err(self.transport_error(&method, &path, e)),
+                };
+                if let Some(m) = &self.metrics {
+                    let status = result.as_ref().ok().map(|(s, _, _)| s.as_u16());
+                    m.observe_nautobot_request(method.as_str(), status, started.elapsed());
                 }
+                result
             };
             let retry_after = match &result {
                 Ok((status, headers, body)) => {

@@ -67,6 +67,7 @@ pub fn policy(cfg: &SyncConfig, now: jiff::Timestamp, allow_mass_deletion: bool)
         adopt_existing: cfg.adopt_existing,
         owned_tag_prefixes: cfg.label_tags.iter().map(|k| format!("{k}=")).collect(),
         now,
+        owned_total: None,
     }
 }
 

@@ -95,7 +95,10 @@ fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
                 add(target, path, value()?)?;
             }
             "test" => {
-                if target.pointer(path) != Some(&value()?) {
+                // like the API server's json-patch: a missing path tests equal to null
+                let want = value()?;
+                let have = target.pointer(path).unwrap_or(&Value::Null);
+                if have != &want {
                     return Err(patch_error(format!("test operation failed at {path}")));
                 }
             }

@@ -1,0 +1,609 @@
+//! Watching the cluster: one kube-runtime watcher per kind feeds the shared [`ClusterIndex`].
+//!
+//! - Objects are stripped of what the projection does not read before they are stored
+//!   (managedFields, unused annotations, most of the pod spec and status, node images...).
+//! - Objects that fail to deserialise are skipped with a warning (`DeserializeGuard`); the
+//!   watch goes on.
+//! - A relist (the initial list, or recovery after a 410) is buffered and replaces that kind's
+//!   objects at `InitDone`, so removals are computed from the new list; it is announced as
+//!   [`Dirty::All`]. Single events announce exactly the roots they touch ([`Dirty::Roots`]).
+//! - The cache is ready only when every watched kind has delivered its first complete list;
+//!   nothing is diffed before that.
+//! - KubeVirt is optional: discovery is polled, and the VM and VMI watchers start when the
+//!   `kubevirt.io/v1` API appears and stop (their objects leave the index) when it goes.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use kube::core::DeserializeGuard;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::{broadcast, watch};
+
+use crate::kubevirt::{VirtualMachine, VirtualMachineInstance};
+use crate::metrics::{Metrics, WatchEventKind};
+use crate::project::Root;
+use crate::snapshot::{ClusterIndex, ClusterInfo};
+
+/// What changed in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dirty {
+    /// These roots may project differently now.
+    Roots(Vec<Root>),
+    /// Anything may have changed (a relist, KubeVirt appearing or leaving): re-project all.
+    All,
+}
+
+/// Which watches have delivered a complete list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Kinds synced at least once.
+    pub synced: BTreeSet<&'static str>,
+    /// Kinds that must be synced.
+    pub required: BTreeSet<&'static str>,
+    /// Whether KubeVirt's API is served.
+    pub kubevirt: bool,
+}
+
+impl Readiness {
+    /// Every required watch has its first list.
+    pub fn is_ready(&self) -> bool {
+        self.required.is_subset(&self.synced)
+    }
+    /// The kinds still missing, for status and logs.
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.required.difference(&self.synced).copied().collect()
+    }
+}
+
+/// The shared cluster cache.
+pub struct ClusterCache {
+    index: RwLock<ClusterIndex>,
+    ready: watch::Sender<Readiness>,
+    dirty: broadcast::Sender<Dirty>,
+    metrics: Arc<Metrics>,
+}
+
+impl Debug for ClusterCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterCache")
+            .field("ready", &*self.ready.borrow())
+            .finish()
+    }
+}
+
+impl ClusterCache {
+    /// An empty cache.
+    pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
+        let required = CORE_KINDS.iter().copied().collect();
+        Arc::new(ClusterCache {
+            index: RwLock::new(ClusterIndex::new()),
+            ready: watch::Sender::new(Readiness {
+                required,
+                ..Default::default()
+            }),
+            dirty: broadcast::channel(4096).0,
+            metrics,
+        })
+    }
+
+    /// Reads the index (projection holds this while it runs).
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, ClusterIndex> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ClusterIndex> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes to changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Dirty> {
+        self.dirty.subscribe()
+    }
+
+    /// Watches readiness.
+    pub fn readiness(&self) -> watch::Receiver<Readiness> {
+        self.ready.subscribe()
+    }
+
+    fn announce(&self, d: Dirty) {
+        // no subscriber is fine (no NautobotSync yet)
+        let _ = self.dirty.send(d);
+    }
+
+    fn mark_synced(&self, kind: &'static str) {
+        self.ready.send_modify(|r| {
+            r.synced.insert(kind);
+        });
+    }
+
+    fn set_kubevirt(&self, present: bool) {
+        self.ready.send_modify(|r| {
+            r.kubevirt = present;
+            for k in KUBEVIRT_KINDS {
+                if present {
+                    r.required.insert(k);
+                } else {
+                    r.required.remove(k);
+                    r.synced.remove(k);
+                }
+            }
+        });
+        self.metrics.set_kubevirt_detected(present);
+    }
+}
+
+const CORE_KINDS: [&str; 5] = ["namespaces", "nodes", "pods", "deployments", "services"];
+const KUBEVIRT_KINDS: [&str; 2] = ["virtualmachines", "virtualmachineinstances"];
+
+/// A kind the cache holds.
+trait Cached: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static {
+    const NAME: &'static str;
+    fn strip(&mut self) {
+        strip_meta(self.meta_mut());
+    }
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)>;
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>>;
+    fn put(idx: &mut ClusterIndex, obj: Arc<Self>);
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str);
+    fn roots(idx: &ClusterIndex, obj: &Self) -> Vec<Root>;
+}
+
+/// Annotations the projection reads; all others are dropped.
+const KEPT_ANNOTATIONS: [&str; 6] = [
+    "openshift.io/display-name",
+    "openshift.io/description",
+    "openshift.io/requester",
+    "kubevirt.io/domain",
+    "vm.kubevirt.io/os",
+    "kubevirt.io/cluster-instancetype-name",
+];
+
+fn strip_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+    m.managed_fields = None;
+    if let Some(a) = m.annotations.as_mut() {
+        a.retain(|k, _| KEPT_ANNOTATIONS.contains(&k.as_str()));
+    }
+}
+
+fn nsname<K: Resource>(o: &K) -> (String, String) {
+    (
+        o.meta().namespace.clone().unwrap_or_default(),
+        o.meta().name.clone().unwrap_or_default(),
+    )
+}
+
+impl Cached for Namespace {
+    const NAME: &'static str = "namespaces";
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.namespaces().map(|n| nsname(n.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self>> {
+        idx.namespace(name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_namespace(o)
+    }
+    fn remove(idx: &mut ClusterIndex, _: &str, name: &str) {
+        idx.delete_namespace(name)
+    }
+    fn roots(idx: &ClusterIndex, o: &Self) -> Vec<Root> {
+        idx.namespace_roots(&o.name_any())
+    }
+}
+
+impl Cached for Node {
+    const NAME: &'static str = "nodes";
+    fn strip(&mut self) {
+        strip_meta(&mut self.metadata);
+        if let Some(s) = self.status.as_mut() {
+            s.images = None;
+            s.volumes_attached = None;
+            s.volumes_in_use = None;
+            s.capacity = None;
+            s.allocatable = None;
+            s.daemon_endpoints = None;
+            s.config = None;
+        }
+        if let Some(s) = self.spec.as_mut() {
+            s.taints = None;
+        }
+    }
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.nodes().map(|n| nsname(n.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self>> {
+        idx.node(name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_node(o)
+    }
+    fn remove(idx: &mut ClusterIndex, _: &str, name: &str) {
+        idx.delete_node(name)
+    }
+    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+        vec![Root::Node(o.name_any())]
+    }
+}
+
+impl Cached for Pod {
+    const NAME: &'static str = "pods";
+    fn strip(&mut self) {
+        strip_meta(&mut self.metadata);
+        if let Some(s) = self.spec.as_mut() {
+            // keep where it runs and whether it shares the host network; never env or commands
+            *s = k8s_openapi::api::core::v1::PodSpec {
+                node_name: s.node_name.take(),
+                host_network: s.host_network,
+                ..Default::default()
+            };
+        }
+        if let Some(s) = self.status.as_mut() {
+            *s = k8s_openapi::api::core::v1::PodStatus {
+                phase: s.phase.take(),
+                pod_ip: s.pod_ip.take(),
+                pod_ips: s.pod_ips.take(),
+                ..Default::default()
+            };
+        }
+    }
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.pods().map(|p| nsname(p.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+        idx.pod(ns, name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_pod(o)
+    }
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
+        idx.delete_pod(ns, name)
+    }
+    fn roots(idx: &ClusterIndex, o: &Self) -> Vec<Root> {
+        idx.pod_roots(o)
+    }
+}
+
+impl Cached for Deployment {
+    const NAME: &'static str = "deployments";
+    fn strip(&mut self) {
+        strip_meta(&mut self.metadata);
+        if let Some(spec) = self.spec.as_mut() {
+            strip_meta(spec.template.metadata.get_or_insert_with(Default::default));
+            if let Some(ps) = spec.template.spec.as_mut() {
+                // only container images are read: never env, commands or volumes
+                let containers = ps
+                    .containers
+                    .drain(..)
+                    .map(|c| k8s_openapi::api::core::v1::Container {
+                        name: c.name,
+                        image: c.image,
+                        ..Default::default()
+                    })
+                    .collect();
+                *ps = k8s_openapi::api::core::v1::PodSpec {
+                    containers,
+                    ..Default::default()
+                };
+            }
+        }
+        if let Some(st) = self.status.as_mut() {
+            st.conditions = None;
+        }
+    }
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.deployments().map(|d| nsname(d.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+        idx.deployment(ns, name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_deployment(o)
+    }
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
+        idx.delete_deployment(ns, name)
+    }
+    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+        vec![Root::Deployment(nsname(o))]
+    }
+}
+
+impl Cached for Service {
+    const NAME: &'static str = "services";
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.services().map(|s| nsname(s.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+        idx.service(ns, name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_service(o)
+    }
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
+        idx.delete_service(ns, name)
+    }
+    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+        vec![Root::Service(nsname(o))]
+    }
+}
+
+impl Cached for VirtualMachine {
+    const NAME: &'static str = "virtualmachines";
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.vms().map(|v| nsname(v.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+        idx.vm(ns, name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_vm(o)
+    }
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
+        idx.delete_vm(ns, name)
+    }
+    fn roots(idx: &ClusterIndex, o: &Self) -> Vec<Root> {
+        // services selecting the VM follow its pods; the VM itself is its root
+        let _ = idx;
+        vec![Root::VirtualMachine(nsname(o))]
+    }
+}
+
+impl Cached for VirtualMachineInstance {
+    const NAME: &'static str = "virtualmachineinstances";
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.vmis().map(|v| nsname(v.as_ref())).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+        idx.vmi(ns, name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+        idx.apply_vmi(o)
+    }
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
+        idx.delete_vmi(ns, name)
+    }
+    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+        // a VMI is named after its VM
+        vec![Root::VirtualMachine(nsname(o))]
+    }
+}
+
+/// Runs one watcher until the task is aborted.
+async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<ClusterCache>) {
+    let mut buffer: Vec<Arc<K>> = Vec::new();
+    let stream = watcher(api, watcher::Config::default().any_semantic()).default_backoff();
+    futures::pin_mut!(stream);
+    let metrics = cache.metrics.clone();
+    while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                metrics.record_watch_event(K::NAME, WatchEventKind::Error);
+                tracing::warn!(resource = K::NAME, error = %e, "watch failed; retrying with backoff");
+                continue;
+            }
+        };
+        let usable = |g: DeserializeGuard<K>| -> Option<Arc<K>> {
+            match g.0 {
+                Ok(mut o) => {
+                    o.strip();
+                    Some(Arc::new(o))
+                }
+                Err(bad) => {
+                    tracing::warn!(resource = K::NAME, namespace = ?bad.metadata.namespace, name = ?bad.metadata.name,
+                        error = %bad.error, "skipping an object that cannot be read");
+                    None
+                }
+            }
+        };
+        match event {
+            watcher::Event::Init => buffer.clear(),
+            watcher::Event::InitApply(g) => buffer.extend(usable(g)),
+            watcher::Event::InitDone => {
+                metrics.record_watch_event(K::NAME, WatchEventKind::Init);
+                let fresh: std::collections::HashSet<(String, String)> =
+                    buffer.iter().map(|o| nsname(o.as_ref())).collect();
+                {
+                    let mut idx = cache.write();
+                    for (ns, name) in K::keys(&idx) {
+                        if !fresh.contains(&(ns.clone(), name.clone())) {
+                            K::remove(&mut idx, &ns, &name);
+                        }
+                    }
+                    for o in buffer.drain(..) {
+                        K::put(&mut idx, o);
+                    }
+                    metrics.set_cache_objects(K::NAME, K::keys(&idx).len());
+                }
+                cache.mark_synced(K::NAME);
+                cache.announce(Dirty::All);
+                tracing::info!(resource = K::NAME, objects = fresh.len(), "watch synced");
+            }
+            watcher::Event::Apply(g) => {
+                metrics.record_watch_event(K::NAME, WatchEventKind::Apply);
+                let Some(o) = usable(g) else { continue };
+                let (ns, name) = nsname(o.as_ref());
+                let roots = {
+                    let mut idx = cache.write();
+                    let mut roots = K::get(&idx, &ns, &name)
+                        .map(|old| K::roots(&idx, &old))
+                        .unwrap_or_default();
+                    K::put(&mut idx, o.clone());
+                    roots.extend(K::roots(&idx, &o));
+                    roots
+                };
+                cache.announce(Dirty::Roots(roots));
+            }
+            watcher::Event::Delete(g) => {
+                metrics.record_watch_event(K::NAME, WatchEventKind::Delete);
+                let meta = match &g.0 {
+                    Ok(o) => o.meta().clone(),
+                    Err(bad) => bad.metadata.clone(),
+                };
+                let (ns, name) = (
+                    meta.namespace.unwrap_or_default(),
+                    meta.name.unwrap_or_default(),
+                );
+                let roots = {
+                    let mut idx = cache.write();
+                    let mut roots = K::get(&idx, &ns, &name)
+                        .map(|old| K::roots(&idx, &old))
+                        .unwrap_or_default();
+                    K::remove(&mut idx, &ns, &name);
+                    // the index changed: what the old object fed may now project differently
+                    if let Ok(o) = &g.0 {
+                        roots.extend(K::roots(&idx, o));
+                    }
+                    roots
+                };
+                cache.announce(Dirty::Roots(roots));
+            }
+        }
+    }
+}
+
+/// Starts the core watchers and the KubeVirt and OpenShift discovery loop.
+pub fn spawn(
+    client: Client,
+    cache: Arc<ClusterCache>,
+    discovery_interval: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![
+        tokio::spawn(watch_kind::<Namespace>(
+            Api::all(client.clone()),
+            cache.clone(),
+        )),
+        tokio::spawn(watch_kind::<Node>(Api::all(client.clone()), cache.clone())),
+        tokio::spawn(watch_kind::<Pod>(Api::all(client.clone()), cache.clone())),
+        tokio::spawn(watch_kind::<Deployment>(
+            Api::all(client.clone()),
+            cache.clone(),
+        )),
+        tokio::spawn(watch_kind::<Service>(
+            Api::all(client.clone()),
+            cache.clone(),
+        )),
+    ];
+    tasks.push(tokio::spawn(discovery_loop(
+        client,
+        cache,
+        discovery_interval,
+    )));
+    tasks
+}
+
+/// Polls discovery: starts or stops the KubeVirt watchers, refreshes OpenShift cluster facts.
+async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duration) {
+    let mut kubevirt_tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut first = true;
+    loop {
+        let present = match kube::discovery::group(&client, "kubevirt.io").await {
+            Ok(g) => {
+                let names: Vec<String> = g
+                    .versioned_resources("v1")
+                    .into_iter()
+                    .map(|(r, _)| r.plural)
+                    .collect();
+                names.iter().any(|n| n == "virtualmachines")
+                    && names.iter().any(|n| n == "virtualmachineinstances")
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "KubeVirt discovery failed; will retry");
+                tokio::time::sleep(every).await;
+                continue;
+            }
+        };
+        let running = !kubevirt_tasks.is_empty();
+        if present && !running {
+            tracing::info!(
+                "KubeVirt API found: watching VirtualMachines and VirtualMachineInstances"
+            );
+            cache.set_kubevirt(true);
+            kubevirt_tasks.push(tokio::spawn(watch_kind::<VirtualMachine>(
+                Api::all(client.clone()),
+                cache.clone(),
+            )));
+            kubevirt_tasks.push(tokio::spawn(watch_kind::<VirtualMachineInstance>(
+                Api::all(client.clone()),
+                cache.clone(),
+            )));
+        } else if !present && (running || first) {
+            if running {
+                tracing::warn!(
+                    "the KubeVirt API is gone: VM watches stopped (the mass-deletion guard protects the synced VMs)"
+                );
+                for t in kubevirt_tasks.drain(..) {
+                    t.abort();
+                }
+                {
+                    let mut idx = cache.write();
+                    for (ns, name) in VirtualMachine::keys(&idx) {
+                        idx.delete_vm(&ns, &name);
+                    }
+                    for (ns, name) in VirtualMachineInstance::keys(&idx) {
+                        idx.delete_vmi(&ns, &name);
+                    }
+                }
+                cache.announce(Dirty::All);
+            } else {
+                tracing::info!(
+                    "KubeVirt is not installed: syncing containers only (VMs are picked up if it is installed later)"
+                );
+            }
+            cache.set_kubevirt(false);
+        }
+        first = false;
+        if let Some(info) = openshift_info(&client).await {
+            let changed = {
+                let mut idx = cache.write();
+                let before = idx.cluster_info();
+                let mut merged = info;
+                if merged.cluster_id.is_none() {
+                    merged.cluster_id = before.cluster_id.clone();
+                }
+                idx.set_cluster_info(merged);
+                idx.cluster_info() != before
+            };
+            if changed {
+                cache.announce(Dirty::All);
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// OpenShift's cluster ID, version and networks, when the config API is served and readable.
+async fn openshift_info(client: &Client) -> Option<ClusterInfo> {
+    use kube::api::DynamicObject;
+    use kube::discovery::ApiResource;
+    let gvk = |kind: &str, plural: &str| ApiResource {
+        group: "config.openshift.io".into(),
+        version: "v1".into(),
+        api_version: "config.openshift.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    let networks: Api<DynamicObject> = Api::all_with(client.clone(), &gvk("Network", "networks"));
+    let versions: Api<DynamicObject> =
+        Api::all_with(client.clone(), &gvk("ClusterVersion", "clusterversions"));
+    let net = networks.get_opt("cluster").await.ok().flatten();
+    let ver = versions.get_opt("version").await.ok().flatten();
+    if net.is_none() && ver.is_none() {
+        return None;
+    }
+    let mut idx = ClusterIndex::new();
+    if let Some(n) = net.and_then(|n| serde_json::to_value(n).ok()) {
+        idx.apply_network_config(&n);
+    }
+    if let Some(v) = ver.and_then(|v| serde_json::to_value(v).ok()) {
+        idx.apply_cluster_version(&v);
+    }
+    Some(idx.cluster_info())
+}

@@ -1,0 +1,211 @@
+//! The live operator: cluster watches, NautobotSync reconcilers with one sync worker each,
+//! leader election, and the metrics and health endpoints.
+//!
+//! ```text
+//!  watches ──► ClusterCache ──(Dirty roots)──► Worker per NautobotSync ──► Nautobot
+//!                                                   │ report
+//!  NautobotSync, Secret watches ──► reconcile ◄─────┘ ──► status, Events
+//!  Lease ──► leader flag (only the holder writes)
+//! ```
+
+pub mod cluster;
+pub mod reconcile;
+pub mod status;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tokio::sync::{mpsc, watch};
+
+use crate::api::NautobotSync;
+use crate::http::Health;
+use crate::leader::{LeaderConfig, LeaderElector};
+use crate::metrics::Metrics;
+
+/// How the operator runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Namespaces whose NautobotSyncs are served.
+    pub namespaces: Vec<String>,
+    /// The operator's namespace (Lease).
+    pub pod_namespace: String,
+    /// This replica's identity in the Lease.
+    pub identity: String,
+    /// Lease name; `None` disables leader election (a single replica).
+    pub lease_name: Option<String>,
+    /// Metrics and health address.
+    pub metrics_addr: SocketAddr,
+    /// How often KubeVirt and OpenShift discovery runs.
+    pub discovery_interval: Duration,
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    opts: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let metrics = Metrics::new();
+    let health = Arc::new(Health::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let (listener, addr) = crate::http::bind(opts.metrics_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.metrics_addr))?;
+    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    let http = tokio::spawn(crate::http::serve_on(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        stopped(stop_rx.clone()),
+    ));
+
+    let cache = cluster::ClusterCache::new(metrics.clone());
+    let watch_tasks = cluster::spawn(client.clone(), cache.clone(), opts.discovery_interval);
+
+    // readiness and liveness follow the cache and the main loop
+    {
+        let health = health.clone();
+        let mut ready = cache.readiness();
+        tokio::spawn(async move {
+            loop {
+                let r = ready.borrow_and_update().clone();
+                health.set_caches_synced(r.is_ready());
+                health.tick();
+                let _ = tokio::time::timeout(Duration::from_secs(10), ready.changed()).await;
+            }
+        });
+    }
+
+    let (leader_rx, leader_handle) = match &opts.lease_name {
+        Some(lease) => {
+            let cfg = LeaderConfig::new(
+                opts.pod_namespace.clone(),
+                lease.clone(),
+                opts.identity.clone(),
+            );
+            let (handle, _task) = LeaderElector::spawn(client.clone(), cfg);
+            (handle.subscribe(), Some(handle))
+        }
+        None => (watch::channel(true).1, None),
+    };
+
+    let (trigger_tx, trigger_rx) = mpsc::unbounded_channel::<ObjectRef<NautobotSync>>();
+    let reporter = Reporter {
+        controller: "nautobot-sync-operator".into(),
+        instance: Some(opts.identity.clone()),
+    };
+    let ctx = Arc::new(reconcile::Context::new(
+        client.clone(),
+        cache.clone(),
+        leader_rx.clone(),
+        metrics.clone(),
+        Recorder::new(client.clone(), reporter),
+        trigger_tx,
+    ));
+
+    // leadership changes re-reconcile everything we know
+    {
+        let ctx = ctx.clone();
+        let metrics = metrics.clone();
+        let mut leader = leader_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                let l = *leader.borrow_and_update();
+                metrics.set_leader(l);
+                tracing::info!(leader = l, "leadership");
+                for k in ctx.known() {
+                    let _ = ctx.trigger.send(k);
+                }
+                if leader.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    // one trigger stream, fanned out to the controller of the object's namespace
+    let mut senders = std::collections::HashMap::new();
+    let mut controllers = Vec::new();
+    for ns in &opts.namespaces {
+        let (tx, rx) = mpsc::unbounded_channel::<ObjectRef<NautobotSync>>();
+        senders.insert(ns.clone(), tx);
+        let api: Api<NautobotSync> = Api::namespaced(client.clone(), ns);
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+        let controller = Controller::new(api, watcher::Config::default());
+        let store = controller.store();
+        let trigger =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+        let ctx = ctx.clone();
+        let stop = stopped(stop_rx.clone());
+        controllers.push(tokio::spawn(async move {
+            controller
+                .watches(
+                    secrets,
+                    watcher::Config::default(),
+                    move |secret: Secret| {
+                        let name = secret.metadata.name.clone().unwrap_or_default();
+                        store
+                            .state()
+                            .into_iter()
+                            .filter(|o| {
+                                o.spec.nautobot.token_secret_ref.name == name
+                                    || o.spec
+                                        .nautobot
+                                        .ca_bundle_ref
+                                        .as_ref()
+                                        .is_some_and(|c| c.name == name)
+                            })
+                            .map(|o| ObjectRef::from_obj(o.as_ref()))
+                            .collect::<Vec<_>>()
+                    },
+                )
+                .reconcile_on(trigger)
+                .graceful_shutdown_on(stop)
+                .run(reconcile::reconcile, reconcile::error_policy, ctx)
+                .for_each(|res| async move {
+                    if let Err(e) = res {
+                        tracing::debug!(error = %e, "controller");
+                    }
+                })
+                .await;
+        }));
+    }
+    let mut trigger_rx = trigger_rx;
+    tokio::spawn(async move {
+        while let Some(r) = trigger_rx.recv().await {
+            if let Some(tx) = r.namespace.as_ref().and_then(|ns| senders.get(ns)) {
+                let _ = tx.send(r);
+            }
+        }
+    });
+
+    tracing::info!(namespaces = ?opts.namespaces, "reconciling NautobotSync objects");
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for c in controllers {
+        let _ = tokio::time::timeout(Duration::from_secs(10), c).await;
+    }
+    if let Some(h) = leader_handle {
+        h.release();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for t in watch_tasks {
+        t.abort();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    Ok(())
+}

@@ -1,0 +1,499 @@
+//! Reconciling NautobotSync objects: validate, read the token, run a worker, write status.
+//!
+//! Every replica reconciles (so its worker and caches stay warm); only the Lease holder adds
+//! the finalizer, writes status and Events, and its worker writes to Nautobot. A missing
+//! Secret, a missing key, an invalid spec each block the object with a distinct reason; the
+//! Secret is watched, so fixing or rotating it takes effect without a restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client, Resource, ResourceExt};
+use tokio::sync::{mpsc, watch};
+
+use super::cluster::ClusterCache;
+use super::status::{self, Blocked, StatusInput};
+use super::worker::{Phase, Worker, WorkerSpec};
+use crate::api::conditions::{find, types};
+use crate::api::{CaBundleKind, NautobotSync, NautobotSyncStatus, OnDeletePolicy};
+use crate::config::SyncConfig;
+use crate::metrics::Metrics;
+use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
+use crate::project::Projection;
+
+/// Finalizer that runs the `onDelete` policy.
+pub const FINALIZER: &str = "nbsync.dev/cleanup";
+/// Annotation that lets the next pass exceed the mass-deletion guard (removed after use).
+pub const ALLOW_MASS_DELETION: &str = "nbsync.dev/allow-mass-deletion";
+/// Annotation that skips the `onDelete: Delete` cleanup (the escape hatch when Nautobot is gone).
+pub const SKIP_CLEANUP: &str = "nbsync.dev/skip-cleanup";
+/// Field manager of status writes.
+pub const MANAGER: &str = "nautobot-sync-operator";
+
+/// Errors of one reconcile (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The Kubernetes API refused or failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// Cleanup on deletion failed.
+    #[error("cleanup in Nautobot failed: {0}")]
+    Cleanup(String),
+    /// The finalizer helper failed.
+    #[error("{0}")]
+    Finalizer(String),
+}
+
+impl ReconcileError {
+    /// Bounded category for metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ReconcileError::Kube(_) => "KubernetesApiError",
+            ReconcileError::Cleanup(_) => "CleanupFailed",
+            ReconcileError::Finalizer(_) => "FinalizerFailed",
+        }
+    }
+}
+
+/// Shared by all reconciles.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// Cluster cache.
+    pub cache: Arc<ClusterCache>,
+    /// Leadership flag.
+    pub leader: watch::Receiver<bool>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Workers by object.
+    workers: Mutex<HashMap<ObjectRef<NautobotSync>, Worker>>,
+    /// Last "Synced" event per object (rate limit).
+    last_synced_event: Mutex<HashMap<ObjectRef<NautobotSync>, Instant>>,
+    /// Requests a reconcile (worker reports, leadership changes).
+    pub trigger: mpsc::UnboundedSender<ObjectRef<NautobotSync>>,
+}
+
+impl Context {
+    /// A context; `trigger` feeds `Controller::reconcile_on`.
+    pub fn new(
+        client: Client,
+        cache: Arc<ClusterCache>,
+        leader: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+        recorder: Recorder,
+        trigger: mpsc::UnboundedSender<ObjectRef<NautobotSync>>,
+    ) -> Self {
+        Context {
+            client,
+            cache,
+            leader,
+            metrics,
+            recorder,
+            workers: Mutex::default(),
+            last_synced_event: Mutex::default(),
+            trigger,
+        }
+    }
+
+    /// Objects with a worker (to re-reconcile after a leadership change).
+    pub fn known(&self) -> Vec<ObjectRef<NautobotSync>> {
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn ensure_worker(
+        &self,
+        key: &ObjectRef<NautobotSync>,
+        spec: WorkerSpec,
+    ) -> super::worker::WorkerReport {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = workers.get(key) {
+            w.update(spec);
+            return w.report();
+        }
+        let trigger = self.trigger.clone();
+        let k = key.clone();
+        let w = Worker::spawn(
+            spec,
+            self.cache.clone(),
+            self.leader.clone(),
+            self.metrics.clone(),
+            Arc::new(move || {
+                let _ = trigger.send(k.clone());
+            }),
+        );
+        let r = w.report();
+        workers.insert(key.clone(), w);
+        r
+    }
+
+    fn stop_worker(&self, key: &ObjectRef<NautobotSync>) {
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// Reads what a spec needs from the cluster: the token and the CA bundle.
+async fn prepare(obj: &NautobotSync, client: &Client) -> Result<(SyncConfig, WorkerSpec), Blocked> {
+    let ns = obj.namespace().unwrap_or_default();
+    let cfg = SyncConfig::from_spec(&obj.spec).map_err(|e| Blocked {
+        reason: "InvalidSpec",
+        message: e.to_string(),
+    })?;
+    let r = &obj.spec.nautobot.token_secret_ref;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = secrets.get_opt(&r.name).await.map_err(|e| Blocked {
+        reason: "SecretUnreadable",
+        message: format!("cannot read Secret {ns}/{}: {e}", r.name),
+    })?;
+    let secret = secret.ok_or_else(|| Blocked {
+        reason: "SecretNotFound",
+        message: format!(
+            "Secret {ns}/{} (spec.nautobot.tokenSecretRef) does not exist",
+            r.name
+        ),
+    })?;
+    let value = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&r.key))
+        .map(|b| String::from_utf8_lossy(&b.0).to_string())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(&r.key).cloned())
+        })
+        .ok_or_else(|| Blocked {
+            reason: "SecretKeyMissing",
+            message: format!("Secret {ns}/{} has no key {:?}", r.name, r.key),
+        })?;
+    let token = Token::new(value);
+    if token.is_empty() {
+        return Err(Blocked {
+            reason: "SecretKeyMissing",
+            message: format!("key {:?} of Secret {ns}/{} is empty", r.key, r.name),
+        });
+    }
+    let ca_bundle = match &obj.spec.nautobot.ca_bundle_ref {
+        None => None,
+        Some(ca) => Some(read_ca(client, &ns, ca).await?),
+    };
+    let allow = obj
+        .annotations()
+        .get(ALLOW_MASS_DELETION)
+        .is_some_and(|v| v == "true");
+    let spec = WorkerSpec {
+        cfg: cfg.clone(),
+        token,
+        ca_bundle,
+        generation: obj.metadata.generation.unwrap_or(0),
+        allow_mass_deletion: allow,
+    };
+    Ok((cfg, spec))
+}
+
+async fn read_ca(
+    client: &Client,
+    ns: &str,
+    ca: &crate::api::CaBundleRef,
+) -> Result<Vec<u8>, Blocked> {
+    let missing = |what: &str| Blocked {
+        reason: "CaBundleNotFound",
+        message: format!(
+            "{what} {ns}/{} with key {:?} (spec.nautobot.caBundleRef) not found",
+            ca.name, ca.key
+        ),
+    };
+    match ca.kind {
+        CaBundleKind::ConfigMap => {
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+            let cm = api
+                .get_opt(&ca.name)
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| missing("ConfigMap"))?;
+            cm.data
+                .and_then(|d| d.get(&ca.key).cloned())
+                .map(String::into_bytes)
+                .ok_or_else(|| missing("ConfigMap"))
+        }
+        CaBundleKind::Secret => {
+            let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+            let s = api
+                .get_opt(&ca.name)
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| missing("Secret"))?;
+            s.data
+                .and_then(|d| d.get(&ca.key).map(|b| b.0.clone()))
+                .ok_or_else(|| missing("Secret"))
+        }
+    }
+}
+
+/// The reconcile function given to the Controller.
+pub async fn reconcile(
+    obj: Arc<NautobotSync>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let key = ObjectRef::from_obj(obj.as_ref());
+    let leader = *ctx.leader.borrow();
+    let result = if !leader {
+        // keep a warm worker (it does nothing until this replica leads)
+        if obj.metadata.deletion_timestamp.is_none() {
+            match prepare(&obj, &ctx.client).await {
+                Ok((_, spec)) => {
+                    ctx.ensure_worker(&key, spec);
+                }
+                Err(_) => ctx.stop_worker(&key),
+            }
+        }
+        Ok(Action::requeue(Duration::from_secs(300)))
+    } else {
+        let api: Api<NautobotSync> =
+            Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+        finalizer(&api, FINALIZER, obj.clone(), |event| async {
+            match event {
+                Finalizer::Apply(o) => apply(o, &ctx, &api).await,
+                Finalizer::Cleanup(o) => cleanup(o, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            kube::runtime::finalizer::Error::ApplyFailed(e)
+            | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+            other => ReconcileError::Finalizer(other.to_string()),
+        })
+    };
+    ctx.metrics
+        .observe_reconcile(result.is_ok(), started.elapsed());
+    result
+}
+
+/// Requeue policy on error: grows per object through the Controller's backoff; here a floor.
+pub fn error_policy(obj: Arc<NautobotSync>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
+    ctx.metrics.record_reconcile_error(err.category());
+    tracing::warn!(name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "reconcile failed");
+    Action::requeue(Duration::from_secs(15))
+}
+
+async fn apply(
+    obj: Arc<NautobotSync>,
+    ctx: &Context,
+    api: &Api<NautobotSync>,
+) -> Result<Action, ReconcileError> {
+    let key = ObjectRef::from_obj(obj.as_ref());
+    let now = Time(jiff::Timestamp::now());
+    let generation = obj.metadata.generation;
+    let prev = obj.status.as_ref();
+    let (new, requeue) = match prepare(&obj, &ctx.client).await {
+        Err(blocked) => {
+            ctx.stop_worker(&key);
+            (
+                status::compute(prev, generation, StatusInput::Blocked(&blocked), &now),
+                Duration::from_secs(300),
+            )
+        }
+        Ok((cfg, spec)) => {
+            let allowed = spec.allow_mass_deletion;
+            let report = ctx.ensure_worker(&key, spec);
+            if report.phase == Phase::NotLeader || report.phase == Phase::Starting {
+                // the worker has not run as leader yet: its report comes with the next trigger
+                return Ok(Action::requeue(Duration::from_secs(300)));
+            }
+            let input = StatusInput::Worker {
+                report: &report,
+                insecure: cfg.insecure_skip_tls_verify,
+                dry_run: cfg.dry_run,
+                suspend: cfg.suspend,
+                url: &cfg.nautobot_url,
+            };
+            let s = status::compute(prev, Some(report.generation), input, &now);
+            synced_event(ctx, &obj, &key, &report).await;
+            if allowed && report.phase == Phase::Synced && report.held == 0 && report.written > 0 {
+                // the allowance is for one pass
+                let patch =
+                    serde_json::json!({"metadata": {"annotations": {ALLOW_MASS_DELETION: null}}});
+                api.patch(
+                    &obj.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await?;
+                tracing::info!(name = %obj.name_any(), "mass deletion allowance used and removed");
+            }
+            (s, cfg.full_resync_interval)
+        }
+    };
+    if status::differs(prev, &new) {
+        transition_events(ctx, &obj, prev, &new).await;
+        write_status(api, &obj.name_any(), &new).await?;
+    }
+    Ok(Action::requeue(requeue))
+}
+
+async fn write_status(
+    api: &Api<NautobotSync>,
+    name: &str,
+    status: &NautobotSyncStatus,
+) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({
+        "apiVersion": "nbsync.dev/v1alpha1",
+        "kind": "NautobotSync",
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn publish(ctx: &Context, obj: &NautobotSync, type_: EventType, reason: &str, note: String) {
+    let ev = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(crate::names::truncate(&note, 1000)),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &obj.object_ref(&())).await {
+        tracing::debug!(error = %e, "cannot publish an event");
+    }
+}
+
+/// Events for condition changes: Ready going False (Warning, the reason is the category),
+/// Ready coming back, deletions held.
+async fn transition_events(
+    ctx: &Context,
+    obj: &NautobotSync,
+    prev: Option<&NautobotSyncStatus>,
+    new: &NautobotSyncStatus,
+) {
+    let get = |s: Option<&NautobotSyncStatus>, t: &str| {
+        s.and_then(|s| find(&s.conditions, t))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let (before, after) = (get(prev, types::READY), get(Some(new), types::READY));
+    if before != after
+        && let Some(c) = find(&new.conditions, types::READY)
+    {
+        let t = if c.status == "False" {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        publish(ctx, obj, t, &c.reason, c.message.clone()).await;
+    }
+    let (before, after) = (get(prev, types::DEGRADED), get(Some(new), types::DEGRADED));
+    if before != after
+        && let Some(c) = find(&new.conditions, types::DEGRADED)
+        && c.status == "True"
+        && c.reason
+            != find(&new.conditions, types::READY)
+                .map(|r| r.reason.clone())
+                .unwrap_or_default()
+    {
+        publish(ctx, obj, EventType::Warning, &c.reason, c.message.clone()).await;
+    }
+}
+
+/// "Synced" with the counts of what was written; at most one a minute per object.
+async fn synced_event(
+    ctx: &Context,
+    obj: &NautobotSync,
+    key: &ObjectRef<NautobotSync>,
+    report: &super::worker::WorkerReport,
+) {
+    if report.written == 0 || report.phase != Phase::Synced {
+        return;
+    }
+    {
+        let mut last = ctx
+            .last_synced_event
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last
+            .get(key)
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+        {
+            return;
+        }
+        last.insert(key.clone(), Instant::now());
+    }
+    let total: usize = report.in_sync.values().sum();
+    let note = format!(
+        "wrote {} objects to Nautobot; {total} objects in sync",
+        report.written
+    );
+    publish(ctx, obj, EventType::Normal, "Synced", note).await;
+}
+
+/// `onDelete`: Retain leaves Nautobot alone; Delete removes every object this cluster owns
+/// (skipped with the `nbsync.dev/skip-cleanup: "true"` annotation, the escape hatch when
+/// Nautobot is gone for good).
+async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, ReconcileError> {
+    let key = ObjectRef::from_obj(obj.as_ref());
+    ctx.stop_worker(&key);
+    if obj.spec.on_delete != OnDeletePolicy::Delete
+        || obj
+            .annotations()
+            .get(SKIP_CLEANUP)
+            .is_some_and(|v| v == "true")
+    {
+        tracing::info!(name = %obj.name_any(), "NautobotSync deleted; Nautobot objects retained");
+        return Ok(Action::await_change());
+    }
+    let (cfg, spec) = prepare(&obj, &ctx.client)
+        .await
+        .map_err(|b| ReconcileError::Cleanup(format!("{}: {}", b.reason, b.message)))?;
+    let mut c = ClientConfig::new(&cfg.nautobot_url, spec.token.clone());
+    c.ca_bundle_pem = spec.ca_bundle.clone();
+    c.insecure_skip_tls_verify = cfg.insecure_skip_tls_verify;
+    c.timeout = cfg.request_timeout;
+    let client = HttpClient::new(c).map_err(ReconcileError::Cleanup)?;
+    let mut policy = nautobot::policy(&cfg, jiff::Timestamp::now(), true);
+    policy.deletion = crate::api::DeletionPolicy::Delete;
+    let outcome = nautobot::full_sync(
+        &client,
+        &cfg,
+        &Projection::default(),
+        &policy,
+        false,
+        ApplyOptions::default(),
+    )
+    .await
+    .map_err(|e| {
+        ReconcileError::Cleanup(format!(
+            "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
+        ))
+    })?;
+    let report = outcome.report.unwrap_or_default();
+    if let Some(e) = report.aborted {
+        return Err(ReconcileError::Cleanup(e.to_string()));
+    }
+    tracing::info!(name = %obj.name_any(), deleted = report.written(), failed = report.failures.len(), "NautobotSync deleted; owned Nautobot objects removed");
+    Ok(Action::await_change())
+}

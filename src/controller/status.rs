@@ -1,0 +1,395 @@
+//! NautobotSync status from what the reconciler and the worker know. Pure.
+//!
+//! Conditions: `Ready` (the spec, the token and Nautobot are usable and the caches are synced),
+//! `Synced` (the last pass applied every change), `Degraded` (something needs a person: held
+//! deletions, conflicts, failed objects, insecure TLS, or whatever keeps it from being Ready).
+//! Reasons are bounded CamelCase categories; messages never contain the token.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::worker::{Phase, WorkerReport};
+use crate::api::conditions::{
+    ConditionStatus, NewCondition, same_conditions, set_condition, types,
+};
+use crate::api::{NautobotSyncStatus, ObjectCounts};
+use crate::records::Kind;
+
+/// Why a NautobotSync cannot run at all (before any worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// CamelCase reason: InvalidSpec, SecretNotFound, SecretKeyMissing, CaBundleNotFound...
+    pub reason: &'static str,
+    /// Human message.
+    pub message: String,
+}
+
+/// What the status is computed from.
+#[derive(Debug, Clone)]
+pub enum StatusInput<'a> {
+    /// Nothing can run.
+    Blocked(&'a Blocked),
+    /// The worker's report.
+    Worker {
+        /// The report.
+        report: &'a WorkerReport,
+        /// TLS verification is off.
+        insecure: bool,
+        /// The spec says dry run.
+        dry_run: bool,
+        /// The spec says suspend.
+        suspend: bool,
+        /// The Nautobot URL (for messages).
+        url: &'a str,
+    },
+}
+
+fn cond<'a>(
+    type_: &'a str,
+    status: ConditionStatus,
+    reason: &'a str,
+    message: impl Into<String>,
+) -> NewCondition<'a> {
+    NewCondition {
+        type_,
+        status,
+        reason,
+        message: message.into(),
+    }
+}
+
+/// The new status. Timestamps of unchanged conditions are kept from `prev`.
+pub fn compute(
+    prev: Option<&NautobotSyncStatus>,
+    generation: Option<i64>,
+    input: StatusInput<'_>,
+    now: &Time,
+) -> NautobotSyncStatus {
+    use ConditionStatus::{False, True, Unknown};
+    let mut s = prev.cloned().unwrap_or_default();
+    s.observed_generation = generation;
+    let mut conds = std::mem::take(&mut s.conditions);
+    let mut set = |c: NewCondition<'_>| set_condition(&mut conds, c, generation, now);
+    match input {
+        StatusInput::Blocked(b) => {
+            set(cond(types::READY, False, b.reason, b.message.clone()));
+            set(cond(
+                types::SYNCED,
+                False,
+                b.reason,
+                "not syncing until this is fixed",
+            ));
+            set(cond(types::DEGRADED, True, b.reason, b.message.clone()));
+            s.last_error = Some(b.message.clone());
+        }
+        StatusInput::Worker {
+            report,
+            insecure,
+            dry_run,
+            suspend,
+            url,
+        } => {
+            match &report.phase {
+                Phase::Starting | Phase::NotLeader => {
+                    set(cond(
+                        types::READY,
+                        Unknown,
+                        "Starting",
+                        "the operator is starting",
+                    ));
+                    set(cond(types::SYNCED, Unknown, "Starting", "no sync pass yet"));
+                }
+                Phase::WaitingForCaches(missing) => {
+                    set(cond(
+                        types::READY,
+                        False,
+                        "WaitingForCaches",
+                        format!("waiting for the first list of: {}", missing.join(", ")),
+                    ));
+                    set(cond(
+                        types::SYNCED,
+                        Unknown,
+                        "WaitingForCaches",
+                        "nothing is synced before the cluster cache is complete",
+                    ));
+                }
+                Phase::Error { category, message } => {
+                    set(cond(types::READY, False, category, message.clone()));
+                    set(cond(
+                        types::SYNCED,
+                        False,
+                        category,
+                        "the last sync pass failed; retrying with backoff",
+                    ));
+                    set(cond(types::DEGRADED, True, category, message.clone()));
+                    s.last_error = Some(message.clone());
+                }
+                Phase::Synced => {
+                    let total: usize = report.in_sync.values().sum();
+                    set(cond(
+                        types::READY,
+                        True,
+                        "Ready",
+                        format!("connected to Nautobot at {url}; {total} objects owned"),
+                    ));
+                    let (status, reason, message) = if dry_run {
+                        (
+                            False,
+                            "DryRun",
+                            format!("dry run: {} changes computed, none written", report.pending),
+                        )
+                    } else if suspend {
+                        (
+                            False,
+                            "Suspended",
+                            format!("suspended: {} changes waiting", report.pending),
+                        )
+                    } else if report.pending > 0 {
+                        (
+                            False,
+                            "ChangesPending",
+                            format!("{} changes not applied (failed or held)", report.pending),
+                        )
+                    } else {
+                        (
+                            True,
+                            "Synced",
+                            format!("Nautobot matches the cluster ({total} objects)"),
+                        )
+                    };
+                    set(cond(types::SYNCED, status, reason, message));
+                    let degraded = if report.held > 0 {
+                        Some((
+                            "DeletionsHeld",
+                            report.held_reason.clone().unwrap_or_default(),
+                        ))
+                    } else if !report.conflicts.is_empty() {
+                        Some((
+                            "Conflicts",
+                            format!(
+                                "{} objects in Nautobot block ours: {}",
+                                report.conflicts.len(),
+                                report.conflicts[0]
+                            ),
+                        ))
+                    } else if !report.failures.is_empty() {
+                        let f = &report.failures[0];
+                        Some((
+                            "ObjectsFailed",
+                            format!(
+                                "{} objects failed; first: {} {} {}: {}",
+                                report.failures.len(),
+                                f.action,
+                                f.kind,
+                                f.name,
+                                f.message
+                            ),
+                        ))
+                    } else if insecure {
+                        Some((
+                            "InsecureTLS",
+                            "TLS verification of Nautobot is off (insecureSkipTLSVerify)"
+                                .to_string(),
+                        ))
+                    } else {
+                        None
+                    };
+                    match degraded {
+                        Some((reason, message)) => {
+                            set(cond(types::DEGRADED, True, reason, message))
+                        }
+                        None => set(cond(
+                            types::DEGRADED,
+                            False,
+                            "AsExpected",
+                            "nothing needs attention",
+                        )),
+                    }
+                    s.last_error = None;
+                }
+            }
+            if report.last_sync.is_some() {
+                s.last_sync_time = report.last_sync.map(Time);
+            }
+            if report.last_full_sync.is_some() {
+                s.last_full_sync_time = report.last_full_sync.map(Time);
+            }
+            let c = |k: &[Kind]| {
+                k.iter()
+                    .map(|k| report.in_sync.get(k).copied().unwrap_or(0) as i64)
+                    .sum::<i64>()
+            };
+            let counts = ObjectCounts {
+                clusters: c(&[Kind::Cluster]),
+                tenants: c(&[Kind::Tenant]),
+                devices: c(&[Kind::Device]),
+                virtual_machines: c(&[Kind::VirtualMachine]),
+                interfaces: c(&[Kind::DeviceInterface, Kind::VmInterface]),
+                ip_addresses: c(&[Kind::IpAddress, Kind::Prefix]),
+                services: c(&[Kind::CloudService, Kind::IpamService]),
+                other: c(&[
+                    Kind::CloudAccount,
+                    Kind::DeviceClusterAssignment,
+                    Kind::IpAddressToInterface,
+                ]),
+            };
+            s.objects_in_sync = report.in_sync.values().sum::<usize>() as i64;
+            s.objects = Some(counts);
+            s.pending_changes = report.pending as i64;
+            s.held_deletions = report.held as i64;
+            s.conflicts = report.conflicts.len() as i64;
+            s.kubevirt_detected = Some(report.kubevirt);
+            s.warnings = report
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.source, w.message))
+                .collect();
+        }
+    }
+    s.conditions = conds;
+    s
+}
+
+/// Whether two statuses differ in anything but timestamps and condition order.
+pub fn differs(a: Option<&NautobotSyncStatus>, b: &NautobotSyncStatus) -> bool {
+    let Some(a) = a else { return true };
+    let strip = |s: &NautobotSyncStatus| {
+        let mut s = s.clone();
+        s.conditions.clear();
+        s.last_sync_time = None;
+        s.last_full_sync_time = None;
+        s
+    };
+    // sync times matter only when they move by a full pass, not on every incremental tick
+    let full_moved = a.last_full_sync_time != b.last_full_sync_time;
+    strip(a) != strip(b) || !same_conditions(&a.conditions, &b.conditions) || full_moved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::conditions::find;
+    use std::collections::BTreeMap;
+
+    fn t(s: &str) -> Time {
+        Time(s.parse().unwrap())
+    }
+
+    fn synced() -> WorkerReport {
+        WorkerReport {
+            phase: Phase::Synced,
+            generation: 3,
+            last_sync: Some("2026-11-26T10:00:00Z".parse().unwrap()),
+            last_full_sync: Some("2026-11-26T10:00:00Z".parse().unwrap()),
+            in_sync: BTreeMap::from([(Kind::VirtualMachine, 5), (Kind::Tenant, 4)]),
+            ..Default::default()
+        }
+    }
+
+    fn worker(r: &WorkerReport) -> StatusInput<'_> {
+        StatusInput::Worker {
+            report: r,
+            insecure: false,
+            dry_run: false,
+            suspend: false,
+            url: "https://nb",
+        }
+    }
+
+    #[test]
+    fn a_healthy_pass_is_ready_and_synced() {
+        let r = synced();
+        let s = compute(None, Some(3), worker(&r), &t("2026-11-26T10:00:01Z"));
+        assert_eq!(find(&s.conditions, "Ready").unwrap().status, "True");
+        assert_eq!(find(&s.conditions, "Synced").unwrap().reason, "Synced");
+        assert_eq!(find(&s.conditions, "Degraded").unwrap().status, "False");
+        assert_eq!(s.objects_in_sync, 9);
+        assert_eq!(s.objects.as_ref().unwrap().virtual_machines, 5);
+        assert_eq!(s.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn held_deletions_and_errors_say_why() {
+        let mut r = synced();
+        r.held = 40;
+        r.pending = 40;
+        r.held_reason = Some("40 of 50 owned objects would be deleted".into());
+        let s = compute(None, Some(3), worker(&r), &t("2026-11-26T10:00:01Z"));
+        let d = find(&s.conditions, "Degraded").unwrap();
+        assert_eq!(
+            (d.status.as_str(), d.reason.as_str()),
+            ("True", "DeletionsHeld")
+        );
+        assert!(d.message.contains("40 of 50"));
+        assert_eq!(
+            find(&s.conditions, "Synced").unwrap().reason,
+            "ChangesPending"
+        );
+
+        r.phase = Phase::Error {
+            category: "NautobotUnauthorized".into(),
+            message: "Nautobot refused the token (403)".into(),
+        };
+        let s2 = compute(Some(&s), Some(3), worker(&r), &t("2026-11-26T10:05:00Z"));
+        let ready = find(&s2.conditions, "Ready").unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "NautobotUnauthorized")
+        );
+        assert_eq!(ready.last_transition_time, t("2026-11-26T10:05:00Z"));
+        // the Degraded condition stayed True: its transition time is kept
+        assert_eq!(
+            find(&s2.conditions, "Degraded")
+                .unwrap()
+                .last_transition_time,
+            t("2026-11-26T10:00:01Z")
+        );
+        assert_eq!(
+            s2.last_sync_time, s.last_sync_time,
+            "the last good sync is remembered"
+        );
+    }
+
+    #[test]
+    fn blocked_specs_and_unchanged_statuses() {
+        let b = Blocked {
+            reason: "SecretNotFound",
+            message: "Secret nautobot-sync/tok not found".into(),
+        };
+        let s = compute(
+            None,
+            Some(1),
+            StatusInput::Blocked(&b),
+            &t("2026-11-26T10:00:00Z"),
+        );
+        assert_eq!(
+            find(&s.conditions, "Ready").unwrap().reason,
+            "SecretNotFound"
+        );
+        let again = compute(
+            Some(&s),
+            Some(1),
+            StatusInput::Blocked(&b),
+            &t("2026-11-26T11:00:00Z"),
+        );
+        assert!(
+            !differs(Some(&s), &again),
+            "same state, later time: no write"
+        );
+        let r = synced();
+        let s3 = compute(Some(&s), Some(1), worker(&r), &t("2026-11-26T11:00:00Z"));
+        assert!(differs(Some(&s), &s3));
+        let dry = StatusInput::Worker {
+            report: &r,
+            insecure: true,
+            dry_run: true,
+            suspend: false,
+            url: "u",
+        };
+        let s4 = compute(None, Some(1), dry, &t("2026-11-26T11:00:00Z"));
+        assert_eq!(find(&s4.conditions, "Synced").unwrap().reason, "DryRun");
+        assert_eq!(
+            find(&s4.conditions, "Degraded").unwrap().reason,
+            "InsecureTLS"
+        );
+    }
+}

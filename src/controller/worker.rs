@@ -1,0 +1,569 @@
+//! One worker per NautobotSync: keeps its Nautobot in sync with the cluster cache.
+//!
+//! - Full pass (at start, after leadership is gained, after an error, after a spec change, and
+//!   every `fullResyncInterval`): bootstrap, read everything the cluster owns, diff, apply.
+//! - Incremental pass (on watch events): re-project only the touched roots, diff them against
+//!   the worker's copy of Nautobot's state (kept current from what it wrote), apply. No reads:
+//!   one change costs the writes it needs. Bursts are coalesced by a short debounce.
+//! - Nothing runs before the cluster cache is ready, and only the Lease holder writes.
+//! - Idle means no Nautobot request at all between full passes.
+//!
+//! The worker publishes a [`WorkerReport`]; the reconciler turns it into the status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+use super::cluster::{ClusterCache, Dirty};
+use crate::config::SyncConfig;
+use crate::desired::DesiredState;
+use crate::diff::{ObservedObject, Plan, diff};
+use crate::metrics::Metrics;
+use crate::nautobot::apply::{ApplyReport, Failure, update_observed};
+use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Resolver, SyncError, Token};
+use crate::project::{Projector, Root, Warning};
+use crate::records::Kind;
+
+/// What a worker needs to run; replaced when the spec or the token changes.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    /// The resolved spec.
+    pub cfg: SyncConfig,
+    /// The API token.
+    pub token: Token,
+    /// CA bundle, if any.
+    pub ca_bundle: Option<Vec<u8>>,
+    /// metadata.generation the spec came from.
+    pub generation: i64,
+    /// A person allowed the next pass to exceed the deletion guard.
+    pub allow_mass_deletion: bool,
+}
+
+/// Where a worker is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Starting up.
+    #[default]
+    Starting,
+    /// The cluster cache has not delivered every first list yet.
+    WaitingForCaches(Vec<&'static str>),
+    /// Another replica holds the Lease.
+    NotLeader,
+    /// The last pass completed.
+    Synced,
+    /// The last pass failed.
+    Error {
+        /// Bounded CamelCase category.
+        category: String,
+        /// Human message (no secrets).
+        message: String,
+    },
+}
+
+/// What the worker last did, for status, events and metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerReport {
+    /// Phase.
+    pub phase: Phase,
+    /// Spec generation of the last pass.
+    pub generation: i64,
+    /// When the last pass (any) succeeded.
+    pub last_sync: Option<jiff::Timestamp>,
+    /// When the last full pass succeeded.
+    pub last_full_sync: Option<jiff::Timestamp>,
+    /// Owned objects in Nautobot, per kind.
+    pub in_sync: BTreeMap<Kind, usize>,
+    /// Writes computed but not applied (failed, held, dry run, suspended).
+    pub pending: usize,
+    /// Removals held by the guard, and why.
+    pub held: usize,
+    /// Why removals are held.
+    pub held_reason: Option<String>,
+    /// Names taken by objects we do not own.
+    pub conflicts: Vec<String>,
+    /// Objects that failed (first few).
+    pub failures: Vec<Failure>,
+    /// Odd cluster objects (first few).
+    pub warnings: Vec<Warning>,
+    /// Whether KubeVirt is served.
+    pub kubevirt: bool,
+    /// Objects written by the last pass.
+    pub written: usize,
+    /// Passes completed (for event rate limiting and tests).
+    pub passes: u64,
+}
+
+/// Handle to a running worker.
+pub struct Worker {
+    spec: watch::Sender<WorkerSpec>,
+    report: watch::Receiver<WorkerReport>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts a worker.
+    pub fn spawn(
+        spec: WorkerSpec,
+        cache: Arc<ClusterCache>,
+        leader: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+        on_report: Arc<dyn Fn() + Send + Sync>,
+    ) -> Worker {
+        let (spec_tx, spec_rx) = watch::channel(spec);
+        let (report_tx, report_rx) = watch::channel(WorkerReport::default());
+        let task = tokio::spawn(run(spec_rx, cache, leader, metrics, report_tx, on_report));
+        Worker {
+            spec: spec_tx,
+            report: report_rx,
+            task,
+        }
+    }
+
+    /// Replaces the spec (no-op when only the allowance flag is the same).
+    pub fn update(&self, spec: WorkerSpec) {
+        self.spec.send_if_modified(|cur| {
+            let changed = cur.generation != spec.generation
+                || cur.allow_mass_deletion != spec.allow_mass_deletion
+                || format!("{:?}", cur.cfg) != format!("{:?}", spec.cfg)
+                || !cur.token.same_as(&spec.token)
+                || cur.ca_bundle != spec.ca_bundle;
+            if changed {
+                *cur = spec;
+            }
+            changed
+        });
+    }
+
+    /// The latest report.
+    pub fn report(&self) -> WorkerReport {
+        self.report.borrow().clone()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The worker's state between passes.
+struct State {
+    desired: DesiredState,
+    observed: BTreeMap<Uuid, ObservedObject>,
+    resolver: Option<Resolver>,
+    need_full: bool,
+    reproject_all: bool,
+    roots: BTreeSet<Root>,
+    last_full: Option<Instant>,
+}
+
+fn client_for(spec: &WorkerSpec, metrics: &Arc<Metrics>) -> Result<HttpClient, String> {
+    let mut c = ClientConfig::new(&spec.cfg.nautobot_url, spec.token.clone());
+    c.ca_bundle_pem = spec.ca_bundle.clone();
+    c.insecure_skip_tls_verify = spec.cfg.insecure_skip_tls_verify;
+    c.timeout = spec.cfg.request_timeout;
+    c.max_concurrent = spec.cfg.max_concurrent;
+    Ok(HttpClient::new(c)?.with_metrics(metrics.clone()))
+}
+
+const DEBOUNCE: Duration = Duration::from_millis(300);
+const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
+
+async fn run(
+    mut spec_rx: watch::Receiver<WorkerSpec>,
+    cache: Arc<ClusterCache>,
+    mut leader: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+    report_tx: watch::Sender<WorkerReport>,
+    on_report: Arc<dyn Fn() + Send + Sync>,
+) {
+    let mut dirty = cache.subscribe();
+    let mut ready = cache.readiness();
+    let mut st = State {
+        desired: DesiredState::new(),
+        observed: BTreeMap::new(),
+        resolver: None,
+        need_full: true,
+        reproject_all: true,
+        roots: BTreeSet::new(),
+        last_full: None,
+    };
+    let mut backoff = Duration::from_secs(1);
+    let publish = |f: &dyn Fn(&mut WorkerReport)| {
+        let changed = report_tx.send_if_modified(|r| {
+            let before = r.clone();
+            f(r);
+            *r != before
+        });
+        if changed {
+            on_report();
+        }
+    };
+    loop {
+        let spec = spec_rx.borrow_and_update().clone();
+        let client = match client_for(&spec, &metrics) {
+            Ok(c) => c,
+            Err(message) => {
+                publish(&|r| {
+                    r.phase = Phase::Error {
+                        category: "InvalidCaBundle".into(),
+                        message: message.clone(),
+                    }
+                });
+                if spec_rx.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        st.need_full = true;
+        st.reproject_all = true;
+        // run with this spec until it changes
+        loop {
+            let readiness = ready.borrow_and_update().clone();
+            if !readiness.is_ready() {
+                publish(&|r| r.phase = Phase::WaitingForCaches(readiness.missing()));
+                tokio::select! {
+                    _ = ready.changed() => continue,
+                    _ = spec_rx.changed() => break,
+                }
+            }
+            if !*leader.borrow_and_update() {
+                publish(&|r| r.phase = Phase::NotLeader);
+                st.need_full = true;
+                tokio::select! {
+                    _ = leader.changed() => continue,
+                    _ = spec_rx.changed() => break,
+                    d = dirty.recv() => { note(&mut st, d); continue; }
+                }
+            }
+            let due = st
+                .last_full
+                .is_none_or(|t| t.elapsed() >= spec.cfg.full_resync_interval);
+            let result = if st.need_full || due {
+                full_pass(&spec, &client, &cache, &mut st, &metrics).await
+            } else {
+                incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
+            };
+            match result {
+                Ok(outcome) => {
+                    backoff = Duration::from_secs(1);
+                    metrics.set_last_success(std::time::SystemTime::now());
+                    let kubevirt = ready.borrow().kubevirt;
+                    let warnings = st.desired.to_projection().warnings;
+                    publish(&|r| outcome.fill(r, &st, &spec, kubevirt, &warnings));
+                }
+                Err(e) => {
+                    st.need_full = true;
+                    tracing::warn!(cluster = %spec.cfg.cluster_name, category = e.category(), error = %e,
+                        retry_in_s = backoff.as_secs(), "sync pass failed");
+                    metrics.record_reconcile_error(e.category());
+                    publish(&|r| {
+                        r.phase = Phase::Error {
+                            category: e.category().into(),
+                            message: e.to_string(),
+                        };
+                        r.generation = spec.generation;
+                    });
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = spec_rx.changed() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                    continue;
+                }
+            }
+            // wait for changes, the next full pass, a new spec or lost leadership
+            let until_full = spec
+                .cfg
+                .full_resync_interval
+                .saturating_sub(st.last_full.map_or(Duration::ZERO, |t| t.elapsed()));
+            metrics.set_queue_depth(0);
+            tokio::select! {
+                d = dirty.recv() => {
+                    note(&mut st, d);
+                    // debounce: gather the rest of a burst
+                    let started = Instant::now();
+                    loop {
+                        let wait = DEBOUNCE.min(DEBOUNCE_MAX.saturating_sub(started.elapsed()));
+                        match tokio::time::timeout(wait, dirty.recv()).await {
+                            Ok(d) => note(&mut st, d),
+                            Err(_) => break,
+                        }
+                        if started.elapsed() >= DEBOUNCE_MAX {
+                            break;
+                        }
+                    }
+                    metrics.set_queue_depth(st.roots.len());
+                }
+                _ = tokio::time::sleep(until_full) => {}
+                _ = spec_rx.changed() => break,
+                _ = leader.changed() => {}
+            }
+        }
+    }
+}
+
+/// Records a change notification.
+fn note(st: &mut State, d: Result<Dirty, broadcast::error::RecvError>) {
+    match d {
+        Ok(Dirty::Roots(r)) => st.roots.extend(r),
+        Ok(Dirty::All) | Err(broadcast::error::RecvError::Lagged(_)) => st.reproject_all = true,
+        Err(broadcast::error::RecvError::Closed) => {}
+    }
+}
+
+/// What a pass did.
+struct PassOutcome {
+    plan: Plan,
+    report: Option<ApplyReport>,
+    full: bool,
+}
+
+impl PassOutcome {
+    fn fill(
+        &self,
+        r: &mut WorkerReport,
+        st: &State,
+        spec: &WorkerSpec,
+        kubevirt: bool,
+        warnings: &[Warning],
+    ) {
+        let now = jiff::Timestamp::now();
+        r.phase = Phase::Synced;
+        r.generation = spec.generation;
+        r.last_sync = Some(now);
+        if self.full {
+            r.last_full_sync = Some(now);
+        }
+        let mut in_sync: BTreeMap<Kind, usize> = BTreeMap::new();
+        for o in st.observed.values() {
+            *in_sync.entry(o.kind).or_default() += 1;
+        }
+        r.in_sync = in_sync;
+        let failed = self.report.as_ref().map_or(0, |rep| rep.failures.len());
+        let unapplied = if self.report.is_none() {
+            self.plan.write_count()
+        } else {
+            failed
+        };
+        r.pending = unapplied + self.plan.held.len();
+        r.held = self.plan.held.len();
+        r.held_reason = self.plan.held_reason.clone();
+        let mut conflicts: Vec<String> = self
+            .plan
+            .conflicts
+            .iter()
+            .map(|c| c.message.clone())
+            .collect();
+        if let Some(rep) = &self.report {
+            conflicts.extend(
+                rep.failures
+                    .iter()
+                    .filter(|f| f.conflict)
+                    .map(|f| format!("{} {}: {}", f.kind, f.name, f.message)),
+            );
+            r.failures = rep
+                .failures
+                .iter()
+                .filter(|f| !f.conflict)
+                .take(10)
+                .cloned()
+                .collect();
+            r.written = rep.written();
+        } else {
+            r.failures.clear();
+            r.written = 0;
+        }
+        conflicts.truncate(10);
+        r.conflicts = conflicts;
+        r.warnings = warnings.iter().take(10).cloned().collect();
+        r.kubevirt = kubevirt;
+        r.passes += 1;
+    }
+}
+
+fn projector_roots(st: &mut State, spec: &WorkerSpec, cache: &ClusterCache) -> BTreeSet<Uuid> {
+    let idx = cache.read();
+    let projector = Projector::new(&spec.cfg, &idx);
+    let mut touched = BTreeSet::new();
+    if st.reproject_all {
+        let mut fresh = DesiredState::new();
+        for root in projector.roots() {
+            let out = projector.project_root(&root);
+            touched.extend(fresh.update_root(root, out));
+        }
+        // what the old state had and the new one lacks is touched too
+        for root in st.desired.roots().cloned().collect::<Vec<_>>() {
+            touched.extend(st.desired.update_root(root, Default::default()));
+        }
+        st.desired = fresh;
+        st.reproject_all = false;
+        st.roots.clear();
+    } else {
+        for root in std::mem::take(&mut st.roots) {
+            let out = projector.project_root(&root);
+            touched.extend(st.desired.update_root(root, out));
+        }
+    }
+    touched
+}
+
+async fn full_pass(
+    spec: &WorkerSpec,
+    client: &HttpClient,
+    cache: &ClusterCache,
+    st: &mut State,
+    metrics: &Metrics,
+) -> Result<PassOutcome, SyncError> {
+    let started = Instant::now();
+    projector_roots(st, spec, cache);
+    client.check().await?;
+    let projection = st.desired.to_projection();
+    let write = !(spec.cfg.dry_run || spec.cfg.suspend);
+    let policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    let resolver =
+        nautobot::bootstrap::bootstrap(client, &spec.cfg, &projection.records, !write).await?;
+    st.observed = if resolver.ownership_field_exists {
+        nautobot::observe::load_owned(client, &spec.cfg.cluster_name, &resolver).await?
+    } else {
+        BTreeMap::new()
+    };
+    let plan = diff(
+        &projection.records,
+        &projection.ips_unknown,
+        &st.observed,
+        &policy,
+        &resolver,
+    );
+    let report = apply_plan(spec, client, st, &plan).await?;
+    st.resolver = Some(resolver);
+    st.need_full = false;
+    st.last_full = Some(Instant::now());
+    metrics.observe_sync("full", started.elapsed());
+    log_pass("full", spec, &plan, report.as_ref(), started);
+    Ok(PassOutcome {
+        plan,
+        report,
+        full: true,
+    })
+}
+
+async fn incremental_pass(
+    spec: &WorkerSpec,
+    client: &HttpClient,
+    cache: &ClusterCache,
+    st: &mut State,
+    metrics: &Metrics,
+) -> Result<PassOutcome, SyncError> {
+    let started = Instant::now();
+    let touched = projector_roots(st, spec, cache);
+    if touched.is_empty() {
+        return Ok(PassOutcome {
+            plan: Plan::default(),
+            report: None,
+            full: false,
+        });
+    }
+    let (desired, unknown) = st.desired.subset(&touched);
+    // a new prerequisite (a platform never seen, a new label tag) needs a bootstrap first
+    let needs_bootstrap = st.resolver.as_ref().is_none_or(|res| {
+        desired.values().any(|r| {
+            r.refs()
+                .any(|x| crate::diff::Resolve::resolve(res, x, r.kind).is_err())
+                || r.tags.iter().any(|t| !res.knows_tag(t))
+        })
+    });
+    if needs_bootstrap {
+        let write = !(spec.cfg.dry_run || spec.cfg.suspend);
+        st.resolver = Some(
+            nautobot::bootstrap::bootstrap(
+                client,
+                &spec.cfg,
+                &st.desired.to_projection().records,
+                !write,
+            )
+            .await?,
+        );
+    }
+    let resolver = st.resolver.as_ref().expect("set above");
+    let observed: BTreeMap<Uuid, ObservedObject> = touched
+        .iter()
+        .filter_map(|id| st.observed.get(id).map(|o| (*id, o.clone())))
+        .collect();
+    let mut policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    policy.owned_total = Some(
+        st.observed
+            .values()
+            .filter(|o| o.kind.carries_marker())
+            .count(),
+    );
+    let plan = diff(&desired, &unknown, &observed, &policy, resolver);
+    let report = apply_plan(spec, client, st, &plan).await?;
+    metrics.observe_sync("incremental", started.elapsed());
+    if !plan.is_empty() || !plan.held.is_empty() {
+        log_pass("incremental", spec, &plan, report.as_ref(), started);
+    }
+    Ok(PassOutcome {
+        plan,
+        report,
+        full: false,
+    })
+}
+
+/// Applies a plan unless the spec says dry run or suspend; keeps the observed copy current.
+async fn apply_plan(
+    spec: &WorkerSpec,
+    client: &HttpClient,
+    st: &mut State,
+    plan: &Plan,
+) -> Result<Option<ApplyReport>, SyncError> {
+    if spec.cfg.dry_run || spec.cfg.suspend || plan.is_empty() {
+        return Ok(if plan.is_empty() {
+            Some(ApplyReport::default())
+        } else {
+            None
+        });
+    }
+    let opts = ApplyOptions {
+        batch_size: 100,
+        streams: spec.cfg.max_concurrent,
+    };
+    let report = nautobot::apply::apply(client, plan, opts).await;
+    if !update_observed(&mut st.observed, plan, &report) {
+        st.need_full = true;
+    }
+    if let Some(e) = &report.aborted {
+        return Err(SyncError::Api(e.clone()));
+    }
+    Ok(Some(report))
+}
+
+fn log_pass(
+    mode: &str,
+    spec: &WorkerSpec,
+    plan: &Plan,
+    report: Option<&ApplyReport>,
+    started: Instant,
+) {
+    tracing::info!(
+        cluster = %spec.cfg.cluster_name,
+        mode,
+        creates = plan.creates.len(),
+        updates = plan.updates.len() + plan.late_updates.len(),
+        deletes = plan.deletes.len(),
+        held = plan.held.len(),
+        unchanged = plan.unchanged,
+        conflicts = plan.conflicts.len(),
+        failed = report.map_or(0, |r| r.failures.len()),
+        applied = report.is_some(),
+        ms = started.elapsed().as_millis() as u64,
+        "sync pass done"
+    );
+    if let Some(reason) = &plan.held_reason {
+        tracing::warn!(cluster = %spec.cfg.cluster_name, reason, "deletions held by the mass-deletion guard");
+    }
+}

@@ -1,0 +1,269 @@
+//! End-to-end harness: the real operator binary against the Kubernetes API stand-in loaded
+//! with the sample cluster, and a real Nautobot.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use kube::CustomResourceExt;
+use kube_stand_in::{Options, StandIn};
+use serde_json::{Value, json};
+
+use super::nautobot::{TEST_TOKEN, sample_snapshot};
+
+/// The namespace the operator runs in and serves.
+pub const NS: &str = "nautobot-sync";
+
+/// A minimal CRD object for a KubeVirt kind (the stand-in serves a kind once its CRD exists).
+pub fn crd(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.{group}")},
+        "spec": {"group": group, "scope": if namespaced { "Namespaced" } else { "Cluster" },
+                 "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase()},
+                 "versions": [{"name": version, "served": true, "storage": true,
+                               "subresources": {"status": {}},
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    })
+}
+
+/// KubeVirt's CRDs.
+pub fn kubevirt_crds() -> Vec<Value> {
+    vec![
+        crd(
+            "kubevirt.io",
+            "v1",
+            "VirtualMachine",
+            "virtualmachines",
+            true,
+        ),
+        crd(
+            "kubevirt.io",
+            "v1",
+            "VirtualMachineInstance",
+            "virtualmachineinstances",
+            true,
+        ),
+        crd(
+            "instancetype.kubevirt.io",
+            "v1beta1",
+            "VirtualMachineClusterInstancetype",
+            "virtualmachineclusterinstancetypes",
+            false,
+        ),
+    ]
+}
+
+/// A stand-in with the operator's CRD, the sample cluster (with or without KubeVirt), the
+/// operator namespace, the token Secret and the sample NautobotSync.
+pub async fn cluster(kubevirt: bool, nautobot_url: &str, spec_patch: Value) -> StandIn {
+    let s = StandIn::start_with(Options {
+        openshift: true,
+        ..Options::default()
+    })
+    .await;
+    s.apply_json(serde_json::to_value(nbsync::api::NautobotSync::crd()).unwrap())
+        .unwrap();
+    let mut items: Vec<Value> = Vec::new();
+    if kubevirt {
+        items.extend(kubevirt_crds());
+    }
+    let snap = sample_snapshot();
+    for i in snap["items"].as_array().unwrap() {
+        let group = i["apiVersion"].as_str().unwrap_or("");
+        if !kubevirt
+            && (group.starts_with("kubevirt.io") || group.starts_with("instancetype.kubevirt.io"))
+        {
+            continue;
+        }
+        items.push(i.clone());
+    }
+    s.load_list(json!({"apiVersion": "v1", "kind": "List", "items": items}))
+        .unwrap();
+    s.apply_json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
+        .unwrap();
+    s.apply_json(token_secret("nautobot-token", TEST_TOKEN))
+        .unwrap();
+    let text = std::fs::read_to_string(repo("examples/nautobotsync.yaml")).unwrap();
+    let mut obj: Value =
+        serde_json::to_value(serde_saphyr::from_str::<nbsync::api::NautobotSync>(&text).unwrap())
+            .unwrap();
+    obj["spec"]["nautobot"]["url"] = json!(nautobot_url);
+    obj["metadata"]["namespace"] = json!(NS);
+    obj["metadata"]["generation"] = json!(1);
+    nbsync::json::merge_patch(&mut obj["spec"], spec_patch);
+    s.apply_json(obj).unwrap();
+    s
+}
+
+/// A token Secret in the operator namespace.
+pub fn token_secret(name: &str, token: &str) -> Value {
+    use base64_like::encode;
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
+           "type": "Opaque", "data": {"token": encode(token.as_bytes())}})
+}
+
+/// Tiny base64 (standard alphabet, padded): no crate needed for test Secrets.
+mod base64_like {
+    pub fn encode(input: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in input.chunks(3) {
+            let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= c.len() {
+                    out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+fn repo(p: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// A running operator process; killed on drop.
+pub struct Operator {
+    child: tokio::process::Child,
+    pub log: PathBuf,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Operator {
+    /// Starts `nautobot-sync-operator run` against the stand-in.
+    pub fn start(stand_in: &StandIn, identity: &str, extra: &[&str]) -> Operator {
+        let dir = std::env::temp_dir().join(format!(
+            "nbsync-e2e-{}-{identity}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        stand_in.write_kubeconfig(&kubeconfig).unwrap();
+        let log = dir.join("operator.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_nautobot-sync-operator"))
+            .args([
+                "run",
+                "--namespaces",
+                NS,
+                "--pod-namespace",
+                NS,
+                "--identity",
+                identity,
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--discovery-interval-seconds",
+                "1",
+                "--log-format",
+                "text",
+            ])
+            .args(extra)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("LOG_LEVEL", "info,nbsync=debug,kube=warn")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        Operator {
+            child,
+            log,
+            _dir: TempDir(dir),
+        }
+    }
+
+    /// The log so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process at once (SIGKILL).
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Stops it with SIGTERM and waits.
+    pub async fn terminate(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000
+}
+
+/// The NautobotSync's status from the stand-in.
+pub fn nbsync_status(s: &StandIn) -> Value {
+    s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+        .map(|o| o["status"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// A condition's (status, reason).
+pub fn condition(status: &Value, type_: &str) -> Option<(String, String)> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or("").to_string(),
+                c["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+}
+
+/// Polls `check` every 200 ms until it is true or `timeout` passes; panics with `what` and the
+/// operator log on timeout.
+pub async fn wait_for(
+    what: &str,
+    timeout: Duration,
+    op: &Operator,
+    mut check: impl AsyncFnMut() -> bool,
+) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        if check().await {
+            eprintln!("{what}: after {:.1}s", started.elapsed().as_secs_f64());
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs = op.logs();
+    let tail: Vec<&str> = logs
+        .lines()
+        .rev()
+        .take(60)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    panic!(
+        "timed out after {timeout:?} waiting for {what}; operator log tail:\n{}",
+        tail.join("\n")
+    );
+}
