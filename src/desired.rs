@@ -117,24 +117,29 @@ impl DesiredState {
         (records, unknown)
     }
 
+    /// The warnings of every root, sorted, without duplicates.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut w: Vec<Warning> = self
+            .roots
+            .values()
+            .flat_map(|e| e.warnings.iter().cloned())
+            .collect();
+        w.sort();
+        w.dedup();
+        w
+    }
+
     /// Everything, as one projection (for full passes).
     pub fn to_projection(&self) -> Projection {
-        let mut p = Projection {
+        Projection {
             records: self
                 .records
                 .iter()
                 .filter_map(|(id, prods)| Some((*id, prods.values().next()?.clone())))
                 .collect(),
-            warnings: self
-                .roots
-                .values()
-                .flat_map(|e| e.warnings.iter().cloned())
-                .collect(),
+            warnings: self.warnings(),
             ips_unknown: self.ips_unknown.keys().copied().collect(),
-        };
-        p.warnings.sort();
-        p.warnings.dedup();
-        p
+        }
     }
 }
 

@@ -137,3 +137,152 @@ async fn a_missing_secret_is_reported_and_fixing_it_resumes() {
     let logs = op.logs();
     assert!(!logs.contains(TEST_TOKEN), "the token must never be logged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubevirt_installed_later_is_picked_up_without_a_restart() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(false, &nb.url, json!({})).await;
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    wait_for("Synced without KubeVirt", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        condition(&s, "Synced").is_some_and(|c| c.0 == "True")
+            && s["kubevirtDetected"] == json!(false)
+    })
+    .await;
+    assert!(
+        owned(&nb.api, "ocp-lab")
+            .await
+            .values()
+            .all(|o| o.kind != Kind::VirtualMachine)
+    );
+    // KubeVirt arrives: its CRDs, then the VMs and VMIs of the sample
+    let snap = sample_snapshot();
+    let mut items = kubevirt_crds();
+    items.extend(
+        snap["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["apiVersion"]
+                    .as_str()
+                    .is_some_and(|a| a.contains("kubevirt.io"))
+            })
+            .cloned(),
+    );
+    k8s.load_list(json!({"apiVersion": "v1", "kind": "List", "items": items}))
+        .unwrap();
+    wait_for("the VMs in Nautobot", T, &op, async || {
+        owned(&nb.api, "ocp-lab")
+            .await
+            .values()
+            .filter(|o| o.kind == Kind::VirtualMachine)
+            .count()
+            == 5
+    })
+    .await;
+    wait_for(
+        "kubevirtDetected in status",
+        Duration::from_secs(30),
+        &op,
+        async || nbsync_status(&k8s)["kubevirtDetected"] == json!(true),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_one_writer_and_the_standby_takes_over() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(true, &nb.url, json!({})).await;
+    let mut ops = [
+        Operator::start(&k8s, "op-a", &[]),
+        Operator::start(&k8s, "op-b", &[]),
+    ];
+    wait_for("Synced by the leader", T, &ops[0], async || {
+        condition(&nbsync_status(&k8s), "Synced").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let lease = k8s
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            Some(NS),
+            "nautobot-sync-operator",
+        )
+        .unwrap();
+    let holder = lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (l, s) = if holder == "op-a" { (0, 1) } else { (1, 0) };
+    let standby_name = if s == 0 { "op-a" } else { "op-b" };
+    assert!(
+        !ops[s].logs().contains("sync pass done"),
+        "the standby never writes"
+    );
+    let [first, second] = &mut ops;
+    let (leader, standby) = if l == 0 {
+        (first, &*second)
+    } else {
+        (second, &*first)
+    };
+    // the leader dies without releasing the Lease; the standby takes over and follows changes
+    leader.kill().await;
+    let mut vm = k8s
+        .get(
+            "kubevirt.io/v1",
+            "VirtualMachine",
+            Some("shop-prod"),
+            "fedora-db-01",
+        )
+        .unwrap();
+    vm["spec"]["template"]["spec"]["domain"]["memory"]["guest"] = json!("3Gi");
+    k8s.apply_json(vm).unwrap();
+    wait_for("the standby applied the change", T, standby, async || {
+        vm_field(&nb.api, "fedora-db-01", "memory").await == Some(json!(3072))
+    })
+    .await;
+    let lease = k8s
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            Some(NS),
+            "nautobot-sync-operator",
+        )
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], json!(standby_name));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_the_first_sync_makes_no_duplicates() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(true, &nb.url, json!({"sync": {"podIps": true}})).await;
+    let mut first = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    // kill it as soon as it has written something
+    wait_for("the first writes", T, &first, async || {
+        nb.api
+            .list("virtualization/clusters/", &[("name", "ocp-lab".into())])
+            .await
+            .is_ok_and(|c| !c.is_empty())
+    })
+    .await;
+    first.kill().await;
+    let second = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    wait_for("Synced after the restart", T, &second, async || {
+        condition(&nbsync_status(&k8s), "Synced").is_some_and(|c| c.0 == "True")
+            && nbsync_status(&k8s)["observedGeneration"] == json!(1)
+    })
+    .await;
+    let vms = nb
+        .api
+        .list("virtualization/virtual-machines/", &[])
+        .await
+        .unwrap();
+    let names: Vec<&str> = vms.iter().filter_map(|v| v["name"].as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(names.len(), unique.len(), "no duplicates: {names:?}");
+    let ips = nb.api.list("ipam/ip-addresses/", &[]).await.unwrap();
+    let hosts: Vec<&str> = ips.iter().filter_map(|v| v["host"].as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = hosts.iter().copied().collect();
+    assert_eq!(hosts.len(), unique.len(), "no duplicate addresses");
+}

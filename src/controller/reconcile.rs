@@ -77,8 +77,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Workers by object.
     workers: Mutex<HashMap<ObjectRef<NautobotSync>, Worker>>,
-    /// Last "Synced" event per object (rate limit).
-    last_synced_event: Mutex<HashMap<ObjectRef<NautobotSync>, Instant>>,
+    /// Last "Synced" event per object: when, and for which pass (rate limit).
+    last_synced_event: Mutex<HashMap<ObjectRef<NautobotSync>, (Instant, u64)>>,
     /// Requests a reconcile (worker reports, leadership changes).
     pub trigger: mpsc::UnboundedSender<ObjectRef<NautobotSync>>,
 }
@@ -435,13 +435,12 @@ async fn synced_event(
             .last_synced_event
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if last
-            .get(key)
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
-        {
+        if last.get(key).is_some_and(|(t, pass)| {
+            *pass == report.passes || t.elapsed() < Duration::from_secs(60)
+        }) {
             return;
         }
-        last.insert(key.clone(), Instant::now());
+        last.insert(key.clone(), (Instant::now(), report.passes));
     }
     let total: usize = report.in_sync.values().sum();
     let note = format!(

@@ -253,7 +253,7 @@ async fn run(
                     backoff = Duration::from_secs(1);
                     metrics.set_last_success(std::time::SystemTime::now());
                     let kubevirt = ready.borrow().kubevirt;
-                    let warnings = st.desired.to_projection().warnings;
+                    let warnings = st.desired.warnings();
                     publish(&|r| outcome.fill(r, &st, &spec, kubevirt, &warnings));
                 }
                 Err(e) => {
