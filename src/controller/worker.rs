@@ -563,6 +563,16 @@ fn log_pass(
         ms = started.elapsed().as_millis() as u64,
         "sync pass done"
     );
+    for (what, ops) in [
+        ("create", &plan.creates),
+        ("update", &plan.updates),
+        ("update", &plan.late_updates),
+        ("delete", &plan.deletes),
+    ] {
+        for op in ops.iter().take(20) {
+            tracing::debug!(cluster = %spec.cfg.cluster_name, mode, action = what, kind = %op.kind, name = %op.name, reason = %op.reason, "change");
+        }
+    }
     if let Some(reason) = &plan.held_reason {
         tracing::warn!(cluster = %spec.cfg.cluster_name, reason, "deletions held by the mass-deletion guard");
     }
