@@ -204,10 +204,15 @@ impl Metrics {
 
     /// Counts one write to Nautobot: `action` is `create`|`update`|`delete`.
     pub fn record_write(&self, kind: &str, action: &str, ok: bool) {
+        self.record_writes(kind, action, ok, 1);
+    }
+
+    /// Counts `n` writes to Nautobot of one kind, action and result.
+    pub fn record_writes(&self, kind: &str, action: &str, ok: bool, n: usize) {
         let result = if ok { "ok" } else { "failed" };
         self.writes
             .with_label_values(&[camel(kind), clamp(action, ACTIONS), result])
-            .inc();
+            .inc_by(n as u64);
     }
 
     /// Records one HTTP request to Nautobot; `status` is `None` when no response came back.

@@ -381,6 +381,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
     futures::pin_mut!(stream);
     let metrics = cache.metrics.clone();
     while let Some(event) = stream.next().await {
+        tracing::trace!(resource = K::NAME, ok = event.is_ok(), "watch event");
         let event = match event {
             Ok(e) => e,
             Err(e) => {
@@ -429,6 +430,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                 metrics.record_watch_event(K::NAME, WatchEventKind::Apply);
                 let Some(o) = usable(g) else { continue };
                 let (ns, name) = nsname(o.as_ref());
+                tracing::debug!(resource = K::NAME, namespace = %ns, name = %name, "changed");
                 let roots = {
                     let mut idx = cache.write();
                     let mut roots = K::get(&idx, &ns, &name)
@@ -450,6 +452,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                     meta.namespace.unwrap_or_default(),
                     meta.name.unwrap_or_default(),
                 );
+                tracing::debug!(resource = K::NAME, namespace = %ns, name = %name, "deleted");
                 let roots = {
                     let mut idx = cache.write();
                     let mut roots = K::get(&idx, &ns, &name)

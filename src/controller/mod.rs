@@ -99,7 +99,12 @@ pub async fn run(
             let (handle, _task) = LeaderElector::spawn(client.clone(), cfg);
             (handle.subscribe(), Some(handle))
         }
-        None => (watch::channel(true).1, None),
+        None => {
+            // no election: always the leader (the sender lives as long as the operator)
+            let (tx, rx) = watch::channel(true);
+            std::mem::forget(tx);
+            (rx, None)
+        }
     };
 
     let (trigger_tx, trigger_rx) = mpsc::unbounded_channel::<ObjectRef<NautobotSync>>();

@@ -235,7 +235,7 @@ async fn run(
                 publish(&|r| r.phase = Phase::NotLeader);
                 st.need_full = true;
                 tokio::select! {
-                    _ = leader.changed() => continue,
+                    _ = changed_or_never(&mut leader) => continue,
                     _ = spec_rx.changed() => break,
                     d = dirty.recv() => { note(&mut st, d); continue; }
                 }
@@ -243,37 +243,42 @@ async fn run(
             let due = st
                 .last_full
                 .is_none_or(|t| t.elapsed() >= spec.cfg.full_resync_interval);
-            let result = if st.need_full || due {
-                full_pass(&spec, &client, &cache, &mut st, &metrics).await
+            if !st.need_full && !due && !st.reproject_all && st.roots.is_empty() {
+                // woken with nothing to do (leadership unchanged, an empty notification)
             } else {
-                incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
-            };
-            match result {
-                Ok(outcome) => {
-                    backoff = Duration::from_secs(1);
-                    metrics.set_last_success(std::time::SystemTime::now());
-                    let kubevirt = ready.borrow().kubevirt;
-                    let warnings = st.desired.warnings();
-                    publish(&|r| outcome.fill(r, &st, &spec, kubevirt, &warnings));
-                }
-                Err(e) => {
-                    st.need_full = true;
-                    tracing::warn!(cluster = %spec.cfg.cluster_name, category = e.category(), error = %e,
-                        retry_in_s = backoff.as_secs(), "sync pass failed");
-                    metrics.record_reconcile_error(e.category());
-                    publish(&|r| {
-                        r.phase = Phase::Error {
-                            category: e.category().into(),
-                            message: e.to_string(),
-                        };
-                        r.generation = spec.generation;
-                    });
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = spec_rx.changed() => break,
+                let result = if st.need_full || due {
+                    full_pass(&spec, &client, &cache, &mut st, &metrics).await
+                } else {
+                    incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
+                };
+                match result {
+                    Ok(outcome) => {
+                        backoff = Duration::from_secs(1);
+                        metrics.set_last_success(std::time::SystemTime::now());
+                        let kubevirt = ready.borrow().kubevirt;
+                        let warnings = st.desired.warnings();
+                        publish(&|r| outcome.fill(r, &st, &spec, kubevirt, &warnings));
+                        outcome.record(&metrics, &st);
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(300));
-                    continue;
+                    Err(e) => {
+                        st.need_full = true;
+                        tracing::warn!(cluster = %spec.cfg.cluster_name, category = e.category(), error = %e,
+                        retry_in_s = backoff.as_secs(), "sync pass failed");
+                        metrics.record_reconcile_error(e.category());
+                        publish(&|r| {
+                            r.phase = Phase::Error {
+                                category: e.category().into(),
+                                message: e.to_string(),
+                            };
+                            r.generation = spec.generation;
+                        });
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = spec_rx.changed() => break,
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(300));
+                        continue;
+                    }
                 }
             }
             // wait for changes, the next full pass, a new spec or lost leadership
@@ -301,9 +306,17 @@ async fn run(
                 }
                 _ = tokio::time::sleep(until_full) => {}
                 _ = spec_rx.changed() => break,
-                _ = leader.changed() => {}
+                _ = changed_or_never(&mut leader) => {}
             }
         }
+    }
+}
+
+/// Resolves when the flag changes; never, when its sender is gone (a closed channel must not
+/// turn the worker's wait into a busy loop).
+async fn changed_or_never(rx: &mut watch::Receiver<bool>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -324,6 +337,39 @@ struct PassOutcome {
 }
 
 impl PassOutcome {
+    /// Object and write metrics of this pass.
+    fn record(&self, metrics: &Metrics, st: &State) {
+        let mut per: BTreeMap<Kind, [usize; 4]> = BTreeMap::new();
+        for o in st.observed.values() {
+            per.entry(o.kind).or_default()[0] += 1;
+        }
+        for op in &self.plan.held {
+            per.entry(op.kind).or_default()[1] += 1;
+        }
+        for c in &self.plan.conflicts {
+            per.entry(c.kind).or_default()[2] += 1;
+        }
+        if let Some(rep) = &self.report {
+            for f in &rep.failures {
+                per.entry(f.kind).or_default()[3] += 1;
+            }
+            for (kind, k) in &rep.kinds {
+                metrics.record_writes(kind.label(), "create", true, k.created);
+                metrics.record_writes(kind.label(), "update", true, k.updated);
+                metrics.record_writes(kind.label(), "delete", true, k.deleted);
+            }
+            for f in &rep.failures {
+                metrics.record_write(f.kind.label(), f.action, false);
+            }
+        }
+        for kind in Kind::ALL {
+            let c = per.get(&kind).copied().unwrap_or_default();
+            for (state, n) in ["in_sync", "held", "conflict", "failed"].into_iter().zip(c) {
+                metrics.set_objects(kind.label(), state, n);
+            }
+        }
+    }
+
     fn fill(
         &self,
         r: &mut WorkerReport,
@@ -404,6 +450,7 @@ fn projector_roots(st: &mut State, spec: &WorkerSpec, cache: &ClusterCache) -> B
         st.reproject_all = false;
         st.roots.clear();
     } else {
+        tracing::debug!(roots = ?st.roots, "re-projecting changed roots");
         for root in std::mem::take(&mut st.roots) {
             let out = projector.project_root(&root);
             touched.extend(st.desired.update_root(root, out));

@@ -174,7 +174,11 @@ impl Operator {
             ])
             .args(extra)
             .env("KUBECONFIG", &kubeconfig)
-            .env("LOG_LEVEL", "info,nbsync=debug,kube=warn")
+            .env(
+                "LOG_LEVEL",
+                std::env::var("NBSYNC_E2E_LOG")
+                    .unwrap_or_else(|_| "info,nbsync=debug,kube=warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(file)
             .kill_on_drop(true)
@@ -254,6 +258,9 @@ pub async fn wait_for(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let logs = op.logs();
+    let keep = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-failed-operator.log");
+    let _ = std::fs::write(&keep, &logs);
+    eprintln!("full operator log: {}", keep.display());
     let tail: Vec<&str> = logs
         .lines()
         .rev()
