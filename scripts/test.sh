@@ -19,6 +19,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+step "chart, manifests, examples, Dockerfile (scripts/check-chart.sh)"
+bash scripts/check-chart.sh
+
 step "Nautobot for the integration tests"
 started=$(date +%s)
 bash scripts/nautobot.sh up
