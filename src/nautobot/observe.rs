@@ -149,8 +149,14 @@ pub async fn load_owned<A: NautobotApi>(
         .collect();
     let mut links = Vec::new();
     for chunk in ip_ids.chunks(ID_CHUNK) {
-        let q: Vec<(&str, String)> = chunk.iter().map(|id| ("ip_address", id.clone())).collect();
-        for o in api.list(Kind::IpAddressToInterface.endpoint(), &q).await? {
+        for o in list_by_ids(
+            api,
+            Kind::IpAddressToInterface.endpoint(),
+            "ip_address",
+            chunk,
+        )
+        .await?
+        {
             if let Some(obs) = normalize(Kind::IpAddressToInterface, &o, resolver, cluster) {
                 let ip_ok = ours(Kind::IpAddress, obs.fields.get("ip_address"));
                 let iface_ok = ours(Kind::VmInterface, obs.fields.get("vm_interface"))
@@ -178,6 +184,51 @@ pub async fn load_owned<A: NautobotApi>(
         out.insert(l.id, l);
     }
     Ok(out)
+}
+
+/// Lists objects filtered by a set of related ids. Nautobot refuses (400 "... is not one of the
+/// available choices") an id that no longer exists, which happens when someone deletes an object
+/// between two reads: such ids are dropped and the request repeated.
+async fn list_by_ids<A: NautobotApi>(
+    api: &A,
+    endpoint: &str,
+    filter: &str,
+    ids: &[String],
+) -> Result<Vec<Value>, ApiError> {
+    let mut ids: Vec<&String> = ids.iter().collect();
+    while !ids.is_empty() {
+        let q: Vec<(&str, String)> = ids.iter().map(|id| (filter, (*id).clone())).collect();
+        match api.list(endpoint, &q).await {
+            Ok(v) => return Ok(v),
+            Err(ApiError::Http {
+                status: 400,
+                summary,
+                ..
+            }) if summary.contains("not one of the available choices") => {
+                let before = ids.len();
+                let named: Vec<&str> = summary
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .collect();
+                ids.retain(|id| !named.contains(&id.as_str()));
+                if ids.len() == before {
+                    return Err(ApiError::Http {
+                        method: "GET".into(),
+                        path: format!("/api/{endpoint}"),
+                        status: 400,
+                        summary,
+                        body: None,
+                    });
+                }
+                tracing::debug!(
+                    endpoint,
+                    dropped = before - ids.len(),
+                    "ids vanished while reading; retrying without them"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Vec::new())
 }
 
 #[cfg(test)]
@@ -222,6 +273,64 @@ mod tests {
                 .owner,
             Owner::OtherCluster("ocp1".into())
         );
+    }
+
+    /// Lists assignments; refuses, as Nautobot does, a filter naming an id that does not exist.
+    struct Vanishing {
+        existing: Vec<String>,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl NautobotApi for Vanishing {
+        async fn list(&self, _: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some((_, gone)) = query.iter().find(|(_, id)| !self.existing.contains(id)) {
+                return Err(ApiError::Http {
+                    method: "GET".into(),
+                    path: "/api/x/".into(),
+                    status: 400,
+                    summary: format!(
+                        "ip_address: Select a valid choice. {gone} is not one of the available choices."
+                    ),
+                    body: None,
+                });
+            }
+            Ok(query.iter().map(|(_, id)| json!({"id": id})).collect())
+        }
+        async fn get(&self, _: &str, _: Uuid) -> Result<Option<Value>, ApiError> {
+            Ok(None)
+        }
+        async fn create(&self, _: &str, _: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+            Ok(vec![])
+        }
+        async fn update(&self, _: &str, _: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+            Ok(vec![])
+        }
+        async fn delete(&self, _: &str, _: Vec<Uuid>) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+
+    const U1: &str = "1605adc1-93cf-5cf8-bc99-6538b8615a7e";
+    const U2: &str = "2605adc1-93cf-5cf8-bc99-6538b8615a7e";
+    const U3: &str = "3605adc1-93cf-5cf8-bc99-6538b8615a7e";
+    const U4: &str = "4605adc1-93cf-5cf8-bc99-6538b8615a7e";
+
+    #[tokio::test]
+    async fn ids_deleted_between_two_reads_are_dropped() {
+        let api = Vanishing {
+            existing: vec![U1.into(), U3.into()],
+            calls: Default::default(),
+        };
+        let ids: Vec<String> = [U1, U2, U3, U4].iter().map(|s| s.to_string()).collect();
+        let got = list_by_ids(&api, "x/", "ip_address", &ids).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(api.calls.load(std::sync::atomic::Ordering::Relaxed), 3);
+        let none = list_by_ids(&api, "x/", "ip_address", &[U2.to_string()])
+            .await
+            .unwrap();
+        assert!(none.is_empty());
     }
 
     fn resolver_with_tag(r: &mut Resolver, id: &str, name: &str) {
