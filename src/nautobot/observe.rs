@@ -168,10 +168,14 @@ pub async fn load_owned<A: NautobotApi>(
         }
     }
     if let Some(cluster_obj) = out.values().find(|o| o.kind == Kind::Cluster) {
-        let q = [("cluster", cluster_obj.id.to_string())];
-        for o in api
-            .list(Kind::DeviceClusterAssignment.endpoint(), &q)
-            .await?
+        let ids = [cluster_obj.id.to_string()];
+        for o in list_by_ids(
+            api,
+            Kind::DeviceClusterAssignment.endpoint(),
+            "cluster",
+            &ids,
+        )
+        .await?
         {
             if let Some(obs) = normalize(Kind::DeviceClusterAssignment, &o, resolver, cluster)
                 && ours(Kind::Device, obs.fields.get("device"))
