@@ -19,10 +19,11 @@ ARG UBI_VERSION=latest
 # ---- build -------------------------------------------------------------------------------
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /build
-# the workspace: the operator and its test helper crate (a workspace member cargo must see)
+# the workspace: the operator, its test helper crate and the benchmarks (members cargo must see)
 COPY Cargo.toml Cargo.lock ./
 COPY src/ src/
 COPY tests/stand-in/ tests/stand-in/
+COPY bench/ bench/
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/build/target,sharing=locked \
     cargo build --release --locked --bin nautobot-sync-operator \
