@@ -169,6 +169,9 @@ fn strip_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta
     m.managed_fields = None;
     if let Some(a) = m.annotations.as_mut() {
         a.retain(|k, _| KEPT_ANNOTATIONS.contains(&k.as_str()));
+        if a.is_empty() {
+            m.annotations = None;
+        }
     }
 }
 
@@ -377,7 +380,10 @@ impl Cached for VirtualMachineInstance {
 /// Runs one watcher until the task is aborted.
 async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<ClusterCache>) {
     let mut buffer: Vec<Arc<K>> = Vec::new();
-    let stream = watcher(api, watcher::Config::default().any_semantic()).default_backoff();
+    // The default (most recent) list semantics: the API server pages it by `limit`. With
+    // resourceVersion=0 ("any") a Kubernetes <= 1.30 API server ignores `limit` and sends the
+    // whole list at once (a 50,000-pod list is gigabytes of transient memory; docs/benchmarks.md).
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
     let metrics = cache.metrics.clone();
     while let Some(event) = stream.next().await {
