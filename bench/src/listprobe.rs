@@ -33,14 +33,7 @@ pub struct Options {
 }
 
 /// Annotations the projection reads (as in `src/controller/cluster.rs`).
-const KEPT_ANNOTATIONS: [&str; 6] = [
-    "openshift.io/display-name",
-    "openshift.io/description",
-    "openshift.io/requester",
-    "kubevirt.io/domain",
-    "vm.kubevirt.io/os",
-    "kubevirt.io/cluster-instancetype-name",
-];
+use nbsync::controller::cluster::{KEPT_ANNOTATIONS, strip_pod};
 
 /// Metadata with only what the projection and the watcher read.
 #[derive(Deserialize)]
@@ -120,29 +113,6 @@ struct SlimPodIp {
 #[derive(Deserialize)]
 struct SlimList {
     items: Vec<SlimPod>,
-}
-
-/// The operator's pod stripping (`Cached::strip` for `Pod` in `src/controller/cluster.rs`).
-fn strip_pod(p: &mut Pod) {
-    p.metadata.managed_fields = None;
-    if let Some(a) = p.metadata.annotations.as_mut() {
-        a.retain(|k, _| KEPT_ANNOTATIONS.contains(&k.as_str()));
-    }
-    if let Some(s) = p.spec.as_mut() {
-        *s = k8s_openapi::api::core::v1::PodSpec {
-            node_name: s.node_name.take(),
-            host_network: s.host_network,
-            ..Default::default()
-        };
-    }
-    if let Some(s) = p.status.as_mut() {
-        *s = k8s_openapi::api::core::v1::PodStatus {
-            phase: s.phase.take(),
-            pod_ip: s.pod_ip.take(),
-            pod_ips: s.pod_ips.take(),
-            ..Default::default()
-        };
-    }
 }
 
 /// A compact pod: only what the projection reads, with namespace, node and label-key strings

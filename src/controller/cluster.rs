@@ -142,6 +142,46 @@ impl ClusterCache {
 const CORE_KINDS: [&str; 5] = ["namespaces", "nodes", "pods", "deployments", "services"];
 const KUBEVIRT_KINDS: [&str; 2] = ["virtualmachines", "virtualmachineinstances"];
 
+/// Strips a pod as the watch cache does (for benchmarks and tools).
+pub fn strip_pod(p: &mut Pod) {
+    p.strip();
+}
+
+/// Strips an object given as JSON as the watch cache does; other kinds and objects that do not
+/// parse are left as they are.
+pub fn strip_json(item: &mut serde_json::Value) {
+    fn via<K: Cached + serde::Serialize>(item: &mut serde_json::Value) {
+        if let Ok(mut o) = serde_json::from_value::<K>(item.clone()) {
+            o.strip();
+            if let Ok(v) = serde_json::to_value(&o) {
+                *item = v;
+            }
+        }
+    }
+    let api_version = item
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let kind = item
+        .get("kind")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    match (
+        api_version.rsplit_once('/').map_or("", |(g, _)| g),
+        kind.as_str(),
+    ) {
+        ("", "Namespace") => via::<Namespace>(item),
+        ("", "Node") => via::<Node>(item),
+        ("", "Pod") => via::<Pod>(item),
+        ("", "Service") => via::<Service>(item),
+        ("apps", "Deployment") => via::<Deployment>(item),
+        ("kubevirt.io", "VirtualMachine") => via::<VirtualMachine>(item),
+        ("kubevirt.io", "VirtualMachineInstance") => via::<VirtualMachineInstance>(item),
+        _ => {}
+    }
+}
+
 /// A kind the cache holds.
 trait Cached: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static {
     const NAME: &'static str;
@@ -156,7 +196,7 @@ trait Cached: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'stati
 }
 
 /// Annotations the projection reads; all others are dropped.
-const KEPT_ANNOTATIONS: [&str; 6] = [
+pub const KEPT_ANNOTATIONS: [&str; 6] = [
     "openshift.io/display-name",
     "openshift.io/description",
     "openshift.io/requester",
@@ -615,4 +655,42 @@ async fn openshift_info(client: &Client) -> Option<ClusterInfo> {
         idx.apply_cluster_version(&v);
     }
     Some(idx.cluster_info())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_cache_keeps_only_what_the_projection_reads() {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "n", "labels": {"app": "x"},
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "kubevirt.io/domain": "vm"},
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"nodeName": "w1", "hostNetwork": true,
+                     "containers": [{"name": "c", "image": "i", "env": [{"name": "K", "value": "s3cr3t"}]}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]}});
+        strip_json(&mut pod);
+        let text = pod.to_string();
+        assert!(
+            !text.contains("s3cr3t")
+                && !text.contains("managedFields")
+                && !text.contains("last-applied")
+        );
+        assert_eq!(pod["spec"]["nodeName"], json!("w1"));
+        assert_eq!(pod["spec"]["hostNetwork"], json!(true));
+        assert_eq!(pod["status"]["podIP"], json!("10.0.0.1"));
+        assert_eq!(
+            pod["metadata"]["annotations"],
+            json!({"kubevirt.io/domain": "vm"})
+        );
+        assert_eq!(pod["metadata"]["labels"], json!({"app": "x"}));
+        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "annotations": {"other": "x"}}});
+        strip_json(&mut ns);
+        assert!(
+            ns["metadata"].get("annotations").is_none(),
+            "empty annotations are dropped"
+        );
+    }
 }
