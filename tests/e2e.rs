@@ -64,16 +64,7 @@ async fn the_operator_syncs_the_cluster_and_follows_changes() {
     );
 
     // a VM gets more CPUs: Nautobot follows within seconds
-    let mut vm = k8s
-        .get(
-            "kubevirt.io/v1",
-            "VirtualMachine",
-            Some("shop-prod"),
-            "fedora-db-01",
-        )
-        .unwrap();
-    vm["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] = json!(6);
-    k8s.apply_json(vm).unwrap();
+    edit_fedora_vm(&k8s, |spec| spec["domain"]["cpu"]["cores"] = json!(6));
     wait_for(
         "the VM resize in Nautobot",
         Duration::from_secs(30),
@@ -228,16 +219,9 @@ async fn two_replicas_one_writer_and_the_standby_takes_over() {
     };
     // the leader dies without releasing the Lease; the standby takes over and follows changes
     leader.kill().await;
-    let mut vm = k8s
-        .get(
-            "kubevirt.io/v1",
-            "VirtualMachine",
-            Some("shop-prod"),
-            "fedora-db-01",
-        )
-        .unwrap();
-    vm["spec"]["template"]["spec"]["domain"]["memory"]["guest"] = json!("3Gi");
-    k8s.apply_json(vm).unwrap();
+    edit_fedora_vm(&k8s, |spec| {
+        spec["domain"]["memory"]["guest"] = json!("3Gi")
+    });
     wait_for("the standby applied the change", T, standby, async || {
         vm_field(&nb.api, "fedora-db-01", "memory").await == Some(json!(3072))
     })
@@ -356,11 +340,14 @@ async fn deletions_dry_run_metrics_and_cleanup_on_delete() {
     assert_eq!(ready.status(), 200);
 
     // dry run: changes are computed and reported, not written
-    let mut obj = k8s
-        .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
-        .unwrap();
-    obj["spec"]["dryRun"] = json!(true);
-    k8s.apply_json(obj).unwrap();
+    edit_object(
+        &k8s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        |o| o["spec"]["dryRun"] = json!(true),
+    );
     let generation = k8s
         .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
         .unwrap()["metadata"]["generation"]
@@ -376,16 +363,7 @@ async fn deletions_dry_run_metrics_and_cleanup_on_delete() {
         },
     )
     .await;
-    let mut vm = k8s
-        .get(
-            "kubevirt.io/v1",
-            "VirtualMachine",
-            Some("shop-prod"),
-            "fedora-db-01",
-        )
-        .unwrap();
-    vm["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] = json!(8);
-    k8s.apply_json(vm).unwrap();
+    edit_fedora_vm(&k8s, |spec| spec["domain"]["cpu"]["cores"] = json!(8));
     wait_for(
         "Synced=False DryRun",
         Duration::from_secs(60),

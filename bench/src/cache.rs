@@ -17,18 +17,14 @@ use crate::procfs;
 use crate::source::Source;
 
 /// The KubeVirt CRDs the stand-in needs before it serves VMs.
+use nbsync::controller::cluster::{CORE_KINDS, KUBEVIRT_KINDS};
+
 const KUBEVIRT_CRDS: &str = include_str!("../../examples/kubevirt-crds.json");
 
-/// The watches the operator must report synced.
-pub const WATCHES: [&str; 7] = [
-    "namespaces",
-    "nodes",
-    "pods",
-    "deployments",
-    "services",
-    "virtualmachines",
-    "virtualmachineinstances",
-];
+/// The watches the operator must report synced (the operator's own lists).
+fn watches() -> impl Iterator<Item = &'static str> {
+    CORE_KINDS.into_iter().chain(KUBEVIRT_KINDS)
+}
 
 /// Options of `cache`.
 #[derive(Debug, Clone)]
@@ -179,7 +175,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let synced_at = loop {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         synced_watches(&text, started, &mut seen);
-        if WATCHES.iter().all(|w| seen.contains_key(*w)) {
+        if watches().all(|w| seen.contains_key(w)) {
             break started.elapsed();
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -263,7 +259,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
         }
     ));
     out.push_str("| watch | synced after s | objects |\n| --- | ---: | ---: |\n");
-    for w in WATCHES {
+    for w in watches() {
         if let Some(x) = seen.get(w) {
             out.push_str(&format!(
                 "| {w} | {:.2} | {} |\n",

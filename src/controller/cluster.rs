@@ -139,8 +139,10 @@ impl ClusterCache {
     }
 }
 
-const CORE_KINDS: [&str; 5] = ["namespaces", "nodes", "pods", "deployments", "services"];
-const KUBEVIRT_KINDS: [&str; 2] = ["virtualmachines", "virtualmachineinstances"];
+/// The watches the cache always runs.
+pub const CORE_KINDS: [&str; 5] = ["namespaces", "nodes", "pods", "deployments", "services"];
+/// The watches the cache runs while KubeVirt is installed.
+pub const KUBEVIRT_KINDS: [&str; 2] = ["virtualmachines", "virtualmachineinstances"];
 
 /// Strips a pod as the watch cache does (for benchmarks and tools).
 pub fn strip_pod(p: &mut Pod) {

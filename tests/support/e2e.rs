@@ -220,6 +220,35 @@ fn rand_suffix() -> u128 {
         % 1_000_000
 }
 
+/// Reads an object from the stand-in, lets `f` change it, and writes it back (as a controller or a
+/// person editing it would).
+pub fn edit_object(
+    s: &StandIn,
+    api_version: &str,
+    kind: &str,
+    ns: Option<&str>,
+    name: &str,
+    f: impl FnOnce(&mut Value),
+) {
+    let mut o = s
+        .get(api_version, kind, ns, name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in the stand-in"));
+    f(&mut o);
+    s.apply_json(o).unwrap();
+}
+
+/// Edits the sample VM shop-prod/fedora-db-01's VMI template spec.
+pub fn edit_fedora_vm(s: &StandIn, f: impl FnOnce(&mut Value)) {
+    edit_object(
+        s,
+        "kubevirt.io/v1",
+        "VirtualMachine",
+        Some("shop-prod"),
+        "fedora-db-01",
+        |vm| f(&mut vm["spec"]["template"]["spec"]),
+    );
+}
+
 /// The NautobotSync's status from the stand-in.
 pub fn nbsync_status(s: &StandIn) -> Value {
     s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
