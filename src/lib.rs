@@ -25,5 +25,6 @@ pub mod plan_view;
 pub mod project;
 pub mod quantity;
 pub mod records;
+pub mod slim;
 pub mod snapshot;
 pub mod telemetry;

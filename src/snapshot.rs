@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::ResourceExt;
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use crate::kubevirt::{
     InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
     VirtualMachineInstancetype,
 };
+use crate::slim::SlimPod;
 
 /// A namespaced object's key: (namespace, name).
 pub type NsName = (String, String);
@@ -39,7 +40,7 @@ pub struct ClusterInfo {
 pub struct ClusterIndex {
     namespaces: BTreeMap<String, Arc<Namespace>>,
     nodes: BTreeMap<String, Arc<Node>>,
-    pods: BTreeMap<NsName, Arc<Pod>>,
+    pods: BTreeMap<NsName, Arc<SlimPod>>,
     deployments: BTreeMap<NsName, Arc<Deployment>>,
     services: BTreeMap<NsName, Arc<Service>>,
     vms: BTreeMap<NsName, Arc<VirtualMachine>>,
@@ -81,7 +82,7 @@ pub enum PodOwner {
 /// Works out what a pod belongs to: KubeVirt launchers by ownerReference or the
 /// `kubevirt.io/created-by` label (never by name labels), Deployment pods by their ReplicaSet
 /// owner named `<deployment>-<pod-template-hash>`.
-pub fn pod_owner(pod: &Pod) -> PodOwner {
+pub fn pod_owner(pod: &SlimPod) -> PodOwner {
     let labels = pod.labels();
     let owners = pod.owner_references();
     if labels.get("kubevirt.io").map(String::as_str) == Some("virt-launcher") {
@@ -186,7 +187,7 @@ impl ClusterIndex {
     }
 
     /// Adds or replaces a pod, keeping the owner indexes current.
-    pub fn apply_pod(&mut self, pod: Arc<Pod>) {
+    pub fn apply_pod(&mut self, pod: Arc<SlimPod>) {
         let key = key_of(pod.as_ref());
         self.unindex_pod(&key);
         match pod_owner(&pod) {
@@ -339,15 +340,15 @@ impl ClusterIndex {
         self.nodes.values()
     }
     /// A pod.
-    pub fn pod(&self, ns: &str, name: &str) -> Option<&Arc<Pod>> {
+    pub fn pod(&self, ns: &str, name: &str) -> Option<&Arc<SlimPod>> {
         self.pods.get(&(ns.to_string(), name.to_string()))
     }
     /// All pods, by namespace and name.
-    pub fn pods(&self) -> impl Iterator<Item = &Arc<Pod>> {
+    pub fn pods(&self) -> impl Iterator<Item = &Arc<SlimPod>> {
         self.pods.values()
     }
     /// The pods of one namespace (a range scan, not a full scan).
-    pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<Pod>> {
+    pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<SlimPod>> {
         let start = (ns.to_string(), String::new());
         self.pods
             .range(start..)
@@ -355,13 +356,13 @@ impl ClusterIndex {
             .map(|(_, p)| p)
     }
     /// The virt-launcher pod of a VMI.
-    pub fn launcher_pod(&self, vmi_uid: &str) -> Option<&Arc<Pod>> {
+    pub fn launcher_pod(&self, vmi_uid: &str) -> Option<&Arc<SlimPod>> {
         self.launcher_by_vmi_uid
             .get(vmi_uid)
             .and_then(|k| self.pods.get(k))
     }
     /// The pods of a Deployment.
-    pub fn deployment_pods(&self, ns: &str, name: &str) -> impl Iterator<Item = &Arc<Pod>> {
+    pub fn deployment_pods(&self, ns: &str, name: &str) -> impl Iterator<Item = &Arc<SlimPod>> {
         self.pods_by_deployment
             .get(&(ns.to_string(), name.to_string()))
             .into_iter()
@@ -500,7 +501,7 @@ mod tests {
 
     #[test]
     fn launcher_found_by_created_by_label_without_owner_reference() {
-        let p: Pod = serde_json::from_value(pod(
+        let p: SlimPod = serde_json::from_value(pod(
             "virt-launcher-x",
             json!({"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "u-9"}),
             json!([]),
@@ -508,7 +509,7 @@ mod tests {
         .unwrap();
         assert_eq!(pod_owner(&p), PodOwner::VirtLauncher("u-9".into()));
         // name labels alone never link a pod to a VM
-        let p: Pod =
+        let p: SlimPod =
             serde_json::from_value(pod("x", json!({"vm.kubevirt.io/name": "vm1"}), json!([])))
                 .unwrap();
         assert_eq!(pod_owner(&p), PodOwner::Other);

@@ -240,7 +240,8 @@ fn struct_sizes() -> String {
     use nbsync::kubevirt::{VirtualMachine, VirtualMachineInstance};
     use std::mem::size_of;
     format!(
-        "inline sizes (bytes): Pod {} (ObjectMeta {}, PodSpec {}, PodStatus {}), Node {}, Namespace {}, Deployment {}, Service {}, VirtualMachine {}, VirtualMachineInstance {}; Record {}, Root {}\n\n",
+        "inline sizes (bytes): SlimPod {} (cached), Pod {} (ObjectMeta {}, PodSpec {}, PodStatus {}), Node {}, Namespace {}, Deployment {}, Service {}, VirtualMachine {}, VirtualMachineInstance {}; Record {}, Root {}\n\n",
+        size_of::<nbsync::slim::SlimPod>(),
         size_of::<Pod>(),
         size_of::<ObjectMeta>(),
         size_of::<PodSpec>(),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::core::DeserializeGuard;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -29,6 +29,7 @@ use tokio::sync::{broadcast, watch};
 use crate::kubevirt::{VirtualMachine, VirtualMachineInstance};
 use crate::metrics::{Metrics, WatchEventKind};
 use crate::project::Root;
+use crate::slim::SlimPod;
 use crate::snapshot::{ClusterIndex, ClusterInfo};
 
 /// What changed in the cluster.
@@ -144,18 +145,19 @@ pub const CORE_KINDS: [&str; 5] = ["namespaces", "nodes", "pods", "deployments",
 /// The watches the cache runs while KubeVirt is installed.
 pub const KUBEVIRT_KINDS: [&str; 2] = ["virtualmachines", "virtualmachineinstances"];
 
-/// Strips a pod as the watch cache does (for benchmarks and tools).
-pub fn strip_pod(p: &mut Pod) {
-    p.strip();
-}
-
 /// Strips an object given as JSON as the watch cache does; other kinds and objects that do not
 /// parse are left as they are.
 pub fn strip_json(item: &mut serde_json::Value) {
     fn via<K: Cached + serde::Serialize>(item: &mut serde_json::Value) {
         if let Ok(mut o) = serde_json::from_value::<K>(item.clone()) {
             o.strip();
-            if let Ok(v) = serde_json::to_value(&o) {
+            if let Ok(mut v) = serde_json::to_value(&o) {
+                // slim types carry no apiVersion and kind: keep the item's own
+                for field in ["apiVersion", "kind"] {
+                    if let Some(t) = item.get(field) {
+                        v[field] = t.clone();
+                    }
+                }
                 *item = v;
             }
         }
@@ -175,7 +177,7 @@ pub fn strip_json(item: &mut serde_json::Value) {
     ) {
         ("", "Namespace") => via::<Namespace>(item),
         ("", "Node") => via::<Node>(item),
-        ("", "Pod") => via::<Pod>(item),
+        ("", "Pod") => via::<SlimPod>(item),
         ("", "Service") => via::<Service>(item),
         ("apps", "Deployment") => via::<Deployment>(item),
         ("kubevirt.io", "VirtualMachine") => via::<VirtualMachine>(item),
@@ -197,15 +199,7 @@ trait Cached: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'stati
     fn roots(idx: &ClusterIndex, obj: &Self) -> Vec<Root>;
 }
 
-/// Annotations the projection reads; all others are dropped.
-pub const KEPT_ANNOTATIONS: [&str; 6] = [
-    "openshift.io/display-name",
-    "openshift.io/description",
-    "openshift.io/requester",
-    "kubevirt.io/domain",
-    "vm.kubevirt.io/os",
-    "kubevirt.io/cluster-instancetype-name",
-];
+pub use crate::slim::KEPT_ANNOTATIONS;
 
 fn strip_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
     m.managed_fields = None;
@@ -277,27 +271,9 @@ impl Cached for Node {
     }
 }
 
-impl Cached for Pod {
+impl Cached for SlimPod {
+    // read slim (crate::slim): never env, commands or volumes; nothing more to strip
     const NAME: &'static str = "pods";
-    fn strip(&mut self) {
-        strip_meta(&mut self.metadata);
-        if let Some(s) = self.spec.as_mut() {
-            // keep where it runs and whether it shares the host network; never env or commands
-            *s = k8s_openapi::api::core::v1::PodSpec {
-                node_name: s.node_name.take(),
-                host_network: s.host_network,
-                ..Default::default()
-            };
-        }
-        if let Some(s) = self.status.as_mut() {
-            *s = k8s_openapi::api::core::v1::PodStatus {
-                phase: s.phase.take(),
-                pod_ip: s.pod_ip.take(),
-                pod_ips: s.pod_ips.take(),
-                ..Default::default()
-            };
-        }
-    }
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.pods().map(|p| nsname(p.as_ref())).collect()
     }
@@ -531,7 +507,10 @@ pub fn spawn(
             cache.clone(),
         )),
         tokio::spawn(watch_kind::<Node>(Api::all(client.clone()), cache.clone())),
-        tokio::spawn(watch_kind::<Pod>(Api::all(client.clone()), cache.clone())),
+        tokio::spawn(watch_kind::<SlimPod>(
+            Api::all(client.clone()),
+            cache.clone(),
+        )),
         tokio::spawn(watch_kind::<Deployment>(
             Api::all(client.clone()),
             cache.clone(),
@@ -688,6 +667,11 @@ mod tests {
             json!({"kubevirt.io/domain": "vm"})
         );
         assert_eq!(pod["metadata"]["labels"], json!({"app": "x"}));
+        assert_eq!(
+            (&pod["apiVersion"], &pod["kind"]),
+            (&json!("v1"), &json!("Pod")),
+            "the item stays a Pod"
+        );
         let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "annotations": {"other": "x"}}});
         strip_json(&mut ns);
         assert!(

@@ -2,10 +2,10 @@
 //! those. Computed from the index as it is (call it before and after applying the change and
 //! take the union: a pod that changes labels leaves some Services and joins others).
 
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
 use super::Root;
+use crate::slim::SlimPod;
 use crate::snapshot::{ClusterIndex, NsName, PodOwner, pod_owner};
 
 fn key(ns: &str, name: &str) -> NsName {
@@ -37,7 +37,7 @@ impl ClusterIndex {
 
     /// The roots a pod feeds: itself (pod IPs), its VM (virt-launcher) or Deployment, and the
     /// Services whose selector matches it.
-    pub fn pod_roots(&self, pod: &Pod) -> Vec<Root> {
+    pub fn pod_roots(&self, pod: &SlimPod) -> Vec<Root> {
         let ns = pod.namespace().unwrap_or_default();
         let mut roots = vec![Root::Pod(key(&ns, &pod.name_any()))];
         match pod_owner(pod) {
