@@ -206,6 +206,11 @@ SERVED_RULES = {
     ("events.k8s.io", "events"): {"create", "patch"}, ("", "events"): {"create", "patch"},
 }
 LEADER_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update", "patch"}}
+# reportUnservedNamespaces: read NautobotSyncs everywhere, write only their status, and Events
+UNSERVED_RULES = {
+    ("nbsync.dev", "nautobotsyncs"): READ, ("nbsync.dev", "nautobotsyncs/status"): {"patch"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+}
 
 def grants(rules):
     """(group, resource) -> verbs, refusing wildcards and non-resource URLs."""
@@ -266,10 +271,14 @@ def check_rbac(tag, docs, values, ns, served):
             if ref["kind"] == "ClusterRole" and ("coordination.k8s.io", "leases") in g:
                 problems.append("leases granted through a ClusterRole (only a Role in the operator's namespace may)")
     check(not problems, f"[{tag}] RBAC: bindings name only the operator's ServiceAccount, roles exist, no wildcards", "; ".join(problems))
-    extra = within(cluster, CLUSTER_RULES)
-    check(not extra, f"[{tag}] RBAC: cluster-wide grants are read-only on the watched kinds (no Secrets, no writes)", "; ".join(extra))
-    missing = covers(cluster, CLUSTER_RULES)
-    check(not missing, f"[{tag}] RBAC: cluster-wide read on every watched kind", "; ".join(missing))
+    unserved = values.get("reportUnservedNamespaces", False)
+    allowed = dict(CLUSTER_RULES)
+    if unserved:
+        allowed.update(UNSERVED_RULES)
+    extra = within(cluster, allowed)
+    check(not extra, f"[{tag}] RBAC: cluster-wide grants are read-only on the watched kinds (no Secrets; writes only NautobotSync status and Events when reportUnservedNamespaces)", "; ".join(extra))
+    missing = covers(cluster, allowed)
+    check(not missing, f"[{tag}] RBAC: cluster-wide read on every watched kind{' and what reportUnservedNamespaces needs' if unserved else ''}", "; ".join(missing))
     leader = values["leaderElection"]["enabled"]
     for n, g in sorted(per_ns.items()):
         allowed = {}

@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// How often KubeVirt and OpenShift discovery runs, in seconds.
     #[arg(long, env = "DISCOVERY_INTERVAL_SECONDS", default_value_t = 30)]
     pub discovery_interval_seconds: u64,
+    /// Mark NautobotSyncs outside the served namespaces `Ready=False NamespaceNotServed`
+    /// (needs cluster-wide list/watch on nautobotsyncs and patch on their status). Turn it off
+    /// when several installations split one cluster's namespaces.
+    #[arg(long, env = "REPORT_UNSERVED_NAMESPACES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub report_unserved_namespaces: bool,
 }
 
 /// Installs rustls' ring provider as the process default. kube and reqwest both use rustls;
@@ -72,6 +77,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             lease_name: (!args.disable_leader_election).then(|| args.lease_name.clone()),
             metrics_addr: args.metrics_addr,
             discovery_interval: std::time::Duration::from_secs(args.discovery_interval_seconds.max(1)),
+            report_unserved: args.report_unserved_namespaces,
         };
         crate::controller::run(client, opts, shutdown_signal()).await
     })

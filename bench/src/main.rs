@@ -12,6 +12,7 @@
 mod alloc;
 mod cache;
 mod listprobe;
+mod live;
 mod procfs;
 mod project;
 mod rng;
@@ -53,6 +54,48 @@ enum Command {
     Cache(CacheArgs),
     /// Measure what deserialising one pod list costs (page vs whole list, full vs slim type).
     ListProbe(ListProbeArgs),
+    /// The operator against a real Nautobot: initial sync vs a raw reference writer, change
+    /// latency and cost, a burst, idle, a full re-diff, a restart (needs a Nautobot).
+    Live(LiveArgs),
+}
+
+#[derive(Args, Debug)]
+struct LiveArgs {
+    #[command(flatten)]
+    scale: ScaleArgs,
+    /// Serve this `kind: List` snapshot instead of a generated one.
+    #[arg(long, short = 's')]
+    snapshot: Option<PathBuf>,
+    /// The operator binary (default: target/release/nautobot-sync-operator of this workspace).
+    #[arg(long)]
+    operator: Option<PathBuf>,
+    /// Nautobot base URL.
+    #[arg(long, env = "NAUTOBOT_URL", default_value = "http://127.0.0.1:8080")]
+    nautobot: String,
+    /// Nautobot API token.
+    #[arg(
+        long,
+        env = "NAUTOBOT_TOKEN",
+        default_value = "0123456789abcdef0123456789abcdef01234567",
+        hide_default_value = true
+    )]
+    token: String,
+    /// Shell command that empties Nautobot; it runs twice (before the reference writer and
+    /// before the operator).
+    #[arg(long, default_value = "scripts/nautobot.sh reset")]
+    reset: String,
+    /// Single changes per kind.
+    #[arg(long, default_value_t = 10)]
+    singles: usize,
+    /// Burst rate (changes per second, VMs and pods alternating).
+    #[arg(long, default_value_t = 100)]
+    burst_rate: u32,
+    /// Burst length in seconds.
+    #[arg(long, default_value_t = 60)]
+    burst_seconds: u64,
+    /// Seconds to count requests while idle.
+    #[arg(long, default_value_t = 60)]
+    idle_seconds: u64,
 }
 
 #[derive(Args, Debug)]
@@ -247,6 +290,7 @@ fn default_operator() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    nbsync::cli::install_crypto_provider();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Gen(a) => gen_cmd(a),
@@ -267,6 +311,19 @@ fn main() -> ExitCode {
                 timeout: Duration::from_secs(a.timeout_seconds),
                 env: a.operator_env.clone(),
                 malloc_probe: a.malloc_probe,
+            })
+        }),
+        Command::Live(a) => a.scale.source(&a.snapshot).and_then(|source| {
+            live::run(&live::Options {
+                source,
+                operator: a.operator.clone().unwrap_or_else(default_operator),
+                nautobot: a.nautobot.clone(),
+                token: a.token.clone(),
+                reset: a.reset.clone(),
+                singles: a.singles,
+                burst_rate: a.burst_rate,
+                burst: Duration::from_secs(a.burst_seconds),
+                idle: Duration::from_secs(a.idle_seconds),
             })
         }),
         Command::ListProbe(a) => a

@@ -11,6 +11,7 @@
 pub mod cluster;
 pub mod reconcile;
 pub mod status;
+pub mod unserved;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -46,6 +47,8 @@ pub struct Options {
     pub metrics_addr: SocketAddr,
     /// How often KubeVirt and OpenShift discovery runs.
     pub discovery_interval: Duration,
+    /// Mark NautobotSyncs outside `namespaces` as refused ([`unserved`]).
+    pub report_unserved: bool,
 }
 
 /// Runs until `shutdown` resolves.
@@ -112,12 +115,22 @@ pub async fn run(
         controller: "nautobot-sync-operator".into(),
         instance: Some(opts.identity.clone()),
     };
+    let recorder = Recorder::new(client.clone(), reporter);
+    if opts.report_unserved {
+        tokio::spawn(unserved::run(
+            client.clone(),
+            opts.namespaces.clone(),
+            leader_rx.clone(),
+            recorder.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let ctx = Arc::new(reconcile::Context::new(
         client.clone(),
         cache.clone(),
         leader_rx.clone(),
         metrics.clone(),
-        Recorder::new(client.clone(), reporter),
+        recorder,
         trigger_tx,
     ));
 

@@ -1,0 +1,143 @@
+//! Security properties of the live operator that need no Nautobot: the real binary against the
+//! Kubernetes API stand-in.
+
+#[path = "support/e2e.rs"]
+mod e2e;
+#[path = "support/nautobot.rs"]
+mod nautobot;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use e2e::*;
+use serde_json::json;
+
+/// A TCP listener that counts connections: a NautobotSync pointed here must never be contacted.
+async fn trap() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nautobotsync_outside_the_served_namespaces_is_refused_and_never_acted_on() {
+    // the served NautobotSync points at nothing; it only has to not get in the way
+    let k8s = cluster(false, "http://127.0.0.1:9", json!({})).await;
+    let (url, hits) = trap().await;
+    let stolen = "feedfacefeedfacefeedfacefeedfacefeedface";
+    k8s.apply_json(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-x"}}),
+    )
+    .unwrap();
+    let mut secret = token_secret("exfil", stolen);
+    secret["metadata"]["namespace"] = json!("team-x");
+    k8s.apply_json(secret).unwrap();
+    k8s.apply_json(json!({
+        "apiVersion": "nbsync.dev/v1alpha1", "kind": "NautobotSync",
+        "metadata": {"name": "exfil", "namespace": "team-x", "generation": 1},
+        "spec": {"clusterName": "exfil", "placement": {"location": "x"},
+                 "nautobot": {"url": url, "tokenSecretRef": {"name": "exfil"}}}
+    }))
+    .unwrap();
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    let status = || {
+        k8s.get(
+            "nbsync.dev/v1alpha1",
+            "NautobotSync",
+            Some("team-x"),
+            "exfil",
+        )
+        .map(|o| o["status"].clone())
+        .unwrap_or_default()
+    };
+    wait_for(
+        "Ready=False NamespaceNotServed",
+        Duration::from_secs(60),
+        &op,
+        async || {
+            condition(&status(), "Ready") == Some(("False".into(), "NamespaceNotServed".into()))
+        },
+    )
+    .await;
+    let st = status();
+    let message = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(NS),
+        "the message names the served namespace: {message}"
+    );
+    let events = k8s.list("events.k8s.io/v1", "Event", Some("team-x"));
+    assert!(
+        events.iter().any(|e| e["reason"] == "NamespaceNotServed"),
+        "a Warning Event: {events:#?}"
+    );
+    // the served one is still served (it reports its own, different problem)
+    wait_for(
+        "the served NautobotSync reports",
+        Duration::from_secs(60),
+        &op,
+        async || {
+            condition(&nbsync_status(&k8s), "Ready")
+                .is_some_and(|c| c.0 == "False" && c.1 != "NamespaceNotServed")
+        },
+    )
+    .await;
+    // give a wrongly served object time to be acted on, then check nothing was
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the unserved object's URL was contacted"
+    );
+    let secret_reads = k8s
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/namespaces/team-x/secrets"))
+        .count();
+    assert_eq!(
+        secret_reads, 0,
+        "a Secret outside the served namespaces was read"
+    );
+    let logs = op.logs();
+    assert!(
+        !logs.contains(stolen),
+        "the other namespace's token is in the log"
+    );
+    assert!(
+        logs.contains("refusing a NautobotSync outside the served namespaces"),
+        "{logs}"
+    );
+    // refused once: no status rewrite loop
+    let writes = || {
+        k8s.requests()
+            .into_iter()
+            .filter(|r| {
+                r.path
+                    .ends_with("/namespaces/team-x/nautobotsyncs/exfil/status")
+            })
+            .count()
+    };
+    let before = writes();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        writes(),
+        before,
+        "the refusal is written once, not in a loop"
+    );
+}
