@@ -84,6 +84,10 @@ pub struct Policy {
     /// Owned objects in all (for the guard) when the diff sees only a part of them
     /// (incremental passes); `None` counts the observed objects given.
     pub owned_total: Option<usize>,
+    /// Hold every removal of this pass, whatever the count, for this reason (unless a person
+    /// allowed mass deletion): set while the KubeVirt API is not served but Nautobot holds this
+    /// cluster's VMs, so that a KubeVirt upgrade or reinstall never empties the VM inventory.
+    pub hold_removals: Option<String>,
 }
 
 /// One write.
@@ -452,7 +456,17 @@ fn plan_removals(
         .filter(|d| d.kind.carries_marker())
         .count();
     let limit = (policy.max_delete_fraction * owned_total as f64).floor() as usize;
-    if counted > policy.guard_min_objects as usize && counted > limit && !policy.allow_mass_deletion
+    let forced = policy
+        .hold_removals
+        .as_ref()
+        .filter(|_| counted > 0 && !policy.allow_mass_deletion);
+    if let Some(reason) = forced {
+        plan.held_reason = Some(reason.clone());
+        plan.held = marks;
+        plan.held.extend(deletes);
+    } else if counted > policy.guard_min_objects as usize
+        && counted > limit
+        && !policy.allow_mass_deletion
     {
         plan.held_reason = Some(format!(
             "{counted} of {owned_total} owned objects would be deleted or marked missing, more than the guard allows ({:.0}% of owned objects, and more than {}); nothing is removed until a person allows it",

@@ -471,7 +471,7 @@ async fn full_pass(
     client.check().await?;
     let projection = st.desired.to_projection();
     let write = !(spec.cfg.dry_run || spec.cfg.suspend);
-    let policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    let mut policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
     let resolver =
         nautobot::bootstrap::bootstrap(client, &spec.cfg, &projection.records, !write).await?;
     st.observed = if resolver.ownership_field_exists {
@@ -479,6 +479,7 @@ async fn full_pass(
     } else {
         BTreeMap::new()
     };
+    policy.hold_removals = kubevirt_hold(cache, &st.observed);
     let plan = diff(
         &projection.records,
         &projection.ips_unknown,
@@ -548,6 +549,7 @@ async fn incremental_pass(
             .filter(|o| o.kind.carries_marker())
             .count(),
     );
+    policy.hold_removals = kubevirt_hold(cache, &st.observed);
     let plan = diff(&desired, &unknown, &observed, &policy, resolver);
     let report = apply_plan(spec, client, st, &plan).await?;
     metrics.observe_sync("incremental", started.elapsed());
@@ -623,4 +625,26 @@ fn log_pass(
     if let Some(reason) = &plan.held_reason {
         tracing::warn!(cluster = %spec.cfg.cluster_name, reason, "deletions held by the mass-deletion guard");
     }
+}
+
+/// While the KubeVirt API is not served, every VM this cluster owns in Nautobot looks gone. That
+/// is what uninstalling KubeVirt looks like, but also a KubeVirt upgrade or a CRD briefly
+/// missing: hold every removal, and say why, until the API is back or a person allows it.
+fn kubevirt_hold(
+    cache: &ClusterCache,
+    observed: &BTreeMap<Uuid, ObservedObject>,
+) -> Option<String> {
+    if cache.readiness().borrow().kubevirt {
+        return None;
+    }
+    let vms = observed
+        .values()
+        .filter(|o| o.kind == Kind::VirtualMachine)
+        .count();
+    (vms > 0).then(|| {
+        format!(
+            "the KubeVirt API is not served, but Nautobot holds {vms} VMs of this cluster: nothing is removed while it is missing \
+             (KubeVirt uninstalled, or being upgraded?); annotate the NautobotSync nbsync.dev/allow-mass-deletion=true to let them go"
+        )
+    })
 }

@@ -32,6 +32,7 @@ fn policy() -> Policy {
         owned_tag_prefixes: vec!["app.kubernetes.io/part-of=".into()],
         now: "2026-11-26T12:00:00Z".parse().unwrap(),
         owned_total: None,
+        hold_removals: None,
     }
 }
 
@@ -362,6 +363,36 @@ fn the_guard_holds_mass_removals_until_allowed() {
     let plan = diff(&only_cluster, &BTreeSet::new(), &observed, &allow, &Fake);
     assert_eq!(plan.deletes.len(), p.records.len() - 1);
     assert!(plan.held.is_empty());
+}
+
+#[test]
+fn a_forced_hold_keeps_even_one_removal_until_allowed() {
+    let p = sample_projection();
+    let observed = observed_from(&p.records);
+    // one VM goes (far below the guard's fraction), but KubeVirt is not served: held
+    let id = vm_id(&p, "shop-prod/fedora-db-01");
+    let mut desired = p.records.clone();
+    desired.retain(|_, r| {
+        !r.source
+            .starts_with("VirtualMachine shop-prod/fedora-db-01")
+    });
+    assert!(desired.len() < p.records.len() && !desired.contains_key(&id));
+    let mut hold = policy();
+    hold.hold_removals = Some("the KubeVirt API is not served".into());
+    let plan = diff(&desired, &BTreeSet::new(), &observed, &hold, &Fake);
+    assert!(plan.deletes.is_empty(), "{:?}", plan.deletes);
+    assert!(plan.held.iter().any(|o| o.id == id));
+    assert_eq!(
+        plan.held_reason.as_deref(),
+        Some("the KubeVirt API is not served")
+    );
+    // nothing to remove: nothing held, no reason shown
+    let plan = diff(&p.records, &BTreeSet::new(), &observed, &hold, &Fake);
+    assert!(plan.held.is_empty() && plan.held_reason.is_none());
+    // a person allows it
+    hold.allow_mass_deletion = true;
+    let plan = diff(&desired, &BTreeSet::new(), &observed, &hold, &Fake);
+    assert!(plan.deletes.iter().any(|o| o.id == id) && plan.held.is_empty());
 }
 
 #[test]

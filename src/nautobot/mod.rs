@@ -68,6 +68,7 @@ pub fn policy(cfg: &SyncConfig, now: jiff::Timestamp, allow_mass_deletion: bool)
         owned_tag_prefixes: cfg.label_tags.iter().map(|k| format!("{k}=")).collect(),
         now,
         owned_total: None,
+        hold_removals: None,
     }
 }
 
