@@ -308,19 +308,7 @@ async fn deletions_dry_run_metrics_and_cleanup_on_delete() {
     .await;
 
     // metrics: the bound address is in the log
-    let logs = op.logs();
-    let addr = logs
-        .lines()
-        .find(|l| l.contains("serving /metrics"))
-        .and_then(|l| l.split("addr=").nth(1))
-        .map(|a| {
-            a.split_whitespace()
-                .next()
-                .unwrap_or("")
-                .trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':')
-                .to_string()
-        })
-        .expect("metrics address logged");
+    let addr = metrics_addr(&op);
     let body = reqwest::get(format!("http://{addr}/metrics"))
         .await
         .unwrap()

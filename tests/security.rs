@@ -141,3 +141,74 @@ async fn a_nautobotsync_outside_the_served_namespaces_is_refused_and_never_acted
         "the refusal is written once, not in a loop"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_never_leaks_into_logs_events_status_or_metrics() {
+    let Some(nb) = nautobot::clean().await else {
+        return;
+    };
+    let k8s = cluster(true, &nb.url, json!({})).await;
+    // trace: every log line the operator can write
+    let op = Operator::start(
+        &k8s,
+        "op-0",
+        &["--disable-leader-election", "--log-level", "trace"],
+    );
+    wait_for("Synced", Duration::from_secs(120), &op, async || {
+        condition(&nbsync_status(&k8s), "Synced").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    edit_fedora_vm(&k8s, |spec| spec["domain"]["cpu"]["cores"] = json!(3));
+    // a wrong token, then the right one again: the error paths log and report too
+    let wrong = "0badc0de0badc0de0badc0de0badc0de0badc0de";
+    k8s.apply_json(token_secret("nautobot-token", wrong))
+        .unwrap();
+    wait_for(
+        "the wrong token refused",
+        Duration::from_secs(60),
+        &op,
+        async || {
+            condition(&nbsync_status(&k8s), "Ready")
+                == Some(("False".into(), "NautobotUnauthorized".into()))
+        },
+    )
+    .await;
+    k8s.apply_json(token_secret("nautobot-token", nautobot::TEST_TOKEN))
+        .unwrap();
+    wait_for("Ready again", Duration::from_secs(60), &op, async || {
+        let s = nbsync_status(&k8s);
+        condition(&s, "Ready").is_some_and(|c| c.0 == "True")
+            && condition(&s, "Synced").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let metrics = reqwest::get(format!("http://{}/metrics", metrics_addr(&op)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut events = k8s.list("events.k8s.io/v1", "Event", Some(NS));
+    events.extend(k8s.list("v1", "Event", Some(NS)));
+    assert!(!events.is_empty(), "events were published");
+    let status = nbsync_status(&k8s).to_string();
+    let logs = op.logs();
+    assert!(logs.lines().count() > 100, "a trace log was written");
+    for (what, text) in [
+        ("the log (trace level)", logs.clone()),
+        ("the events", serde_json::to_string(&events).unwrap()),
+        ("the status", status),
+        ("the metrics", metrics),
+    ] {
+        for token in [nautobot::TEST_TOKEN, wrong] {
+            assert!(!text.contains(token), "a token is in {what}");
+            let encoded = token_secret("x", token)["data"]["token"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(!text.contains(&encoded), "a base64 token is in {what}");
+            // not even its start (a truncated or formatted token)
+            assert!(!text.contains(&token[..16]), "part of a token is in {what}");
+        }
+    }
+    assert!(!logs.contains("panicked"), "no panic");
+}

@@ -303,3 +303,19 @@ pub async fn wait_for(
         tail.join("\n")
     );
 }
+
+/// The address the operator serves /metrics on, from its "serving /metrics" log line.
+pub fn metrics_addr(op: &Operator) -> String {
+    op.logs()
+        .lines()
+        .find(|l| l.contains("serving /metrics"))
+        .and_then(|l| l.split("addr=").nth(1))
+        .map(|a| {
+            a.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':')
+                .to_string()
+        })
+        .expect("metrics address logged")
+}

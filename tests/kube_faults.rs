@@ -1,0 +1,324 @@
+//! Faults on the Kubernetes side, and people editing Nautobot while the operator runs: the real
+//! operator binary, the API stand-in (with its fault hooks) and a real Nautobot. Nothing may be
+//! lost, duplicated or removed without a person allowing it. Results: docs/reliability.md.
+
+#[path = "support/e2e.rs"]
+mod e2e;
+#[path = "support/nautobot.rs"]
+mod nautobot;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use e2e::*;
+use nautobot::*;
+use nbsync::diff::ObservedObject;
+use nbsync::nautobot::NautobotApi;
+use nbsync::records::Kind;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const T: Duration = Duration::from_secs(120);
+
+async fn synced(k8s: &kube_stand_in::StandIn, op: &Operator) {
+    wait_for("Synced", T, op, async || {
+        condition(&nbsync_status(k8s), "Synced").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+}
+
+/// No two owned objects of one kind with the same display name.
+fn assert_no_duplicates(objects: &BTreeMap<Uuid, ObservedObject>) {
+    let mut seen = BTreeSet::new();
+    for o in objects.values() {
+        assert!(
+            seen.insert((o.kind, o.display.clone())),
+            "duplicate {:?} {}",
+            o.kind,
+            o.display
+        );
+    }
+}
+
+fn vms(objects: &BTreeMap<Uuid, ObservedObject>) -> BTreeSet<Uuid> {
+    objects
+        .values()
+        .filter(|o| o.kind == Kind::VirtualMachine)
+        .map(|o| o.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_outage_with_lost_watch_history_loses_nothing() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(true, &nb.url, json!({"deletion": {"policy": "Delete"}})).await;
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    synced(&k8s, &op).await;
+    let before = owned(&nb.api, "ocp-lab").await;
+
+    // the API server goes away; meanwhile a Service is deleted and a VM resized, and the watch
+    // history is compacted, so the operator must re-list to learn about either
+    k8s.set_unavailable(true);
+    k8s.drop_watches();
+    k8s.delete("v1", "Service", Some("shop-staging"), "legacy-billing")
+        .unwrap();
+    edit_fedora_vm(&k8s, |spec| spec["domain"]["cpu"]["cores"] = json!(6));
+    k8s.compact();
+    tokio::time::sleep(Duration::from_secs(20)).await; // the outage itself
+    let during = owned(&nb.api, "ocp-lab").await;
+    assert_eq!(
+        during.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "nothing is removed or added while the API server is away"
+    );
+    assert!(
+        op.logs().contains("retrying"),
+        "the watch errors are logged: {}",
+        op.logs()
+    );
+    k8s.set_unavailable(false);
+
+    wait_for("the re-list seen in Nautobot", T, &op, async || {
+        let o = owned(&nb.api, "ocp-lab").await;
+        let service_gone = !o
+            .values()
+            .any(|o| o.display == "ocp-lab/shop-staging/service/legacy-billing");
+        let resized = o.values().any(|o| {
+            o.kind == Kind::VirtualMachine
+                && o.display == "fedora-db-01"
+                && o.fields.get("vcpus") == Some(&json!(6))
+        });
+        service_gone && resized
+    })
+    .await;
+    let after = owned(&nb.api, "ocp-lab").await;
+    assert_no_duplicates(&after);
+    let lost: Vec<&str> = before
+        .iter()
+        .filter(|(id, o)| {
+            !after.contains_key(id)
+                && !o.display.contains("legacy-billing")
+                && !o.display.starts_with("172.30.200.15")
+        })
+        .map(|(_, o)| o.display.as_str())
+        .collect();
+    assert!(lost.is_empty(), "lost in the outage: {lost:?}");
+    wait_for("Ready again", T, &op, async || {
+        condition(&nbsync_status(&k8s), "Ready").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubevirt_removed_holds_every_removal_and_its_return_duplicates_nothing() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(true, &nb.url, json!({"deletion": {"policy": "Delete"}})).await;
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    synced(&k8s, &op).await;
+    let before = owned(&nb.api, "ocp-lab").await;
+    let vms_before = vms(&before);
+    assert_eq!(vms_before.len(), 5);
+
+    // KubeVirt's CRDs go (an uninstall, or an upgrade gone wrong): its objects go with them
+    for crd in [
+        "virtualmachines.kubevirt.io",
+        "virtualmachineinstances.kubevirt.io",
+    ] {
+        k8s.delete(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            None,
+            crd,
+        )
+        .unwrap();
+    }
+    wait_for("the removals held, and why", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        s["kubevirtDetected"] == json!(false)
+            && condition(&s, "Degraded") == Some(("True".into(), "DeletionsHeld".into()))
+            && s["heldDeletions"].as_i64().unwrap_or(0) > 0
+    })
+    .await;
+    let message = nbsync_status(&k8s)["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Degraded")
+        .unwrap()["message"]
+        .to_string();
+    assert!(message.contains("KubeVirt"), "{message}");
+    assert_eq!(
+        owned(&nb.api, "ocp-lab").await.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "nothing removed while KubeVirt is missing"
+    );
+
+    // KubeVirt comes back with the same VMs: the same records, no duplicates, nothing held
+    let snap = sample_snapshot();
+    let mut items = kubevirt_crds();
+    items.extend(
+        snap["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["apiVersion"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("kubevirt.io"))
+            })
+            .cloned(),
+    );
+    k8s.load_list(json!({"apiVersion": "v1", "kind": "List", "items": items}))
+        .unwrap();
+    wait_for("back to normal", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        s["kubevirtDetected"] == json!(true)
+            && s["heldDeletions"] == json!(0)
+            && condition(&s, "Synced").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let after = owned(&nb.api, "ocp-lab").await;
+    assert_no_duplicates(&after);
+    assert_eq!(vms(&after), vms_before, "the same VM records");
+    assert_eq!(after.len(), before.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_that_excludes_everything_is_held_until_a_person_allows_it() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(false, &nb.url, json!({"deletion": {"policy": "Delete"}})).await;
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    synced(&k8s, &op).await;
+    let before = owned(&nb.api, "ocp-lab").await;
+    let tenants =
+        |o: &BTreeMap<Uuid, ObservedObject>| o.values().filter(|o| o.kind == Kind::Tenant).count();
+    assert!(tenants(&before) > 0);
+
+    edit_object(
+        &k8s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        |o| o["spec"]["namespaceFilter"] = json!({"exclude": [".*"]}),
+    );
+    wait_for("the guard holding", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        condition(&s, "Degraded") == Some(("True".into(), "DeletionsHeld".into()))
+            && s["heldDeletions"].as_i64().unwrap_or(0) > 5
+    })
+    .await;
+    assert_eq!(
+        owned(&nb.api, "ocp-lab").await.len(),
+        before.len(),
+        "nothing removed"
+    );
+
+    // a person allows it once: the removals happen, and the annotation is used up
+    edit_object(
+        &k8s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        |o| o["metadata"]["annotations"]["nbsync.dev/allow-mass-deletion"] = json!("true"),
+    );
+    wait_for("the tenants removed", T, &op, async || {
+        tenants(&owned(&nb.api, "ocp-lab").await) == 0
+    })
+    .await;
+    wait_for("the annotation removed after use", T, &op, async || {
+        k8s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+            .is_some_and(|o| {
+                o["metadata"]["annotations"]["nbsync.dev/allow-mass-deletion"].is_null()
+            })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_editing_nautobot_are_repaired_or_respected() {
+    let Some(nb) = clean().await else { return };
+    let k8s = cluster(true, &nb.url, json!({})).await;
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    synced(&k8s, &op).await;
+    let before = owned(&nb.api, "ocp-lab").await;
+    let vm = |name: &str| {
+        before
+            .values()
+            .find(|o| o.kind == Kind::VirtualMachine && o.display == name)
+            .unwrap_or_else(|| panic!("no VM {name}"))
+            .id
+    };
+    let (deleted, renamed, tagged) = (vm("fedora-db-01"), vm("rhel9-app-01"), vm("win2022-vdi-01"));
+    let endpoint = "virtualization/virtual-machines/";
+
+    // by hand: delete one owned VM, rename another, add a tag of one's own to a third, and
+    // create an unowned VM with a name the operator will want
+    nb.api.delete(endpoint, vec![deleted]).await.unwrap();
+    nb.api
+        .update(
+            endpoint,
+            vec![json!({"id": renamed, "name": "renamed-by-hand"})],
+        )
+        .await
+        .unwrap();
+    let mine = nb
+        .api
+        .create(
+            "extras/tags/",
+            vec![json!({"name": "hand-made", "content_types": ["virtualization.virtualmachine"]})],
+        )
+        .await
+        .unwrap();
+    let tags: Vec<Value> = nb.api.get(endpoint, tagged).await.unwrap().unwrap()["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json!({"id": t["id"]}))
+        .chain([json!({"id": mine[0]["id"]})])
+        .collect();
+    nb.api
+        .update(endpoint, vec![json!({"id": tagged, "tags": tags})])
+        .await
+        .unwrap();
+
+    // the next full pass (a spec change starts one; otherwise the resync interval) repairs
+    edit_object(
+        &k8s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        |o| o["spec"]["fullResyncInterval"] = json!("59m"),
+    );
+    wait_for(
+        "the deleted VM recreated and the rename undone",
+        T,
+        &op,
+        async || {
+            let Ok(Some(d)) = nb.api.get(endpoint, deleted).await else {
+                return false;
+            };
+            let Ok(Some(r)) = nb.api.get(endpoint, renamed).await else {
+                return false;
+            };
+            d["name"] == "fedora-db-01" && r["name"] == "rhel9-app-01"
+        },
+    )
+    .await;
+    let t = nb.api.get(endpoint, tagged).await.unwrap().unwrap();
+    let names: Vec<&str> = t["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"hand-made"),
+        "a tag added by hand is kept: {names:?}"
+    );
+    let after = owned(&nb.api, "ocp-lab").await;
+    assert_no_duplicates(&after);
+    assert_eq!(after.len(), before.len(), "nothing lost, nothing extra");
+}
