@@ -87,6 +87,14 @@ async fn a_nautobotsync_outside_the_served_namespaces_is_refused_and_never_acted
         events.iter().any(|e| e["reason"] == "NamespaceNotServed"),
         "a Warning Event: {events:#?}"
     );
+    // the same Event in its core v1 shape, as `kubectl describe` lists them
+    let core = k8s.list("v1", "Event", Some("team-x"));
+    assert!(
+        core.iter().any(|e| e["reason"] == "NamespaceNotServed"
+            && e["involvedObject"]["name"] == "exfil"
+            && e["type"] == "Warning"),
+        "{core:#?}"
+    );
     // the served one is still served (it reports its own, different problem)
     wait_for(
         "the served NautobotSync reports",

@@ -27,6 +27,7 @@
 
 mod discovery;
 mod error;
+mod events;
 mod faults;
 mod object;
 mod patch;

@@ -503,6 +503,19 @@ impl Store {
         {
             self.registry.insert(defined);
         }
+        if crate::events::is_events_k8s_io(&key) {
+            // the core v1 view of the same Event (kubectl describe lists those); list-only
+            let at = (
+                namespace_of(&object).to_string(),
+                name_of(&object).to_string(),
+            );
+            let core = self.objects.entry(crate::events::core_key()).or_default();
+            if change == ChangeType::Deleted {
+                core.remove(&at);
+            } else {
+                core.insert(at, crate::events::core_view(&object));
+            }
+        }
         let change = Arc::new(Change {
             rv: self.rv,
             key,
