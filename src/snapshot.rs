@@ -40,7 +40,7 @@ pub struct ClusterInfo {
 pub struct ClusterIndex {
     namespaces: BTreeMap<String, Arc<Namespace>>,
     nodes: BTreeMap<String, Arc<Node>>,
-    pods: BTreeMap<NsName, Arc<SlimPod>>,
+    pods: BTreeMap<NsName, Arc<PodInfo>>,
     deployments: BTreeMap<NsName, Arc<Deployment>>,
     services: BTreeMap<NsName, Arc<Service>>,
     vms: BTreeMap<NsName, Arc<VirtualMachine>>,
@@ -66,6 +66,115 @@ pub struct LoadWarning {
 
 fn key_of<K: kube::Resource>(o: &K) -> NsName {
     (o.namespace().unwrap_or_default(), o.name_any())
+}
+
+/// Labels as one sorted slice: a pod's few labels in one allocation instead of a B-tree node
+/// (pods are most of the cache; docs/benchmarks.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels(Box<[(Box<str>, Box<str>)]>);
+
+impl Labels {
+    /// The value of a label.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| self.0[i].1.as_ref())
+    }
+
+    /// Whether a Service selector selects these labels (an empty selector selects nothing).
+    pub fn selected_by(&self, selector: &BTreeMap<String, String>) -> bool {
+        !selector.is_empty() && selector.iter().all(|(k, v)| self.get(k) == Some(v))
+    }
+}
+
+impl From<BTreeMap<String, String>> for Labels {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        // a BTreeMap iterates in key order: the slice is sorted
+        Labels(
+            map.into_iter()
+                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+                .collect(),
+        )
+    }
+}
+
+/// A pod as the index keeps it: what the projection reads, with its owner resolved once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    /// Name.
+    pub name: Box<str>,
+    /// Namespace.
+    pub namespace: Box<str>,
+    /// UID.
+    pub uid: Option<Box<str>>,
+    /// Labels (Service selectors, label tags).
+    pub labels: Labels,
+    /// What it belongs to.
+    pub owner: PodOwner,
+    /// For a virt-launcher pod: the name of its VMI (the owner reference's name, else the
+    /// `kubevirt.io/domain` annotation).
+    pub vmi_name: Option<Box<str>>,
+    /// The node it runs on.
+    pub node: Option<Box<str>>,
+    /// Whether it shares the node's network (its IP is the node's).
+    pub host_network: bool,
+    /// `status.phase`.
+    pub phase: Option<Box<str>>,
+    /// `status.podIPs`, else `status.podIP`.
+    pub ips: Box<[Box<str>]>,
+}
+
+impl From<SlimPod> for PodInfo {
+    fn from(p: SlimPod) -> Self {
+        let owner = pod_owner(&p);
+        let m = p.metadata;
+        let vmi_name = match &owner {
+            PodOwner::VirtLauncher(uid) => m
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| &o.uid == uid)
+                .map(|o| o.name.clone())
+                .or_else(|| {
+                    m.annotations
+                        .as_ref()
+                        .and_then(|a| a.get("kubevirt.io/domain").cloned())
+                })
+                .map(String::into_boxed_str),
+            _ => None,
+        };
+        let spec = p.spec.unwrap_or_default();
+        let status = p.status.unwrap_or_default();
+        let mut ips: Vec<Box<str>> = status
+            .pod_ips
+            .into_iter()
+            .flatten()
+            .map(|i| i.ip.into_boxed_str())
+            .collect();
+        if ips.is_empty() {
+            ips.extend(status.pod_ip.map(String::into_boxed_str));
+        }
+        PodInfo {
+            name: m.name.unwrap_or_default().into_boxed_str(),
+            namespace: m.namespace.unwrap_or_default().into_boxed_str(),
+            uid: m.uid.map(String::into_boxed_str),
+            labels: m.labels.unwrap_or_default().into(),
+            owner,
+            vmi_name,
+            node: spec.node_name.map(String::into_boxed_str),
+            host_network: spec.host_network.unwrap_or(false),
+            phase: status.phase.map(String::into_boxed_str),
+            ips: ips.into_boxed_slice(),
+        }
+    }
+}
+
+impl PodInfo {
+    /// (namespace, name).
+    pub fn key(&self) -> NsName {
+        (self.namespace.to_string(), self.name.to_string())
+    }
 }
 
 /// How a pod relates to the objects the projection knows.
@@ -144,7 +253,7 @@ impl ClusterIndex {
         match (group, kind) {
             ("", "Namespace") => self.apply_namespace(Arc::new(parse(item)?)),
             ("", "Node") => self.apply_node(Arc::new(parse(item)?)),
-            ("", "Pod") => self.apply_pod(Arc::new(parse(item)?)),
+            ("", "Pod") => self.apply_pod(Arc::new(PodInfo::from(parse::<SlimPod>(item)?))),
             ("", "Service") => self.apply_service(Arc::new(parse(item)?)),
             ("apps", "Deployment") => self.apply_deployment(Arc::new(parse(item)?)),
             ("kubevirt.io", "VirtualMachine") => self.apply_vm(Arc::new(parse(item)?)),
@@ -187,10 +296,10 @@ impl ClusterIndex {
     }
 
     /// Adds or replaces a pod, keeping the owner indexes current.
-    pub fn apply_pod(&mut self, pod: Arc<SlimPod>) {
-        let key = key_of(pod.as_ref());
+    pub fn apply_pod(&mut self, pod: Arc<PodInfo>) {
+        let key = pod.key();
         self.unindex_pod(&key);
-        match pod_owner(&pod) {
+        match pod.owner.clone() {
             PodOwner::VirtLauncher(uid) => {
                 self.launcher_by_vmi_uid.insert(uid, key.clone());
             }
@@ -214,7 +323,7 @@ impl ClusterIndex {
         let Some(old) = self.pods.get(key) else {
             return;
         };
-        match pod_owner(old) {
+        match old.owner.clone() {
             PodOwner::VirtLauncher(uid) => {
                 if self.launcher_by_vmi_uid.get(&uid) == Some(key) {
                     self.launcher_by_vmi_uid.remove(&uid);
@@ -340,15 +449,15 @@ impl ClusterIndex {
         self.nodes.values()
     }
     /// A pod.
-    pub fn pod(&self, ns: &str, name: &str) -> Option<&Arc<SlimPod>> {
+    pub fn pod(&self, ns: &str, name: &str) -> Option<&Arc<PodInfo>> {
         self.pods.get(&(ns.to_string(), name.to_string()))
     }
     /// All pods, by namespace and name.
-    pub fn pods(&self) -> impl Iterator<Item = &Arc<SlimPod>> {
+    pub fn pods(&self) -> impl Iterator<Item = &Arc<PodInfo>> {
         self.pods.values()
     }
     /// The pods of one namespace (a range scan, not a full scan).
-    pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<SlimPod>> {
+    pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<PodInfo>> {
         let start = (ns.to_string(), String::new());
         self.pods
             .range(start..)
@@ -356,13 +465,13 @@ impl ClusterIndex {
             .map(|(_, p)| p)
     }
     /// The virt-launcher pod of a VMI.
-    pub fn launcher_pod(&self, vmi_uid: &str) -> Option<&Arc<SlimPod>> {
+    pub fn launcher_pod(&self, vmi_uid: &str) -> Option<&Arc<PodInfo>> {
         self.launcher_by_vmi_uid
             .get(vmi_uid)
             .and_then(|k| self.pods.get(k))
     }
     /// The pods of a Deployment.
-    pub fn deployment_pods(&self, ns: &str, name: &str) -> impl Iterator<Item = &Arc<SlimPod>> {
+    pub fn deployment_pods(&self, ns: &str, name: &str) -> impl Iterator<Item = &Arc<PodInfo>> {
         self.pods_by_deployment
             .get(&(ns.to_string(), name.to_string()))
             .into_iter()
@@ -486,7 +595,7 @@ mod tests {
         .unwrap();
         assert_eq!(idx.deployment_pods("ns1", "web").count(), 1);
         assert_eq!(
-            idx.launcher_pod("vmi-uid-1").unwrap().name_any(),
+            &*idx.launcher_pod("vmi-uid-1").unwrap().name,
             "virt-launcher-vm1-xyz"
         );
         // the pod loses its owner: the index forgets it

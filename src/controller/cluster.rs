@@ -30,7 +30,7 @@ use crate::kubevirt::{VirtualMachine, VirtualMachineInstance};
 use crate::metrics::{Metrics, WatchEventKind};
 use crate::project::Root;
 use crate::slim::SlimPod;
-use crate::snapshot::{ClusterIndex, ClusterInfo};
+use crate::snapshot::{ClusterIndex, ClusterInfo, PodInfo};
 
 /// What changed in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,17 +186,37 @@ pub fn strip_json(item: &mut serde_json::Value) {
     }
 }
 
-/// A kind the cache holds.
+/// A kind the cache holds: read as `Self` from the API, kept as `Self::Stored`.
 trait Cached: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static {
+    /// What the index keeps (the object itself, stripped, or a compact form).
+    type Stored: Send + Sync + 'static;
     const NAME: &'static str;
+    /// Drops what the projection does not read (the JSON form, for tools and benchmarks).
     fn strip(&mut self) {
         strip_meta(self.meta_mut());
     }
+    /// The stored form.
+    fn store(self) -> Self::Stored;
+    fn key(obj: &Self::Stored) -> (String, String);
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)>;
-    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>>;
-    fn put(idx: &mut ClusterIndex, obj: Arc<Self>);
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>>;
+    fn put(idx: &mut ClusterIndex, obj: Arc<Self::Stored>);
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str);
-    fn roots(idx: &ClusterIndex, obj: &Self) -> Vec<Root>;
+    fn roots(idx: &ClusterIndex, obj: &Self::Stored) -> Vec<Root>;
+}
+
+/// `type Stored = Self`: stripped and kept as read.
+macro_rules! stored_as_read {
+    () => {
+        type Stored = Self;
+        fn store(mut self) -> Self {
+            self.strip();
+            self
+        }
+        fn key(obj: &Self) -> (String, String) {
+            nsname(obj)
+        }
+    };
 }
 
 pub use crate::slim::KEPT_ANNOTATIONS;
@@ -219,25 +239,27 @@ fn nsname<K: Resource>(o: &K) -> (String, String) {
 }
 
 impl Cached for Namespace {
+    stored_as_read!();
     const NAME: &'static str = "namespaces";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.namespaces().map(|n| nsname(n.as_ref())).collect()
     }
-    fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self>> {
+    fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.namespace(name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_namespace(o)
     }
     fn remove(idx: &mut ClusterIndex, _: &str, name: &str) {
         idx.delete_namespace(name)
     }
-    fn roots(idx: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(idx: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         idx.namespace_roots(&o.name_any())
     }
 }
 
 impl Cached for Node {
+    stored_as_read!();
     const NAME: &'static str = "nodes";
     fn strip(&mut self) {
         strip_meta(&mut self.metadata);
@@ -257,41 +279,49 @@ impl Cached for Node {
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.nodes().map(|n| nsname(n.as_ref())).collect()
     }
-    fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self>> {
+    fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.node(name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_node(o)
     }
     fn remove(idx: &mut ClusterIndex, _: &str, name: &str) {
         idx.delete_node(name)
     }
-    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         vec![Root::Node(o.name_any())]
     }
 }
 
 impl Cached for SlimPod {
-    // read slim (crate::slim): never env, commands or volumes; nothing more to strip
+    // read slim (crate::slim): never env, commands or volumes; kept compact
+    type Stored = PodInfo;
     const NAME: &'static str = "pods";
-    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.pods().map(|p| nsname(p.as_ref())).collect()
+    fn store(self) -> PodInfo {
+        PodInfo::from(self)
     }
-    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+    fn key(obj: &PodInfo) -> (String, String) {
+        obj.key()
+    }
+    fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
+        idx.pods().map(|p| p.key()).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.pod(ns, name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_pod(o)
     }
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
         idx.delete_pod(ns, name)
     }
-    fn roots(idx: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(idx: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         idx.pod_roots(o)
     }
 }
 
 impl Cached for Deployment {
+    stored_as_read!();
     const NAME: &'static str = "deployments";
     fn strip(&mut self) {
         strip_meta(&mut self.metadata);
@@ -321,54 +351,56 @@ impl Cached for Deployment {
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.deployments().map(|d| nsname(d.as_ref())).collect()
     }
-    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.deployment(ns, name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_deployment(o)
     }
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
         idx.delete_deployment(ns, name)
     }
-    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         vec![Root::Deployment(nsname(o))]
     }
 }
 
 impl Cached for Service {
+    stored_as_read!();
     const NAME: &'static str = "services";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.services().map(|s| nsname(s.as_ref())).collect()
     }
-    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.service(ns, name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_service(o)
     }
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
         idx.delete_service(ns, name)
     }
-    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         vec![Root::Service(nsname(o))]
     }
 }
 
 impl Cached for VirtualMachine {
+    stored_as_read!();
     const NAME: &'static str = "virtualmachines";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.vms().map(|v| nsname(v.as_ref())).collect()
     }
-    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.vm(ns, name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_vm(o)
     }
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
         idx.delete_vm(ns, name)
     }
-    fn roots(idx: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(idx: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         // services selecting the VM follow its pods; the VM itself is its root
         let _ = idx;
         vec![Root::VirtualMachine(nsname(o))]
@@ -376,20 +408,21 @@ impl Cached for VirtualMachine {
 }
 
 impl Cached for VirtualMachineInstance {
+    stored_as_read!();
     const NAME: &'static str = "virtualmachineinstances";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
         idx.vmis().map(|v| nsname(v.as_ref())).collect()
     }
-    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self>> {
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.vmi(ns, name).cloned()
     }
-    fn put(idx: &mut ClusterIndex, o: Arc<Self>) {
+    fn put(idx: &mut ClusterIndex, o: Arc<Self::Stored>) {
         idx.apply_vmi(o)
     }
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
         idx.delete_vmi(ns, name)
     }
-    fn roots(_: &ClusterIndex, o: &Self) -> Vec<Root> {
+    fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         // a VMI is named after its VM
         vec![Root::VirtualMachine(nsname(o))]
     }
@@ -397,7 +430,7 @@ impl Cached for VirtualMachineInstance {
 
 /// Runs one watcher until the task is aborted.
 async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<ClusterCache>) {
-    let mut buffer: Vec<Arc<K>> = Vec::new();
+    let mut buffer: Vec<Arc<K::Stored>> = Vec::new();
     // The default (most recent) list semantics: the API server pages it by `limit`. With
     // resourceVersion=0 ("any") a Kubernetes <= 1.30 API server ignores `limit` and sends the
     // whole list at once (a 50,000-pod list is gigabytes of transient memory; docs/benchmarks.md).
@@ -414,12 +447,9 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                 continue;
             }
         };
-        let usable = |g: DeserializeGuard<K>| -> Option<Arc<K>> {
+        let usable = |g: DeserializeGuard<K>| -> Option<Arc<K::Stored>> {
             match g.0 {
-                Ok(mut o) => {
-                    o.strip();
-                    Some(Arc::new(o))
-                }
+                Ok(o) => Some(Arc::new(o.store())),
                 Err(bad) => {
                     tracing::warn!(resource = K::NAME, namespace = ?bad.metadata.namespace, name = ?bad.metadata.name,
                         error = %bad.error, "skipping an object that cannot be read");
@@ -433,7 +463,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
             watcher::Event::InitDone => {
                 metrics.record_watch_event(K::NAME, WatchEventKind::Init);
                 let fresh: std::collections::HashSet<(String, String)> =
-                    buffer.iter().map(|o| nsname(o.as_ref())).collect();
+                    buffer.iter().map(|o| K::key(o)).collect();
                 {
                     let mut idx = cache.write();
                     for (ns, name) in K::keys(&idx) {
@@ -453,7 +483,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
             watcher::Event::Apply(g) => {
                 metrics.record_watch_event(K::NAME, WatchEventKind::Apply);
                 let Some(o) = usable(g) else { continue };
-                let (ns, name) = nsname(o.as_ref());
+                let (ns, name) = K::key(&o);
                 tracing::debug!(resource = K::NAME, namespace = %ns, name = %name, "changed");
                 let roots = {
                     let mut idx = cache.write();
@@ -485,7 +515,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                     K::remove(&mut idx, &ns, &name);
                     // the index changed: what the old object fed may now project differently
                     if let Ok(o) = &g.0 {
-                        roots.extend(K::roots(&idx, o));
+                        roots.extend(K::roots(&idx, &o.clone().store()));
                     }
                     roots
                 };

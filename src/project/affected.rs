@@ -5,8 +5,7 @@
 use kube::ResourceExt;
 
 use super::Root;
-use crate::slim::SlimPod;
-use crate::snapshot::{ClusterIndex, NsName, PodOwner, pod_owner};
+use crate::snapshot::{ClusterIndex, NsName, PodInfo, PodOwner};
 
 fn key(ns: &str, name: &str) -> NsName {
     (ns.to_string(), name.to_string())
@@ -31,41 +30,32 @@ impl ClusterIndex {
             self.services_in(ns)
                 .map(|s| Root::Service(key(ns, &s.name_any()))),
         );
-        roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name_any()))));
+        roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name))));
         roots
     }
 
     /// The roots a pod feeds: itself (pod IPs), its VM (virt-launcher) or Deployment, and the
     /// Services whose selector matches it.
-    pub fn pod_roots(&self, pod: &SlimPod) -> Vec<Root> {
-        let ns = pod.namespace().unwrap_or_default();
-        let mut roots = vec![Root::Pod(key(&ns, &pod.name_any()))];
-        match pod_owner(pod) {
-            PodOwner::VirtLauncher(uid) => {
-                let vmi = pod
-                    .owner_references()
-                    .iter()
-                    .find(|o| o.uid == uid)
-                    .map(|o| o.name.clone())
-                    .or_else(|| pod.annotations().get("kubevirt.io/domain").cloned());
-                if let Some(vmi) = vmi {
-                    roots.push(Root::VirtualMachine(key(&ns, &vmi)));
+    pub fn pod_roots(&self, pod: &PodInfo) -> Vec<Root> {
+        let ns = &*pod.namespace;
+        let mut roots = vec![Root::Pod(pod.key())];
+        match &pod.owner {
+            PodOwner::VirtLauncher(_) => {
+                if let Some(vmi) = &pod.vmi_name {
+                    roots.push(Root::VirtualMachine(key(ns, vmi)));
                 }
             }
-            PodOwner::Deployment(d) => roots.push(Root::Deployment(key(&ns, &d))),
+            PodOwner::Deployment(d) => roots.push(Root::Deployment(key(ns, d))),
             PodOwner::Other => {}
         }
-        let labels = pod.labels();
-        for svc in self.services_in(&ns) {
+        for svc in self.services_in(ns) {
             let selects = svc
                 .spec
                 .as_ref()
                 .and_then(|s| s.selector.as_ref())
-                .is_some_and(|sel| {
-                    !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-                });
+                .is_some_and(|sel| pod.labels.selected_by(sel));
             if selects {
-                roots.push(Root::Service(key(&ns, &svc.name_any())));
+                roots.push(Root::Service(key(ns, &svc.name_any())));
             }
         }
         roots
@@ -102,7 +92,7 @@ mod tests {
         let idx = sample();
         let pod = idx
             .pods_in("shop-prod")
-            .find(|p| p.name_any().starts_with("storefront-"))
+            .find(|p| p.name.starts_with("storefront-"))
             .unwrap();
         let roots = idx.pod_roots(pod);
         assert!(roots.contains(&Root::Deployment(key("shop-prod", "storefront"))));

@@ -209,7 +209,7 @@ impl<'a> Projector<'a> {
             );
         }
         if s.pod_ips {
-            roots.extend(self.index.pods().map(|p| Root::Pod(key(&p.metadata))));
+            roots.extend(self.index.pods().map(|p| Root::Pod(p.key())));
         }
         roots
     }
@@ -280,26 +280,40 @@ impl<'a> Projector<'a> {
     /// Ownership marker plus source identity, label tags and label custom fields: for the main
     /// record of a cluster object.
     fn mark_source(&self, r: &mut Record, meta: &ObjectMeta, source: &str) {
+        let labels = meta.labels.as_ref();
+        self.mark_source_with(
+            r,
+            meta.uid.as_deref(),
+            |k| labels.and_then(|l| l.get(k)).map(String::as_str),
+            source,
+        );
+    }
+
+    /// [`Self::mark_source`] from a UID and a label lookup.
+    fn mark_source_with<'l>(
+        &self,
+        r: &mut Record,
+        uid: Option<&str>,
+        label: impl Fn(&str) -> Option<&'l str>,
+        source: &str,
+    ) {
         self.mark(r);
-        if let Some(uid) = &meta.uid {
+        if let Some(uid) = uid {
             r.custom_fields
-                .insert(CF_UID.into(), Value::String(uid.clone()));
+                .insert(CF_UID.into(), Value::String(uid.to_string()));
         }
         r.custom_fields.insert(
             CF_SOURCE.into(),
             Value::String(names::truncate(source, 255)),
         );
-        let labels = meta.labels.as_ref();
         for key in &self.cfg.label_tags {
-            if let Some(v) = labels.and_then(|l| l.get(key)) {
+            if let Some(v) = label(key) {
                 r.tags
                     .insert(names::fit(&format!("{key}={v}"), names::TAG_MAX));
             }
         }
-        for (label, cf) in &self.cfg.label_custom_fields {
-            let v = labels
-                .and_then(|l| l.get(label))
-                .map_or(Value::Null, |v| Value::String(v.clone()));
+        for (label_key, cf) in &self.cfg.label_custom_fields {
+            let v = label(label_key).map_or(Value::Null, |v| Value::String(v.to_string()));
             r.custom_fields.insert(cf.clone(), v);
         }
     }

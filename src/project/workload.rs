@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::ids::record_id;
 use crate::names;
 use crate::records::{Kind, Record, Ref};
-use crate::snapshot::{PodOwner, pod_owner};
+use crate::snapshot::PodOwner;
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
@@ -86,7 +86,7 @@ impl Projector<'_> {
         let nodes: BTreeSet<&str> = self
             .index
             .deployment_pods(ns, name)
-            .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()))
+            .filter_map(|p| p.node.as_deref())
             .collect();
         let extra = json!({
             "kind": "Deployment",
@@ -232,36 +232,19 @@ impl Projector<'_> {
         };
         let mut vms: BTreeSet<String> = BTreeSet::new();
         for pod in self.index.pods_in(ns) {
-            let labels = pod.metadata.labels.as_ref();
-            if !selector
-                .iter()
-                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-            {
+            if !pod.labels.selected_by(selector) {
                 continue;
             }
-            let PodOwner::VirtLauncher(vmi_uid) = pod_owner(pod) else {
+            let (PodOwner::VirtLauncher(vmi_uid), Some(vmi_name)) = (&pod.owner, &pod.vmi_name)
+            else {
                 continue;
             };
-            let vmi_name = pod
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.uid == vmi_uid)
-                .map(|o| o.name.clone())
-                .or_else(|| {
-                    pod.metadata
-                        .annotations
-                        .as_ref()
-                        .and_then(|a| a.get("kubevirt.io/domain").cloned())
-                });
-            let Some(vmi_name) = vmi_name else { continue };
             let vmi_matches = self
                 .index
-                .vmi(ns, &vmi_name)
+                .vmi(ns, vmi_name)
                 .is_some_and(|v| v.metadata.uid.as_deref() == Some(vmi_uid.as_str()));
-            if vmi_matches && self.index.vm(ns, &vmi_name).is_some() {
-                vms.insert(vmi_name);
+            if vmi_matches && self.index.vm(ns, vmi_name).is_some() {
+                vms.insert(vmi_name.to_string());
             }
         }
         if vms.is_empty() {
