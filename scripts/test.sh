@@ -19,6 +19,12 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+step "dependency licenses, bans (no OpenSSL) and sources (cargo deny; advisories need GitHub, see deny.toml)"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  cargo install --locked cargo-deny@0.20.2
+fi
+cargo deny --locked check licenses bans sources
+
 step "chart, manifests, examples, Dockerfile (scripts/check-chart.sh)"
 bash scripts/check-chart.sh
 
