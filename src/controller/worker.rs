@@ -158,6 +158,53 @@ struct State {
     reproject_all: bool,
     roots: BTreeSet<Root>,
     last_full: Option<Instant>,
+    /// Writes that failed and are not resolved yet (Nautobot refused them): reported in the
+    /// status until they succeed, and retried by an incremental pass at `retry_at`, with a
+    /// backoff (not on every cluster change, and not only at the next full resync: a person
+    /// who fixes the cause in Nautobot should not wait an hour).
+    failed: BTreeMap<Uuid, Failure>,
+    retry_at: Option<Instant>,
+    retry_delay: Duration,
+}
+
+/// First and longest wait before failed writes are retried.
+const RETRY_FAILED_MIN: Duration = Duration::from_secs(10);
+const RETRY_FAILED_MAX: Duration = Duration::from_secs(300);
+
+impl State {
+    fn retry_due(&self) -> bool {
+        self.retry_at.is_some_and(|t| t <= Instant::now())
+    }
+
+    /// Updates the outstanding failures after a pass, and when to retry them. A full pass saw
+    /// everything: its failures are the whole set. An incremental pass settles the objects it
+    /// touched. A pass that wrote nothing (dry run, suspend) settles nothing and only pushes a
+    /// due retry back (no busy loop).
+    fn settle_failures(&mut self, touched: Option<&BTreeSet<Uuid>>, report: Option<&ApplyReport>) {
+        let retried = self.retry_due();
+        let Some(report) = report else {
+            if retried {
+                self.retry_at = Some(Instant::now() + self.retry_delay);
+            }
+            return;
+        };
+        match touched {
+            None => self.failed.clear(),
+            Some(ids) => self.failed.retain(|id, _| !ids.contains(id)),
+        }
+        for f in &report.failures {
+            self.failed.insert(f.id, f.clone());
+        }
+        if self.failed.is_empty() {
+            self.retry_at = None;
+            self.retry_delay = RETRY_FAILED_MIN;
+        } else if retried || self.retry_at.is_none() {
+            if retried {
+                self.retry_delay = (self.retry_delay * 2).min(RETRY_FAILED_MAX);
+            }
+            self.retry_at = Some(Instant::now() + self.retry_delay);
+        }
+    }
 }
 
 fn client_for(spec: &WorkerSpec, metrics: &Arc<Metrics>) -> Result<HttpClient, String> {
@@ -190,6 +237,9 @@ async fn run(
         reproject_all: true,
         roots: BTreeSet::new(),
         last_full: None,
+        failed: BTreeMap::new(),
+        retry_at: None,
+        retry_delay: RETRY_FAILED_MIN,
     };
     let mut backoff = Duration::from_secs(1);
     let publish = |f: &dyn Fn(&mut WorkerReport)| {
@@ -243,7 +293,8 @@ async fn run(
             let due = st
                 .last_full
                 .is_none_or(|t| t.elapsed() >= spec.cfg.full_resync_interval);
-            if !st.need_full && !due && !st.reproject_all && st.roots.is_empty() {
+            if !st.need_full && !due && !st.reproject_all && st.roots.is_empty() && !st.retry_due()
+            {
                 // woken with nothing to do (leadership unchanged, an empty notification)
             } else {
                 let result = if st.need_full || due {
@@ -254,6 +305,7 @@ async fn run(
                 match result {
                     Ok(outcome) => {
                         backoff = Duration::from_secs(1);
+                        st.settle_failures(outcome.touched.as_ref(), outcome.report.as_ref());
                         metrics.set_last_success(std::time::SystemTime::now());
                         let kubevirt = ready.borrow().kubevirt;
                         let warnings = st.desired.warnings();
@@ -305,6 +357,7 @@ async fn run(
                     metrics.set_queue_depth(st.roots.len());
                 }
                 _ = tokio::time::sleep(until_full) => {}
+                _ = sleep_until(st.retry_at) => {}
                 _ = spec_rx.changed() => break,
                 _ = changed_or_never(&mut leader) => {}
             }
@@ -317,6 +370,14 @@ async fn run(
 async fn changed_or_never(rx: &mut watch::Receiver<bool>) {
     if rx.changed().await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Sleeps until `at`; forever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -334,6 +395,8 @@ struct PassOutcome {
     plan: Plan,
     report: Option<ApplyReport>,
     full: bool,
+    /// The objects an incremental pass diffed (`None` for a full pass: all of them).
+    touched: Option<BTreeSet<Uuid>>,
 }
 
 impl PassOutcome {
@@ -390,11 +453,11 @@ impl PassOutcome {
             *in_sync.entry(o.kind).or_default() += 1;
         }
         r.in_sync = in_sync;
-        let failed = self.report.as_ref().map_or(0, |rep| rep.failures.len());
+        // failures not resolved yet, this pass's and earlier ones' (`settle_failures` ran)
         let unapplied = if self.report.is_none() {
             self.plan.write_count()
         } else {
-            failed
+            st.failed.len()
         };
         r.pending = unapplied + self.plan.held.len();
         r.held = self.plan.held.len();
@@ -407,14 +470,14 @@ impl PassOutcome {
             .collect();
         if let Some(rep) = &self.report {
             conflicts.extend(
-                rep.failures
-                    .iter()
+                st.failed
+                    .values()
                     .filter(|f| f.conflict)
                     .map(|f| format!("{} {}: {}", f.kind, f.name, f.message)),
             );
-            r.failures = rep
-                .failures
-                .iter()
+            r.failures = st
+                .failed
+                .values()
                 .filter(|f| !f.conflict)
                 .take(10)
                 .cloned()
@@ -497,6 +560,7 @@ async fn full_pass(
         plan,
         report,
         full: true,
+        touched: None,
     })
 }
 
@@ -508,12 +572,17 @@ async fn incremental_pass(
     metrics: &Metrics,
 ) -> Result<PassOutcome, SyncError> {
     let started = Instant::now();
-    let touched = projector_roots(st, spec, cache);
+    let mut touched = projector_roots(st, spec, cache);
+    if st.retry_due() {
+        tracing::debug!(objects = st.failed.len(), "retrying failed writes");
+        touched.extend(st.failed.keys().copied());
+    }
     if touched.is_empty() {
         return Ok(PassOutcome {
             plan: Plan::default(),
             report: None,
             full: false,
+            touched: None,
         });
     }
     let (desired, unknown) = st.desired.subset(&touched);
@@ -560,6 +629,7 @@ async fn incremental_pass(
         plan,
         report,
         full: false,
+        touched: Some(touched),
     })
 }
 
@@ -647,4 +717,72 @@ fn kubevirt_hold(
              (KubeVirt uninstalled, or being upgraded?); annotate the NautobotSync nbsync.dev/allow-mass-deletion=true to let them go"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            desired: DesiredState::new(),
+            observed: BTreeMap::new(),
+            resolver: None,
+            need_full: false,
+            reproject_all: false,
+            roots: BTreeSet::new(),
+            last_full: None,
+            failed: BTreeMap::new(),
+            retry_at: None,
+            retry_delay: RETRY_FAILED_MIN,
+        }
+    }
+
+    fn failure(n: u128) -> Failure {
+        Failure {
+            id: Uuid::from_u128(n),
+            kind: Kind::CloudService,
+            name: format!("svc-{n}"),
+            action: "create",
+            message: "name: refused".into(),
+            conflict: false,
+        }
+    }
+
+    fn report(failures: Vec<Failure>) -> ApplyReport {
+        ApplyReport {
+            failures,
+            ..ApplyReport::default()
+        }
+    }
+
+    #[test]
+    fn failed_writes_stay_reported_until_retried_successfully() {
+        let mut st = state();
+        // a full pass: two objects refused; a retry is scheduled
+        st.settle_failures(None, Some(&report(vec![failure(1), failure(2)])));
+        assert_eq!(st.failed.len(), 2);
+        let first = st.retry_at.expect("a retry is scheduled");
+        assert!(!st.retry_due());
+        // an incremental pass about something else leaves them outstanding and the retry time
+        let other = BTreeSet::from([Uuid::from_u128(9)]);
+        st.settle_failures(Some(&other), Some(&report(vec![])));
+        assert_eq!((st.failed.len(), st.retry_at), (2, Some(first)));
+        // the retry (due now): one succeeds, one is still refused; the next retry waits longer
+        st.retry_at = Some(Instant::now());
+        let retried = BTreeSet::from([Uuid::from_u128(1), Uuid::from_u128(2)]);
+        st.settle_failures(Some(&retried), Some(&report(vec![failure(2)])));
+        assert_eq!(st.failed.keys().collect::<Vec<_>>(), [&Uuid::from_u128(2)]);
+        assert_eq!(st.retry_delay, RETRY_FAILED_MIN * 2);
+        assert!(!st.retry_due());
+        // a dry-run pass settles nothing but does not spin on a due retry
+        st.retry_at = Some(Instant::now());
+        st.settle_failures(Some(&retried), None);
+        assert!(!st.retry_due() && st.failed.len() == 1);
+        // solved: nothing outstanding, no retry, the backoff starts over
+        st.retry_at = Some(Instant::now());
+        st.settle_failures(Some(&retried), Some(&report(vec![])));
+        assert!(st.failed.is_empty() && st.retry_at.is_none());
+        assert_eq!(st.retry_delay, RETRY_FAILED_MIN);
+    }
 }

@@ -308,6 +308,44 @@ fn read_back(op: &Op, action: Action, answer: Option<&Value>) -> Result<(), Stri
     Ok(())
 }
 
+/// Creates refused as duplicates ("... with this name already exists.", "The fields
+/// virtual_machine, name must make a unique set.", "... with this Id already exists."; the
+/// serializer's checks come first, so the id is rarely the one named). That happens when an
+/// earlier attempt of the same request was applied but its answer never arrived (the
+/// connection dropped after Nautobot committed, and the client retried the POST), and when
+/// someone else's object holds the name. Reads our deterministic ids back: an object that is
+/// there and carries our ownership marker was created by us and counts as created; anything
+/// else stays a failure with Nautobot's message (a conflict). A fatal read error is returned.
+async fn created_earlier<'a, A: NautobotApi>(
+    api: &A,
+    kind: Kind,
+    taken: Vec<(&'a Op, String)>,
+) -> Result<(usize, Vec<(&'a Op, String)>), ApiError> {
+    let query: Vec<(&str, String)> = taken
+        .iter()
+        .map(|(op, _)| ("id", op.id.to_string()))
+        .chain([("exclude_m2m", "true".to_string())])
+        .collect();
+    let found = match api.list(kind.endpoint(), &query).await {
+        Ok(found) => found,
+        Err(e) if e.is_fatal() => return Err(e),
+        Err(_) => Vec::new(),
+    };
+    let by_id: BTreeMap<&str, &Value> = found
+        .iter()
+        .filter_map(|a| Some((a.get("id")?.as_str()?, a)))
+        .collect();
+    let mut done = 0;
+    let mut failed = Vec::new();
+    for (op, message) in taken {
+        match by_id.get(op.id.to_string().as_str()) {
+            Some(answer) if read_back(op, Action::Create, Some(answer)).is_ok() => done += 1,
+            _ => failed.push((op, message)),
+        }
+    }
+    Ok((done, failed))
+}
+
 async fn run_batch<'a, A: NautobotApi>(
     api: &A,
     action: Action,
@@ -359,10 +397,26 @@ async fn run_batch<'a, A: NautobotApi>(
             Err(e) => {
                 if let Some(per_item) = e.per_item(ops.len()) {
                     let mut good = Vec::new();
+                    let mut taken = Vec::new();
                     for (op, err) in ops.iter().zip(per_item) {
                         match err {
+                            Some(m) if action == Action::Create && is_uniqueness_error(&m) => {
+                                taken.push((*op, m))
+                            }
                             Some(m) => out.failed.push((op, m)),
                             None => good.push(*op),
+                        }
+                    }
+                    if !taken.is_empty() {
+                        match created_earlier(api, kind, taken).await {
+                            Ok((done, failed)) => {
+                                out.ok += done;
+                                out.failed.extend(failed);
+                            }
+                            Err(e2) => {
+                                out.fatal = Some(e2);
+                                return out;
+                            }
                         }
                     }
                     if !good.is_empty() && good.len() < ops.len() {
@@ -384,10 +438,124 @@ async fn run_batch<'a, A: NautobotApi>(
                         } => format!("{status}: {summary}"),
                         other => other.to_string(),
                     };
-                    out.failed.push((ops[0], msg));
+                    if action == Action::Create && is_uniqueness_error(&msg) {
+                        match created_earlier(api, kind, vec![(ops[0], msg)]).await {
+                            Ok((done, failed)) => {
+                                out.ok += done;
+                                out.failed.extend(failed);
+                            }
+                            Err(e2) => {
+                                out.fatal = Some(e2);
+                                return out;
+                            }
+                        }
+                    } else {
+                        out.failed.push((ops[0], msg));
+                    }
                 }
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    /// A Nautobot that already holds some objects, as after a create whose answer was lost;
+    /// bulk creates are atomic and refused per item when an id exists.
+    #[derive(Default)]
+    struct Held(Mutex<BTreeMap<String, Value>>);
+
+    impl NautobotApi for Held {
+        async fn list(&self, _: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
+            let held = self.0.lock().unwrap();
+            Ok(query
+                .iter()
+                .filter(|(k, _)| *k == "id")
+                .filter_map(|(_, id)| held.get(id).cloned())
+                .collect())
+        }
+        async fn get(&self, _: &str, id: Uuid) -> Result<Option<Value>, ApiError> {
+            Ok(self.0.lock().unwrap().get(&id.to_string()).cloned())
+        }
+        async fn create(&self, path: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+            let mut held = self.0.lock().unwrap();
+            let errors: Vec<Value> = items
+                .iter()
+                .map(|i| match held.contains_key(i["id"].as_str().unwrap()) {
+                    true => json!({"non_field_errors": ["The fields cluster, name must make a unique set."]}),
+                    false => json!({}),
+                })
+                .collect();
+            if errors.iter().any(|e| e != &json!({})) {
+                return Err(ApiError::Http {
+                    method: "POST".into(),
+                    path: path.into(),
+                    status: 400,
+                    summary: super::super::error::summarize(&Value::Array(errors.clone())),
+                    body: Some(Value::Array(errors)),
+                });
+            }
+            for i in &items {
+                held.insert(i["id"].as_str().unwrap().to_string(), i.clone());
+            }
+            Ok(items)
+        }
+        async fn update(&self, _: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+            Ok(items)
+        }
+        async fn delete(&self, _: &str, _: Vec<Uuid>) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+
+    fn vm(n: u128, cluster: &str) -> Op {
+        let id = Uuid::from_u128(n);
+        let body = json!({"id": id.to_string(), "name": format!("vm-{n}"),
+                          "custom_fields": {CF_CLUSTER: cluster}});
+        Op {
+            id,
+            kind: Kind::VirtualMachine,
+            name: format!("vm-{n}"),
+            body: body.as_object().unwrap().clone(),
+            reason: "new".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_applied_earlier_whose_answer_was_lost_counts_as_created() {
+        let api = Held::default();
+        // vm-1 was created by an attempt whose answer never arrived; vm-3 has our id but
+        // not our marker (someone else's object): that one stays a failure
+        for op in [vm(1, "ocp1"), vm(3, "ocp2")] {
+            api.0
+                .lock()
+                .unwrap()
+                .insert(op.id.to_string(), Value::Object(op.body.clone()));
+        }
+        let plan = Plan {
+            creates: vec![vm(1, "ocp1"), vm(2, "ocp1"), vm(3, "ocp1")],
+            ..Plan::default()
+        };
+        let report = apply(&api, &plan, ApplyOptions::default()).await;
+        assert!(report.aborted.is_none());
+        let k = report.kinds[&Kind::VirtualMachine];
+        assert_eq!((k.created, k.failed), (2, 1), "{report:?}");
+        assert_eq!(report.failures[0].name, "vm-3");
+        assert!(report.failures[0].message.contains("unique set"));
+        assert!(
+            report.failures[0].conflict,
+            "someone else's object: a conflict"
+        );
+        assert!(
+            api.0
+                .lock()
+                .unwrap()
+                .contains_key(&Uuid::from_u128(2).to_string())
+        );
+    }
 }

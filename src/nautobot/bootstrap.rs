@@ -445,6 +445,12 @@ pub async fn bootstrap<A: NautobotApi>(
     Ok(resolver)
 }
 
+/// Nautobot's uniqueness refusals ("... with this name already exists.", "The fields
+/// manufacturer, model must make a unique set.").
+fn names_taken(message: &str) -> bool {
+    message.contains("already exists") || message.contains("must make a unique set")
+}
+
 /// Creates prerequisites, or in a dry run pretends to (placeholder ids).
 struct Creator<'a, A> {
     api: &'a A,
@@ -493,7 +499,35 @@ impl<A: NautobotApi> Creator<'_, A> {
         }
         let mut out = Vec::new();
         for chunk in bodies.chunks(100) {
-            out.extend(self.api.create(endpoint, chunk.to_vec()).await?);
+            match self.api.create(endpoint, chunk.to_vec()).await {
+                Ok(created) => out.extend(created),
+                Err(e) if e.status() == Some(400) && names_taken(&e.to_string()) => {
+                    // An earlier attempt of this request may have been applied without its
+                    // answer arriving (the connection dropped after Nautobot committed; the
+                    // client retried the POST). Prerequisites have no deterministic id: look
+                    // them up by name, and when every one exists now, use them as bootstrap
+                    // uses existing ones. Otherwise the refusal stands.
+                    let existing = self.api.list(endpoint, &[]).await?;
+                    let found: Vec<Value> = chunk
+                        .iter()
+                        .filter_map(|b| {
+                            let name = b.get(name_field)?;
+                            existing.iter().find(|o| o.get(name_field) == Some(name))
+                        })
+                        .cloned()
+                        .collect();
+                    if found.len() != chunk.len() {
+                        return Err(e.into());
+                    }
+                    tracing::info!(
+                        endpoint,
+                        count = found.len(),
+                        "prerequisites found created by an earlier attempt"
+                    );
+                    out.extend(found);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(out)
     }
@@ -538,4 +572,78 @@ fn prerequisite_body(
         | PrereqKind::TenantGroup => json!({"name": name, "description": MANAGED_DESCRIPTION}),
         PrereqKind::Location => unreachable!("locations are never created"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A Nautobot where the tags were created by an earlier attempt whose answer was lost.
+    struct Held(Mutex<Vec<Value>>);
+
+    impl NautobotApi for Held {
+        async fn list(&self, _: &str, _: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        async fn get(&self, _: &str, _: Uuid) -> Result<Option<Value>, ApiError> {
+            Ok(None)
+        }
+        async fn create(&self, path: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+            let body = json!(
+                items
+                    .iter()
+                    .map(|_| json!({"name": ["tag with this name already exists."]}))
+                    .collect::<Vec<_>>()
+            );
+            Err(ApiError::Http {
+                method: "POST".into(),
+                path: path.into(),
+                status: 400,
+                summary: super::super::error::summarize(&body),
+                body: Some(body),
+            })
+        }
+        async fn update(&self, _: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+            Ok(items)
+        }
+        async fn delete(&self, _: &str, _: Vec<Uuid>) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn prerequisites_created_by_a_lost_attempt_are_used() {
+        let api = Held(Mutex::new(vec![
+            json!({"id": "11111111-2222-4333-8444-555555555555", "name": "k8s-managed"}),
+            json!({"id": "11111111-2222-4333-8444-666666666666", "name": "team=a"}),
+        ]));
+        let creator = Creator {
+            api: &api,
+            dry_run: false,
+        };
+        let mut created = Vec::new();
+        let got = creator
+            .create(
+                "extras/tags/",
+                "name",
+                vec![json!({"name": "k8s-managed"}), json!({"name": "team=a"})],
+                &mut created,
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1]["id"], "11111111-2222-4333-8444-666666666666");
+        // a name that is not there: the refusal stands
+        let err = creator
+            .create(
+                "extras/tags/",
+                "name",
+                vec![json!({"name": "team=b"})],
+                &mut created,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+    }
 }

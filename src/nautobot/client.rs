@@ -274,6 +274,11 @@ impl HttpClient {
         if status != StatusCode::OK {
             return Err(self.http_error(Method::GET, "/api/", status, body));
         }
+        // a page that is not JSON (an SSO portal, a proxy's page, a wrong URL) carries no
+        // API-Version either: say what it is rather than blame the version
+        if serde_json::from_slice::<Value>(&body).is_err() {
+            return Err(decode_error(&Method::GET, "/api/".into(), &body, None));
+        }
         let version = headers
             .get("API-Version")
             .and_then(|v| v.to_str().ok())
@@ -455,24 +460,32 @@ impl HttpClient {
         if bytes.is_empty() || status == StatusCode::NO_CONTENT {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            let looks_html = bytes.first() == Some(&b'<');
-            ApiError::Decode {
-                method: method.to_string(),
-                path,
-                message: if looks_html {
-                    "an HTML page instead of JSON (a proxy or a wrong URL?)".into()
-                } else {
-                    e.to_string()
-                },
-            }
-        })
+        serde_json::from_slice(&bytes).map_err(|e| decode_error(&method, path, &bytes, Some(e)))
     }
 
     async fn list_page(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Value, ApiError> {
         let q = encode_query(query);
         self.json_call(Method::GET, &format!("{endpoint}?{q}"), None)
             .await
+    }
+}
+
+/// A 2xx answer that is not JSON: names an HTML page as such.
+fn decode_error(
+    method: &Method,
+    path: String,
+    body: &[u8],
+    cause: Option<serde_json::Error>,
+) -> ApiError {
+    let looks_html = body.trim_ascii_start().first() == Some(&b'<');
+    ApiError::Decode {
+        method: method.to_string(),
+        path,
+        message: match cause {
+            _ if looks_html => "an HTML page instead of JSON (a proxy or a wrong URL?)".into(),
+            Some(e) => e.to_string(),
+            None => "not JSON".into(),
+        },
     }
 }
 
@@ -613,6 +626,21 @@ mod tests {
             "{d3:?}"
         );
         assert!(backoff_delay(b, 30) <= Duration::from_millis(12_500));
+    }
+
+    #[test]
+    fn html_pages_are_named() {
+        let e = decode_error(
+            &Method::GET,
+            "/api/".into(),
+            b"\n <!DOCTYPE html><html>",
+            None,
+        );
+        assert_eq!(e.category(), "NautobotBadResponse");
+        assert!(
+            e.to_string().contains("an HTML page instead of JSON"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => "NautobotUnauthorized",
             ApiError::UnsupportedVersion { .. } => "NautobotVersionUnsupported",
             ApiError::Http { status, .. } if *status >= 500 => "NautobotServerError",
+            ApiError::Http { status: 429, .. } => "NautobotRateLimited",
             ApiError::Http { .. } => "NautobotRejected",
             ApiError::Decode { .. } => "NautobotBadResponse",
         }
@@ -89,7 +90,12 @@ impl ApiError {
             | ApiError::Unauthorized { .. }
             | ApiError::UnsupportedVersion { .. }
             | ApiError::Decode { .. } => true,
-            ApiError::Http { status, .. } => *status >= 500 && !self.is_integrity_error(),
+            // 429 after the client's retries: Nautobot (or a proxy in front) throttles us; it
+            // says nothing about the objects, so stop the pass and back off rather than
+            // split the batch and report good objects as failed
+            ApiError::Http { status, .. } => {
+                (*status >= 500 && !self.is_integrity_error()) || *status == 429
+            }
         }
     }
 
@@ -209,6 +215,12 @@ mod tests {
         );
         assert!(e.is_integrity_error());
         assert!(!e.is_fatal());
+        let e = http(429, json!({"detail": "Request was throttled."}));
+        assert!(
+            e.is_fatal(),
+            "throttling stops the pass, no object is to blame"
+        );
+        assert_eq!(e.category(), "NautobotRateLimited");
         let e = http(502, json!({"detail": "bad gateway"}));
         assert!(e.is_fatal());
         assert_eq!(e.category(), "NautobotServerError");
