@@ -197,6 +197,7 @@ CLUSTER_RULES = {
     ("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes"): READ,
     ("instancetype.kubevirt.io", "virtualmachineinstancetypes"): READ,
     ("config.openshift.io", "networks"): READ, ("config.openshift.io", "clusterversions"): READ,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): READ,
 }
 SERVED_RULES = {
     ("nbsync.dev", "nautobotsyncs"): READ | {"update", "patch"},

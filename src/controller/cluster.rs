@@ -50,6 +50,9 @@ pub struct Readiness {
     pub required: BTreeSet<&'static str>,
     /// Whether KubeVirt's API is served.
     pub kubevirt: bool,
+    /// Whether KubeVirt's VirtualMachine CRD is being deleted (an uninstall: the API server is
+    /// about to delete every VM, and the watch will report each one gone).
+    pub kubevirt_leaving: bool,
 }
 
 impl Readiness {
@@ -121,6 +124,14 @@ impl ClusterCache {
     fn mark_synced(&self, kind: &'static str) {
         self.ready.send_modify(|r| {
             r.synced.insert(kind);
+        });
+    }
+
+    fn set_kubevirt_leaving(&self, leaving: bool) {
+        self.ready.send_if_modified(|r| {
+            let changed = r.kubevirt_leaving != leaving;
+            r.kubevirt_leaving = leaving;
+            changed
         });
     }
 
@@ -550,12 +561,56 @@ pub fn spawn(
             cache.clone(),
         )),
     ];
+    tasks.push(tokio::spawn(watch_kubevirt_crd(
+        client.clone(),
+        cache.clone(),
+    )));
     tasks.push(tokio::spawn(discovery_loop(
         client,
         cache,
         discovery_interval,
     )));
     tasks
+}
+
+/// The VirtualMachine CRD's name.
+const VM_CRD: &str = "virtualmachines.kubevirt.io";
+
+/// Watches the metadata of KubeVirt's VirtualMachine CRD. Uninstalling KubeVirt deletes the
+/// CRD: it gets a deletionTimestamp first, then the API server deletes every VM (each one a
+/// DELETED event on the VM watch, indistinguishable from a person deleting it), then the CRD.
+/// Seeing the deletionTimestamp here marks KubeVirt as leaving, so the worker holds removals
+/// (`worker::kubevirt_hold`) before those deletions arrive. Metadata only: a CRD's schema can
+/// be large. Without RBAC to read CRDs this logs once and ends; the discovery poll below still
+/// sees KubeVirt go, later.
+async fn watch_kubevirt_crd(client: Client, cache: Arc<ClusterCache>) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<kube::core::PartialObjectMeta<CustomResourceDefinition>> = Api::all(client);
+    let config = watcher::Config::default().fields(&format!("metadata.name={VM_CRD}"));
+    let stream = watcher(api, config).default_backoff();
+    futures::pin_mut!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(watcher::Event::Apply(m) | watcher::Event::InitApply(m)) => {
+                let leaving = m.metadata.deletion_timestamp.is_some();
+                if leaving && !cache.ready.borrow().kubevirt_leaving {
+                    tracing::warn!(
+                        "KubeVirt is being uninstalled (its VirtualMachine CRD is being deleted): removals are held"
+                    );
+                }
+                cache.set_kubevirt_leaving(leaving);
+            }
+            // gone for good: still leaving until discovery sees the API gone (and a new CRD,
+            // a reinstall, clears it)
+            Ok(watcher::Event::Delete(_)) => cache.set_kubevirt_leaving(true),
+            Ok(_) => {}
+            Err(watcher::Error::InitialListFailed(kube::Error::Api(e))) if e.code == 403 => {
+                tracing::warn!(error = %e.message, "cannot read CustomResourceDefinitions: a KubeVirt uninstall is noticed only when its API is gone (grant get/list/watch on customresourcedefinitions)");
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "KubeVirt CRD watch"),
+        }
+    }
 }
 
 /// Polls discovery: starts or stops the KubeVirt watchers, refreshes OpenShift cluster facts.
@@ -573,6 +628,9 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                 names.iter().any(|n| n == "virtualmachines")
                     && names.iter().any(|n| n == "virtualmachineinstances")
             }
+            // the group is not served at all (kube reads /apis and does not find it), or its
+            // version is gone: KubeVirt is not installed, or no longer
+            Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingApiGroup(_))) => false,
             Err(kube::Error::Api(e)) if e.code == 404 => false,
             Err(e) => {
                 tracing::warn!(error = %e, "KubeVirt discovery failed; will retry");
@@ -595,9 +653,12 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                 cache.clone(),
             )));
         } else if !present && (running || first) {
+            // say so first: a pass that sees the VMs gone must also see KubeVirt gone, so that it
+            // holds the removals (worker::kubevirt_hold) instead of deleting the VMs
+            cache.set_kubevirt(false);
             if running {
                 tracing::warn!(
-                    "the KubeVirt API is gone: VM watches stopped (the mass-deletion guard protects the synced VMs)"
+                    "the KubeVirt API is gone: VM watches stopped; removals are held while it is missing"
                 );
                 for t in kubevirt_tasks.drain(..) {
                     t.abort();
@@ -617,7 +678,6 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                     "KubeVirt is not installed: syncing containers only (VMs are picked up if it is installed later)"
                 );
             }
-            cache.set_kubevirt(false);
         }
         first = false;
         if let Some(info) = openshift_info(&client).await {

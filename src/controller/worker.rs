@@ -704,7 +704,8 @@ fn kubevirt_hold(
     cache: &ClusterCache,
     observed: &BTreeMap<Uuid, ObservedObject>,
 ) -> Option<String> {
-    if cache.readiness().borrow().kubevirt {
+    let r = cache.readiness().borrow().clone();
+    if r.kubevirt && !r.kubevirt_leaving {
         return None;
     }
     let vms = observed
@@ -713,8 +714,9 @@ fn kubevirt_hold(
         .count();
     (vms > 0).then(|| {
         format!(
-            "the KubeVirt API is not served, but Nautobot holds {vms} VMs of this cluster: nothing is removed while it is missing \
-             (KubeVirt uninstalled, or being upgraded?); annotate the NautobotSync nbsync.dev/allow-mass-deletion=true to let them go"
+            "the KubeVirt API is {}, but Nautobot holds {vms} VMs of this cluster: nothing is removed while it is missing \
+             (KubeVirt uninstalled, or being upgraded?); annotate the NautobotSync nbsync.dev/allow-mass-deletion=true to let them go",
+            if r.kubevirt { "being uninstalled (its CRD is being deleted)" } else { "not served" }
         )
     })
 }
