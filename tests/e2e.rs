@@ -286,10 +286,48 @@ async fn deletions_dry_run_metrics_and_cleanup_on_delete() {
     })
     .await;
 
+    // a VM deleted as KubeVirt does it: a deletionTimestamp first (finalizers pending), the VMI
+    // goes, then the finalizer is removed and the VM goes: Nautobot follows
+    let vm_gone = async || {
+        !owned(&nb.api, "ocp-lab")
+            .await
+            .values()
+            .any(|o| o.kind == Kind::VirtualMachine && o.display == "legacy-cirros")
+    };
+    assert!(!vm_gone().await, "the VM is in Nautobot to begin with");
+    k8s.delete(
+        "kubevirt.io/v1",
+        "VirtualMachine",
+        Some("shop-staging"),
+        "legacy-cirros",
+    )
+    .unwrap();
+    for kind in ["VirtualMachineInstance", "VirtualMachine"] {
+        edit_object(
+            &k8s,
+            "kubevirt.io/v1",
+            kind,
+            Some("shop-staging"),
+            "legacy-cirros",
+            |o| o["metadata"]["finalizers"] = json!([]),
+        );
+        k8s.delete(
+            "kubevirt.io/v1",
+            kind,
+            Some("shop-staging"),
+            "legacy-cirros",
+        )
+        .ok();
+    }
+    wait_for(
+        "the VM gone from Nautobot",
+        Duration::from_secs(30),
+        &op,
+        vm_gone,
+    )
+    .await;
+
     // deleting a Service removes its CloudService and its address from Nautobot
-    // (VM removal through watch events is not covered here yet: with the stand-in, the VM watch
-    // stalls after a deletionTimestamp update in this scenario; under investigation. VM
-    // deletion itself is proven by tests/nautobot.rs and the diff unit tests.)
     k8s.delete("v1", "Service", Some("shop-staging"), "legacy-billing")
         .unwrap();
     wait_for(

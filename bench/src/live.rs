@@ -329,7 +329,7 @@ fn edit(s: &StandIn, mut obj: Value, f: impl FnOnce(&mut Value)) -> Result<Value
 
 async fn run_async(opts: &Options) -> Result<String, String> {
     let mut out = String::new();
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "machine: {}\nsnapshot: {}\nnautobot: {}\n\n",
         procfs::machine(),
         opts.source,
@@ -373,7 +373,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let ref_time = t0.elapsed();
     let ref_requests = api.stats().since(&before);
     let ref_rate = created as f64 / ref_time.as_secs_f64();
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "## 1. Initial sync\n\nreference writer: {created} objects created ({failed} failed) and {late} late updates ({late_failed} failed) in {:.1} s with {} POST and {} PATCH: **{ref_rate:.1} objects/s**\n",
         ref_time.as_secs_f64(),
         ref_requests.posts,
@@ -420,7 +420,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let op_created = metric(&m, "nbsync_writes_total", &[("action", "create")]);
     let op_rate = op_created / initial.as_secs_f64();
     let st = status(&s);
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "operator: Synced after {:.1} s from its start (caches, bootstrap, reads and writes), {op_created:.0} objects created, {} objects in sync; requests: {}: **{op_rate:.1} objects/s, ratio {:.2}**\n\n",
         initial.as_secs_f64(),
         st["objectsInSync"],
@@ -499,7 +499,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
                 .or_default() += 1;
         }
         latencies.sort();
-        out.push_str(&format!(
+        say(&mut out, &format!(
             "| {what} | {} | {} | {} | {} | {} |\n",
             latencies.len(),
             ms(percentile(&latencies, 0.5)),
@@ -554,15 +554,15 @@ async fn run_async(opts: &Options) -> Result<String, String> {
             let cur = s
                 .get("kubevirt.io/v1", "VirtualMachine", Some(&key.0), &key.1)
                 .ok_or("VM gone")?;
-            let cores = cur["spec"]["template"]["spec"]["domain"]["cpu"]["cores"]
-                .as_u64()
-                .unwrap_or(1)
-                % 8
-                + 1;
+            let cpu = &cur["spec"]["template"]["spec"]["domain"]["cpu"];
+            let cores = cpu["cores"].as_u64().unwrap_or(1) % 8 + 1;
+            // what Nautobot should show: sockets x cores x threads
+            let vcpus =
+                cpu["sockets"].as_u64().unwrap_or(1) * cores * cpu["threads"].as_u64().unwrap_or(1);
             edit(&s, cur, |o| {
                 o["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] = json!(cores)
             })?;
-            want.insert(key, cores);
+            want.insert(key, vcpus);
         } else if !pods.is_empty() {
             let (ns, name) = &pods[(n / 2) % pods.len()];
             if let Some(p) = s.get("v1", "Pod", Some(ns), name) {
@@ -607,7 +607,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     )
     .await;
     let m = op.metrics().await;
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "\n## 2. Burst\n\n{n} changes ({} VM, {} pod) at {}/s for {:.1} s; queue depth at most {max_queue:.0} (sampled each second); {}; requests during and after: {}\n\n",
         n.div_ceil(2), n / 2, opts.burst_rate, burst_time.as_secs_f64(),
         match converged {
@@ -622,7 +622,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let before_m = op.metrics().await;
     tokio::time::sleep(opts.idle).await;
     let m = op.metrics().await;
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "## 4. Idle\n\nrequests in {:.0} s with nothing changing: {}\n\n",
         opts.idle.as_secs_f64(),
         delta(&requests(&m), &requests(&before_m))
@@ -646,7 +646,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let m = op.metrics().await;
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "## 5. Full re-diff, nothing changed\n\npass duration {:.2} s (sync_duration_seconds, mode=full; {:.1} s from the spec change to the status); requests: {}; writes: {:.0}\n\n",
         metric(&m, "nbsync_sync_duration_seconds_sum", &[("mode", "full")]) - full0,
         took.as_secs_f64(),
@@ -669,7 +669,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let m = op.metrics().await;
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "## 7. Restart\n\nfrom process start to the first full pass done (Synced): {:.1} s; requests: {}; writes: {:.0}\n",
         back.as_secs_f64(),
         delta(&requests(&m), &BTreeMap::new()),
@@ -681,12 +681,18 @@ async fn run_async(opts: &Options) -> Result<String, String> {
         .lines()
         .filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\""))
         .count();
-    out.push_str(&format!(
+    say(&mut out, &format!(
         "\noperator log: {} ({warnings} warnings/errors)\n",
         log.display()
     ));
     s.shutdown().await;
     Ok(out)
+}
+
+/// Adds to the report and prints it at once on stderr (a long run that fails still tells what it measured).
+fn say(out: &mut String, text: &str) {
+    eprint!("{text}");
+    out.push_str(text);
 }
 
 fn jiff_now() -> jiff::Timestamp {
