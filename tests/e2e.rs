@@ -147,22 +147,7 @@ async fn kubevirt_installed_later_is_picked_up_without_a_restart() {
             .all(|o| o.kind != Kind::VirtualMachine)
     );
     // KubeVirt arrives: its CRDs, then the VMs and VMIs of the sample
-    let snap = sample_snapshot();
-    let mut items = kubevirt_crds();
-    items.extend(
-        snap["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| {
-                i["apiVersion"]
-                    .as_str()
-                    .is_some_and(|a| a.contains("kubevirt.io"))
-            })
-            .cloned(),
-    );
-    k8s.load_list(json!({"apiVersion": "v1", "kind": "List", "items": items}))
-        .unwrap();
+    install_kubevirt(&k8s);
     wait_for("the VMs in Nautobot", T, &op, async || {
         owned(&nb.api, "ocp-lab")
             .await

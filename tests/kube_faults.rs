@@ -27,6 +27,25 @@ async fn synced(k8s: &kube_stand_in::StandIn, op: &Operator) {
     .await;
 }
 
+/// A clean Nautobot, the sample cluster (with or without KubeVirt) with `spec` merged into its
+/// NautobotSync, the operator, its first sync done, and what Nautobot then holds.
+async fn synced_with(
+    kubevirt: bool,
+    spec: Value,
+) -> Option<(
+    Nautobot,
+    kube_stand_in::StandIn,
+    Operator,
+    BTreeMap<Uuid, ObservedObject>,
+)> {
+    let nb = clean().await?;
+    let k8s = cluster(kubevirt, &nb.url, spec).await;
+    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
+    synced(&k8s, &op).await;
+    let before = owned(&nb.api, "ocp-lab").await;
+    Some((nb, k8s, op, before))
+}
+
 /// No two owned objects of one kind with the same name, for the kinds whose names are unique
 /// within a cluster (interfaces, for one, are all called `default` or `eth0`).
 fn assert_no_duplicates(objects: &BTreeMap<Uuid, ObservedObject>) {
@@ -59,11 +78,11 @@ fn vms(objects: &BTreeMap<Uuid, ObservedObject>) -> BTreeSet<Uuid> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_outage_with_lost_watch_history_loses_nothing() {
-    let Some(nb) = clean().await else { return };
-    let k8s = cluster(true, &nb.url, json!({"deletion": {"policy": "Delete"}})).await;
-    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
-    synced(&k8s, &op).await;
-    let before = owned(&nb.api, "ocp-lab").await;
+    let Some((nb, k8s, op, before)) =
+        synced_with(true, json!({"deletion": {"policy": "Delete"}})).await
+    else {
+        return;
+    };
 
     // the API server goes away; meanwhile a Service is deleted and a VM resized, and the watch
     // history is compacted, so the operator must re-list to learn about either
@@ -120,11 +139,11 @@ async fn an_api_outage_with_lost_watch_history_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubevirt_removed_holds_every_removal_and_its_return_duplicates_nothing() {
-    let Some(nb) = clean().await else { return };
-    let k8s = cluster(true, &nb.url, json!({"deletion": {"policy": "Delete"}})).await;
-    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
-    synced(&k8s, &op).await;
-    let before = owned(&nb.api, "ocp-lab").await;
+    let Some((nb, k8s, op, before)) =
+        synced_with(true, json!({"deletion": {"policy": "Delete"}})).await
+    else {
+        return;
+    };
     let vms_before = vms(&before);
     assert_eq!(vms_before.len(), 5);
 
@@ -202,22 +221,7 @@ async fn kubevirt_removed_holds_every_removal_and_its_return_duplicates_nothing(
     );
 
     // KubeVirt comes back with the same VMs: the same records, no duplicates, nothing held
-    let snap = sample_snapshot();
-    let mut items = kubevirt_crds();
-    items.extend(
-        snap["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| {
-                i["apiVersion"]
-                    .as_str()
-                    .is_some_and(|a| a.starts_with("kubevirt.io"))
-            })
-            .cloned(),
-    );
-    k8s.load_list(json!({"apiVersion": "v1", "kind": "List", "items": items}))
-        .unwrap();
+    install_kubevirt(&k8s);
     wait_for("back to normal", T, &op, async || {
         let s = nbsync_status(&k8s);
         s["kubevirtDetected"] == json!(true)
@@ -233,11 +237,11 @@ async fn kubevirt_removed_holds_every_removal_and_its_return_duplicates_nothing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_that_excludes_everything_is_held_until_a_person_allows_it() {
-    let Some(nb) = clean().await else { return };
-    let k8s = cluster(false, &nb.url, json!({"deletion": {"policy": "Delete"}})).await;
-    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
-    synced(&k8s, &op).await;
-    let before = owned(&nb.api, "ocp-lab").await;
+    let Some((nb, k8s, op, before)) =
+        synced_with(false, json!({"deletion": {"policy": "Delete"}})).await
+    else {
+        return;
+    };
     let tenants =
         |o: &BTreeMap<Uuid, ObservedObject>| o.values().filter(|o| o.kind == Kind::Tenant).count();
     assert!(tenants(&before) > 0);
@@ -286,11 +290,9 @@ async fn a_filter_that_excludes_everything_is_held_until_a_person_allows_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_editing_nautobot_are_repaired_or_respected() {
-    let Some(nb) = clean().await else { return };
-    let k8s = cluster(true, &nb.url, json!({})).await;
-    let op = Operator::start(&k8s, "op-0", &["--disable-leader-election"]);
-    synced(&k8s, &op).await;
-    let before = owned(&nb.api, "ocp-lab").await;
+    let Some((nb, k8s, op, before)) = synced_with(true, json!({})).await else {
+        return;
+    };
     let vm = |name: &str| {
         before
             .values()

@@ -118,18 +118,22 @@ fn synced_watches(log: &str, started: Instant, seen: &mut BTreeMap<String, Synce
 
 /// Runs `cache` and returns the report (Markdown).
 pub fn run(opts: &Options) -> Result<String, String> {
-    if !opts.operator.exists() {
+    runtime_for(&opts.operator)?.block_on(run_async(opts))
+}
+
+/// A 2-thread runtime, once the operator binary is known to exist.
+pub(crate) fn runtime_for(operator: &std::path::Path) -> Result<tokio::runtime::Runtime, String> {
+    if !operator.exists() {
         return Err(format!(
             "{} not found: build it with `cargo build --release --bin nautobot-sync-operator` or pass --operator",
-            opts.operator.display()
+            operator.display()
         ));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(run_async(opts))
+        .map_err(|e| e.to_string())
 }
 
 async fn run_async(opts: &Options) -> Result<String, String> {

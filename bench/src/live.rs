@@ -64,18 +64,7 @@ pub struct Options {
 
 /// Runs `live` and returns the report (Markdown).
 pub fn run(opts: &Options) -> Result<String, String> {
-    if !opts.operator.exists() {
-        return Err(format!(
-            "{} not found: build it with `cargo build --release --bin nautobot-sync-operator`",
-            opts.operator.display()
-        ));
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(run_async(opts))
+    crate::cache::runtime_for(&opts.operator)?.block_on(run_async(opts))
 }
 
 fn client(opts: &Options) -> Result<HttpClient, String> {
@@ -329,12 +318,15 @@ fn edit(s: &StandIn, mut obj: Value, f: impl FnOnce(&mut Value)) -> Result<Value
 
 async fn run_async(opts: &Options) -> Result<String, String> {
     let mut out = String::new();
-    say(&mut out, &format!(
-        "machine: {}\nsnapshot: {}\nnautobot: {}\n\n",
-        procfs::machine(),
-        opts.source,
-        opts.nautobot
-    ));
+    say(
+        &mut out,
+        &format!(
+            "machine: {}\nsnapshot: {}\nnautobot: {}\n\n",
+            procfs::machine(),
+            opts.source,
+            opts.nautobot
+        ),
+    );
     let api = client(opts)?;
     let spec_json = spec(opts)?;
     let cfg = SyncConfig::from_spec(
@@ -373,12 +365,15 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let ref_time = t0.elapsed();
     let ref_requests = api.stats().since(&before);
     let ref_rate = created as f64 / ref_time.as_secs_f64();
-    say(&mut out, &format!(
-        "## 1. Initial sync\n\nreference writer: {created} objects created ({failed} failed) and {late} late updates ({late_failed} failed) in {:.1} s with {} POST and {} PATCH: **{ref_rate:.1} objects/s**\n",
-        ref_time.as_secs_f64(),
-        ref_requests.posts,
-        ref_requests.patches
-    ));
+    say(
+        &mut out,
+        &format!(
+            "## 1. Initial sync\n\nreference writer: {created} objects created ({failed} failed) and {late} late updates ({late_failed} failed) in {:.1} s with {} POST and {} PATCH: **{ref_rate:.1} objects/s**\n",
+            ref_time.as_secs_f64(),
+            ref_requests.posts,
+            ref_requests.patches
+        ),
+    );
     drop(projection);
 
     // 2. the operator into an empty Nautobot
@@ -420,13 +415,16 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let op_created = metric(&m, "nbsync_writes_total", &[("action", "create")]);
     let op_rate = op_created / initial.as_secs_f64();
     let st = status(&s);
-    say(&mut out, &format!(
-        "operator: Synced after {:.1} s from its start (caches, bootstrap, reads and writes), {op_created:.0} objects created, {} objects in sync; requests: {}: **{op_rate:.1} objects/s, ratio {:.2}**\n\n",
-        initial.as_secs_f64(),
-        st["objectsInSync"],
-        delta(&requests(&m), &BTreeMap::new()),
-        op_rate / ref_rate
-    ));
+    say(
+        &mut out,
+        &format!(
+            "operator: Synced after {:.1} s from its start (caches, bootstrap, reads and writes), {op_created:.0} objects created, {} objects in sync; requests: {}: **{op_rate:.1} objects/s, ratio {:.2}**\n\n",
+            initial.as_secs_f64(),
+            st["objectsInSync"],
+            delta(&requests(&m), &BTreeMap::new()),
+            op_rate / ref_rate
+        ),
+    );
 
     // 3. single changes
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -499,18 +497,21 @@ async fn run_async(opts: &Options) -> Result<String, String> {
                 .or_default() += 1;
         }
         latencies.sort();
-        say(&mut out, &format!(
-            "| {what} | {} | {} | {} | {} | {} |\n",
-            latencies.len(),
-            ms(percentile(&latencies, 0.5)),
-            ms(percentile(&latencies, 0.99)),
-            ms(latencies.last().copied().unwrap_or_default()),
-            per_change
-                .iter()
-                .map(|(k, n)| format!("{k} (x{n})"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
+        say(
+            &mut out,
+            &format!(
+                "| {what} | {} | {} | {} | {} | {} |\n",
+                latencies.len(),
+                ms(percentile(&latencies, 0.5)),
+                ms(percentile(&latencies, 0.99)),
+                ms(latencies.last().copied().unwrap_or_default()),
+                per_change
+                    .iter()
+                    .map(|(k, n)| format!("{k} (x{n})"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
     }
 
     // 4. a burst of VM and pod changes
@@ -607,26 +608,38 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     )
     .await;
     let m = op.metrics().await;
-    say(&mut out, &format!(
-        "\n## 2. Burst\n\n{n} changes ({} VM, {} pod) at {}/s for {:.1} s; queue depth at most {max_queue:.0} (sampled each second); {}; requests during and after: {}\n\n",
-        n.div_ceil(2), n / 2, opts.burst_rate, burst_time.as_secs_f64(),
-        match converged {
-            Ok(d) => format!("every changed VM right in Nautobot {:.1} s after the burst ended", d.as_secs_f64()),
-            Err(e) => format!("NOT converged: {e}"),
-        },
-        delta(&requests(&m), &requests(&before_m))
-    ));
+    say(
+        &mut out,
+        &format!(
+            "\n## 2. Burst\n\n{n} changes ({} VM, {} pod) at {}/s for {:.1} s; queue depth at most {max_queue:.0} (sampled each second); {}; requests during and after: {}\n\n",
+            n.div_ceil(2),
+            n / 2,
+            opts.burst_rate,
+            burst_time.as_secs_f64(),
+            match converged {
+                Ok(d) => format!(
+                    "every changed VM right in Nautobot {:.1} s after the burst ended",
+                    d.as_secs_f64()
+                ),
+                Err(e) => format!("NOT converged: {e}"),
+            },
+            delta(&requests(&m), &requests(&before_m))
+        ),
+    );
 
     // 5. idle
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before_m = op.metrics().await;
     tokio::time::sleep(opts.idle).await;
     let m = op.metrics().await;
-    say(&mut out, &format!(
-        "## 4. Idle\n\nrequests in {:.0} s with nothing changing: {}\n\n",
-        opts.idle.as_secs_f64(),
-        delta(&requests(&m), &requests(&before_m))
-    ));
+    say(
+        &mut out,
+        &format!(
+            "## 4. Idle\n\nrequests in {:.0} s with nothing changing: {}\n\n",
+            opts.idle.as_secs_f64(),
+            delta(&requests(&m), &requests(&before_m))
+        ),
+    );
 
     // 6. a full re-diff with nothing changed
     let before_m = m;
@@ -646,13 +659,16 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let m = op.metrics().await;
-    say(&mut out, &format!(
-        "## 5. Full re-diff, nothing changed\n\npass duration {:.2} s (sync_duration_seconds, mode=full; {:.1} s from the spec change to the status); requests: {}; writes: {:.0}\n\n",
-        metric(&m, "nbsync_sync_duration_seconds_sum", &[("mode", "full")]) - full0,
-        took.as_secs_f64(),
-        delta(&requests(&m), &requests(&before_m)),
-        writes(&m) - writes(&before_m)
-    ));
+    say(
+        &mut out,
+        &format!(
+            "## 5. Full re-diff, nothing changed\n\npass duration {:.2} s (sync_duration_seconds, mode=full; {:.1} s from the spec change to the status); requests: {}; writes: {:.0}\n\n",
+            metric(&m, "nbsync_sync_duration_seconds_sum", &[("mode", "full")]) - full0,
+            took.as_secs_f64(),
+            delta(&requests(&m), &requests(&before_m)),
+            writes(&m) - writes(&before_m)
+        ),
+    );
 
     // 7. restart
     op.stop().await;
@@ -669,22 +685,28 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let m = op.metrics().await;
-    say(&mut out, &format!(
-        "## 7. Restart\n\nfrom process start to the first full pass done (Synced): {:.1} s; requests: {}; writes: {:.0}\n",
-        back.as_secs_f64(),
-        delta(&requests(&m), &BTreeMap::new()),
-        writes(&m)
-    ));
+    say(
+        &mut out,
+        &format!(
+            "## 7. Restart\n\nfrom process start to the first full pass done (Synced): {:.1} s; requests: {}; writes: {:.0}\n",
+            back.as_secs_f64(),
+            delta(&requests(&m), &BTreeMap::new()),
+            writes(&m)
+        ),
+    );
     op.stop().await;
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     let warnings = log_text
         .lines()
         .filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\""))
         .count();
-    say(&mut out, &format!(
-        "\noperator log: {} ({warnings} warnings/errors)\n",
-        log.display()
-    ));
+    say(
+        &mut out,
+        &format!(
+            "\noperator log: {} ({warnings} warnings/errors)\n",
+            log.display()
+        ),
+    );
     s.shutdown().await;
     Ok(out)
 }

@@ -324,3 +324,23 @@ pub fn metrics_addr(op: &Operator) -> String {
         })
         .expect("metrics address logged")
 }
+
+/// Installs KubeVirt late: its CRDs, then the VMs and VMIs of the sample.
+pub fn install_kubevirt(s: &StandIn) {
+    let snap = sample_snapshot();
+    let mut items = kubevirt_crds();
+    items.extend(
+        snap["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["apiVersion"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("kubevirt.io"))
+            })
+            .cloned(),
+    );
+    s.load_list(json!({"apiVersion": "v1", "kind": "List", "items": items}))
+        .unwrap();
+}
