@@ -121,6 +121,38 @@ pub fn run(opts: &Options) -> Result<String, String> {
     runtime_for(&opts.operator)?.block_on(run_async(opts))
 }
 
+/// Starts `operator run` against the stand-in's kubeconfig: its own namespace served, no
+/// leader election, JSON logs to `log`, killed when dropped.
+pub(crate) fn spawn_operator(
+    operator: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    metrics_addr: &str,
+    log: std::fs::File,
+    env: &[(String, String)],
+) -> Result<tokio::process::Child, String> {
+    tokio::process::Command::new(operator)
+        .args([
+            "run",
+            "--namespaces",
+            NS,
+            "--pod-namespace",
+            NS,
+            "--disable-leader-election",
+            "--metrics-addr",
+            metrics_addr,
+            "--log-format",
+            "json",
+        ])
+        .env("KUBECONFIG", kubeconfig)
+        .env("LOG_LEVEL", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", operator.display()))
+}
+
 /// A 2-thread runtime, once the operator binary is known to exist.
 pub(crate) fn runtime_for(operator: &std::path::Path) -> Result<tokio::runtime::Runtime, String> {
     if !operator.exists() {
@@ -152,27 +184,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
 
     let started = Instant::now();
     let bench_cpu0 = procfs::cpu_time("self").unwrap_or_default();
-    let mut child = tokio::process::Command::new(&opts.operator)
-        .args([
-            "run",
-            "--namespaces",
-            NS,
-            "--pod-namespace",
-            NS,
-            "--disable-leader-election",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("LOG_LEVEL", "info")
-        .envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", opts.operator.display()))?;
+    let mut child = spawn_operator(&opts.operator, &kubeconfig, "127.0.0.1:0", log, &opts.env)?;
     let pid = child.id().ok_or("the operator exited at once")?.to_string();
 
     let mut seen: BTreeMap<String, Synced> = BTreeMap::new();

@@ -218,26 +218,13 @@ impl Operator {
             .append(true)
             .open(log)
             .map_err(|e| e.to_string())?;
-        let child = tokio::process::Command::new(&opts.operator)
-            .args([
-                "run",
-                "--namespaces",
-                NS,
-                "--pod-namespace",
-                NS,
-                "--disable-leader-election",
-                "--metrics-addr",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .env("KUBECONFIG", kubeconfig)
-            .env("LOG_LEVEL", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", opts.operator.display()))?;
+        let child = crate::cache::spawn_operator(
+            &opts.operator,
+            kubeconfig,
+            &format!("127.0.0.1:{port}"),
+            log,
+            &[],
+        )?;
         Ok(Operator {
             child,
             metrics: format!("http://127.0.0.1:{port}/metrics"),
