@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::CustomResource;
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::snapshot::Labels;
 
 /// `kubevirt.io/v1` VirtualMachine spec (subset).
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
@@ -99,10 +100,26 @@ pub struct VirtualMachineInstanceSpec {
 pub struct VmiTemplate {
     /// Labels and annotations copied to the VMI.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: Option<TemplateMeta>,
     /// The VMI spec.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<VirtualMachineInstanceSpec>,
+}
+
+/// The metadata of a template inside a VM (its VMI's, its DataVolumes'): name, labels and
+/// annotations, kept compact.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TemplateMeta {
+    /// Name (DataVolume templates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Labels.
+    #[serde(skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
+    /// Annotations.
+    #[serde(skip_serializing_if = "Labels::is_empty")]
+    pub annotations: Labels,
 }
 
 /// Reference to an instancetype or preference.
@@ -122,7 +139,7 @@ pub struct InstancetypeMatcher {
 pub struct DataVolumeTemplate {
     /// Name of the DataVolume (referenced by a `dataVolume` volume).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<ObjectMeta>,
+    pub metadata: Option<TemplateMeta>,
     /// Storage request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<DataVolumeSpec>,
@@ -155,16 +172,16 @@ pub struct StorageRequest {
 pub struct ResourceRequirements {
     /// Requests (`cpu`, `memory`, `storage`).
     #[serde(
-        skip_serializing_if = "BTreeMap::is_empty",
+        skip_serializing_if = "Labels::is_empty",
         deserialize_with = "quantity_map"
     )]
-    pub requests: BTreeMap<String, String>,
+    pub requests: Labels,
     /// Limits.
     #[serde(
-        skip_serializing_if = "BTreeMap::is_empty",
+        skip_serializing_if = "Labels::is_empty",
         deserialize_with = "quantity_map"
     )]
-    pub limits: BTreeMap<String, String>,
+    pub limits: Labels,
 }
 
 /// The domain of a VMI.
@@ -563,7 +580,7 @@ fn lenient_quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
     })
 }
 
-fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
     let v = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
     Ok(v.into_iter()
         .filter_map(|(k, v)| match v {
@@ -571,5 +588,6 @@ fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Stri
             serde_json::Value::Number(n) => Some((k, n.to_string())),
             _ => None,
         })
-        .collect())
+        .collect::<BTreeMap<_, _>>()
+        .into())
 }

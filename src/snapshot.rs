@@ -18,6 +18,7 @@ use crate::kubevirt::{
     VirtualMachineInstancetype,
 };
 use crate::slim::SlimPod;
+use crate::stored::{DeploymentInfo, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo};
 
 /// A namespaced object's key: (namespace, name).
 pub type NsName = (String, String);
@@ -38,13 +39,13 @@ pub struct ClusterInfo {
 /// All cluster objects the projection reads, with secondary indexes.
 #[derive(Debug, Default, Clone)]
 pub struct ClusterIndex {
-    namespaces: BTreeMap<String, Arc<Namespace>>,
-    nodes: BTreeMap<String, Arc<Node>>,
+    namespaces: BTreeMap<String, Arc<NamespaceInfo>>,
+    nodes: BTreeMap<String, Arc<NodeInfo>>,
     pods: BTreeMap<NsName, Arc<PodInfo>>,
-    deployments: BTreeMap<NsName, Arc<Deployment>>,
-    services: BTreeMap<NsName, Arc<Service>>,
-    vms: BTreeMap<NsName, Arc<VirtualMachine>>,
-    vmis: BTreeMap<NsName, Arc<VirtualMachineInstance>>,
+    deployments: BTreeMap<NsName, Arc<DeploymentInfo>>,
+    services: BTreeMap<NsName, Arc<ServiceInfo>>,
+    vms: BTreeMap<NsName, Arc<VmInfo>>,
+    vmis: BTreeMap<NsName, Arc<VmiInfo>>,
     cluster_instancetypes: BTreeMap<String, InstancetypeSize>,
     instancetypes: BTreeMap<NsName, InstancetypeSize>,
     /// virt-launcher pod by the UID of the VMI it runs.
@@ -83,8 +84,38 @@ impl Labels {
     }
 
     /// Whether a Service selector selects these labels (an empty selector selects nothing).
-    pub fn selected_by(&self, selector: &BTreeMap<String, String>) -> bool {
+    pub fn selected_by(&self, selector: &Labels) -> bool {
         !selector.is_empty() && selector.iter().all(|(k, v)| self.get(k) == Some(v))
+    }
+
+    /// (key, value) in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
+    /// The number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl serde::Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Labels {
+    /// A map of strings; `null` is empty.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<BTreeMap<String, String>>::deserialize(d)?
+            .unwrap_or_default()
+            .into())
     }
 }
 
@@ -251,13 +282,19 @@ impl ClusterIndex {
             T::deserialize(v).map_err(|e| format!("cannot be read: {e}"))
         }
         match (group, kind) {
-            ("", "Namespace") => self.apply_namespace(Arc::new(parse(item)?)),
-            ("", "Node") => self.apply_node(Arc::new(parse(item)?)),
+            ("", "Namespace") => self.apply_namespace(Arc::new(parse::<Namespace>(item)?.into())),
+            ("", "Node") => self.apply_node(Arc::new(parse::<Node>(item)?.into())),
             ("", "Pod") => self.apply_pod(Arc::new(PodInfo::from(parse::<SlimPod>(item)?))),
-            ("", "Service") => self.apply_service(Arc::new(parse(item)?)),
-            ("apps", "Deployment") => self.apply_deployment(Arc::new(parse(item)?)),
-            ("kubevirt.io", "VirtualMachine") => self.apply_vm(Arc::new(parse(item)?)),
-            ("kubevirt.io", "VirtualMachineInstance") => self.apply_vmi(Arc::new(parse(item)?)),
+            ("", "Service") => self.apply_service(Arc::new(parse::<Service>(item)?.into())),
+            ("apps", "Deployment") => {
+                self.apply_deployment(Arc::new(parse::<Deployment>(item)?.into()))
+            }
+            ("kubevirt.io", "VirtualMachine") => {
+                self.apply_vm(Arc::new(parse::<VirtualMachine>(item)?.into()))
+            }
+            ("kubevirt.io", "VirtualMachineInstance") => {
+                self.apply_vmi(Arc::new(parse::<VirtualMachineInstance>(item)?.into()))
+            }
             ("instancetype.kubevirt.io", "VirtualMachineClusterInstancetype") => {
                 let it: VirtualMachineClusterInstancetype = parse(item)?;
                 self.cluster_instancetypes
@@ -276,19 +313,19 @@ impl ClusterIndex {
     }
 
     /// Adds or replaces a namespace.
-    pub fn apply_namespace(&mut self, ns: Arc<Namespace>) {
-        if ns.name_any() == "kube-system" {
-            self.kube_system_uid = ns.uid();
+    pub fn apply_namespace(&mut self, ns: Arc<NamespaceInfo>) {
+        if &*ns.name == "kube-system" {
+            self.kube_system_uid = ns.uid.as_deref().map(String::from);
         }
-        self.namespaces.insert(ns.name_any(), ns);
+        self.namespaces.insert(ns.name.to_string(), ns);
     }
     /// Removes a namespace.
     pub fn delete_namespace(&mut self, name: &str) {
         self.namespaces.remove(name);
     }
     /// Adds or replaces a node.
-    pub fn apply_node(&mut self, node: Arc<Node>) {
-        self.nodes.insert(node.name_any(), node);
+    pub fn apply_node(&mut self, node: Arc<NodeInfo>) {
+        self.nodes.insert(node.meta.name.to_string(), node);
     }
     /// Removes a node.
     pub fn delete_node(&mut self, name: &str) {
@@ -343,32 +380,32 @@ impl ClusterIndex {
     }
 
     /// Adds or replaces a Deployment.
-    pub fn apply_deployment(&mut self, d: Arc<Deployment>) {
-        self.deployments.insert(key_of(d.as_ref()), d);
+    pub fn apply_deployment(&mut self, d: Arc<DeploymentInfo>) {
+        self.deployments.insert(d.meta.key(), d);
     }
     /// Removes a Deployment.
     pub fn delete_deployment(&mut self, ns: &str, name: &str) {
         self.deployments.remove(&(ns.to_string(), name.to_string()));
     }
     /// Adds or replaces a Service.
-    pub fn apply_service(&mut self, s: Arc<Service>) {
-        self.services.insert(key_of(s.as_ref()), s);
+    pub fn apply_service(&mut self, s: Arc<ServiceInfo>) {
+        self.services.insert(s.meta.key(), s);
     }
     /// Removes a Service.
     pub fn delete_service(&mut self, ns: &str, name: &str) {
         self.services.remove(&(ns.to_string(), name.to_string()));
     }
     /// Adds or replaces a VirtualMachine.
-    pub fn apply_vm(&mut self, vm: Arc<VirtualMachine>) {
-        self.vms.insert(key_of(vm.as_ref()), vm);
+    pub fn apply_vm(&mut self, vm: Arc<VmInfo>) {
+        self.vms.insert(vm.meta.key(), vm);
     }
     /// Removes a VirtualMachine.
     pub fn delete_vm(&mut self, ns: &str, name: &str) {
         self.vms.remove(&(ns.to_string(), name.to_string()));
     }
     /// Adds or replaces a VirtualMachineInstance.
-    pub fn apply_vmi(&mut self, vmi: Arc<VirtualMachineInstance>) {
-        self.vmis.insert(key_of(vmi.as_ref()), vmi);
+    pub fn apply_vmi(&mut self, vmi: Arc<VmiInfo>) {
+        self.vmis.insert(vmi.meta.key(), vmi);
     }
     /// Removes a VirtualMachineInstance.
     pub fn delete_vmi(&mut self, ns: &str, name: &str) {
@@ -433,19 +470,19 @@ impl ClusterIndex {
     }
 
     /// A namespace by name.
-    pub fn namespace(&self, name: &str) -> Option<&Arc<Namespace>> {
+    pub fn namespace(&self, name: &str) -> Option<&Arc<NamespaceInfo>> {
         self.namespaces.get(name)
     }
     /// All namespaces, by name.
-    pub fn namespaces(&self) -> impl Iterator<Item = &Arc<Namespace>> {
+    pub fn namespaces(&self) -> impl Iterator<Item = &Arc<NamespaceInfo>> {
         self.namespaces.values()
     }
     /// A node by name.
-    pub fn node(&self, name: &str) -> Option<&Arc<Node>> {
+    pub fn node(&self, name: &str) -> Option<&Arc<NodeInfo>> {
         self.nodes.get(name)
     }
     /// All nodes, by name.
-    pub fn nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
+    pub fn nodes(&self) -> impl Iterator<Item = &Arc<NodeInfo>> {
         self.nodes.values()
     }
     /// A pod.
@@ -479,23 +516,23 @@ impl ClusterIndex {
             .filter_map(move |p| self.pods.get(&(ns.to_string(), p.clone())))
     }
     /// A Deployment.
-    pub fn deployment(&self, ns: &str, name: &str) -> Option<&Arc<Deployment>> {
+    pub fn deployment(&self, ns: &str, name: &str) -> Option<&Arc<DeploymentInfo>> {
         self.deployments.get(&(ns.to_string(), name.to_string()))
     }
     /// All Deployments.
-    pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+    pub fn deployments(&self) -> impl Iterator<Item = &Arc<DeploymentInfo>> {
         self.deployments.values()
     }
     /// A Service.
-    pub fn service(&self, ns: &str, name: &str) -> Option<&Arc<Service>> {
+    pub fn service(&self, ns: &str, name: &str) -> Option<&Arc<ServiceInfo>> {
         self.services.get(&(ns.to_string(), name.to_string()))
     }
     /// All Services.
-    pub fn services(&self) -> impl Iterator<Item = &Arc<Service>> {
+    pub fn services(&self) -> impl Iterator<Item = &Arc<ServiceInfo>> {
         self.services.values()
     }
     /// The Services of one namespace.
-    pub fn services_in(&self, ns: &str) -> impl Iterator<Item = &Arc<Service>> {
+    pub fn services_in(&self, ns: &str) -> impl Iterator<Item = &Arc<ServiceInfo>> {
         let start = (ns.to_string(), String::new());
         self.services
             .range(start..)
@@ -503,30 +540,29 @@ impl ClusterIndex {
             .map(|(_, s)| s)
     }
     /// A VirtualMachine.
-    pub fn vm(&self, ns: &str, name: &str) -> Option<&Arc<VirtualMachine>> {
+    pub fn vm(&self, ns: &str, name: &str) -> Option<&Arc<VmInfo>> {
         self.vms.get(&(ns.to_string(), name.to_string()))
     }
     /// All VirtualMachines.
-    pub fn vms(&self) -> impl Iterator<Item = &Arc<VirtualMachine>> {
+    pub fn vms(&self) -> impl Iterator<Item = &Arc<VmInfo>> {
         self.vms.values()
     }
     /// The VMI of a VM: same namespace and name, and (when it has one) an ownerReference to
     /// that VM's UID.
-    pub fn vmi_of(&self, vm: &VirtualMachine) -> Option<&Arc<VirtualMachineInstance>> {
-        let vmi = self.vmis.get(&key_of(vm))?;
-        let vm_uid = vm.uid();
+    pub fn vmi_of(&self, vm: &VmInfo) -> Option<&Arc<VmiInfo>> {
+        let vmi = self.vmis.get(&vm.meta.key())?;
         let owned_elsewhere = vmi
-            .owner_references()
+            .vm_owner_uids
             .iter()
-            .any(|o| o.kind == "VirtualMachine" && Some(&o.uid) != vm_uid.as_ref());
+            .any(|uid| Some(uid) != vm.meta.uid.as_ref());
         (!owned_elsewhere).then_some(vmi)
     }
     /// All VirtualMachineInstances.
-    pub fn vmis(&self) -> impl Iterator<Item = &Arc<VirtualMachineInstance>> {
+    pub fn vmis(&self) -> impl Iterator<Item = &Arc<VmiInfo>> {
         self.vmis.values()
     }
     /// A VMI by key.
-    pub fn vmi(&self, ns: &str, name: &str) -> Option<&Arc<VirtualMachineInstance>> {
+    pub fn vmi(&self, ns: &str, name: &str) -> Option<&Arc<VmiInfo>> {
         self.vmis.get(&(ns.to_string(), name.to_string()))
     }
     /// An instancetype's size by kind (`VirtualMachineClusterInstancetype` by default).

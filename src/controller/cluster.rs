@@ -22,7 +22,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::core::DeserializeGuard;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, watch};
 
@@ -31,6 +31,9 @@ use crate::metrics::{Metrics, WatchEventKind};
 use crate::project::Root;
 use crate::slim::SlimPod;
 use crate::snapshot::{ClusterIndex, ClusterInfo, PodInfo};
+use crate::stored::{
+    DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo,
+};
 
 /// What changed in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,16 +219,15 @@ trait Cached: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'stati
     fn roots(idx: &ClusterIndex, obj: &Self::Stored) -> Vec<Root>;
 }
 
-/// `type Stored = Self`: stripped and kept as read.
-macro_rules! stored_as_read {
-    () => {
-        type Stored = Self;
-        fn store(mut self) -> Self {
-            self.strip();
-            self
+/// Kept in a compact form of `crate::stored`, found by its [`Meta`].
+macro_rules! stored_compact {
+    ($stored:ty) => {
+        type Stored = $stored;
+        fn store(self) -> $stored {
+            <$stored>::from(self)
         }
-        fn key(obj: &Self) -> (String, String) {
-            nsname(obj)
+        fn key(obj: &$stored) -> (String, String) {
+            obj.meta().key()
         }
     };
 }
@@ -242,18 +244,11 @@ fn strip_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta
     }
 }
 
-fn nsname<K: Resource>(o: &K) -> (String, String) {
-    (
-        o.meta().namespace.clone().unwrap_or_default(),
-        o.meta().name.clone().unwrap_or_default(),
-    )
-}
-
 impl Cached for Namespace {
-    stored_as_read!();
+    stored_compact!(NamespaceInfo);
     const NAME: &'static str = "namespaces";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.namespaces().map(|n| nsname(n.as_ref())).collect()
+        idx.namespaces().map(|n| n.key()).collect()
     }
     fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.namespace(name).cloned()
@@ -265,12 +260,12 @@ impl Cached for Namespace {
         idx.delete_namespace(name)
     }
     fn roots(idx: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
-        idx.namespace_roots(&o.name_any())
+        idx.namespace_roots(&o.name)
     }
 }
 
 impl Cached for Node {
-    stored_as_read!();
+    stored_compact!(NodeInfo);
     const NAME: &'static str = "nodes";
     fn strip(&mut self) {
         strip_meta(&mut self.metadata);
@@ -288,7 +283,7 @@ impl Cached for Node {
         }
     }
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.nodes().map(|n| nsname(n.as_ref())).collect()
+        idx.nodes().map(|n| n.meta.key()).collect()
     }
     fn get(idx: &ClusterIndex, _: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.node(name).cloned()
@@ -300,7 +295,7 @@ impl Cached for Node {
         idx.delete_node(name)
     }
     fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
-        vec![Root::Node(o.name_any())]
+        vec![Root::Node(o.meta.name.to_string())]
     }
 }
 
@@ -332,7 +327,7 @@ impl Cached for SlimPod {
 }
 
 impl Cached for Deployment {
-    stored_as_read!();
+    stored_compact!(DeploymentInfo);
     const NAME: &'static str = "deployments";
     fn strip(&mut self) {
         strip_meta(&mut self.metadata);
@@ -360,7 +355,7 @@ impl Cached for Deployment {
         }
     }
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.deployments().map(|d| nsname(d.as_ref())).collect()
+        idx.deployments().map(|d| d.meta.key()).collect()
     }
     fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.deployment(ns, name).cloned()
@@ -372,15 +367,15 @@ impl Cached for Deployment {
         idx.delete_deployment(ns, name)
     }
     fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
-        vec![Root::Deployment(nsname(o))]
+        vec![Root::Deployment(o.meta.key())]
     }
 }
 
 impl Cached for Service {
-    stored_as_read!();
+    stored_compact!(ServiceInfo);
     const NAME: &'static str = "services";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.services().map(|s| nsname(s.as_ref())).collect()
+        idx.services().map(|s| s.meta.key()).collect()
     }
     fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.service(ns, name).cloned()
@@ -392,15 +387,15 @@ impl Cached for Service {
         idx.delete_service(ns, name)
     }
     fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
-        vec![Root::Service(nsname(o))]
+        vec![Root::Service(o.meta.key())]
     }
 }
 
 impl Cached for VirtualMachine {
-    stored_as_read!();
+    stored_compact!(VmInfo);
     const NAME: &'static str = "virtualmachines";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.vms().map(|v| nsname(v.as_ref())).collect()
+        idx.vms().map(|v| v.meta.key()).collect()
     }
     fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.vm(ns, name).cloned()
@@ -414,15 +409,15 @@ impl Cached for VirtualMachine {
     fn roots(idx: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         // services selecting the VM follow its pods; the VM itself is its root
         let _ = idx;
-        vec![Root::VirtualMachine(nsname(o))]
+        vec![Root::VirtualMachine(o.meta.key())]
     }
 }
 
 impl Cached for VirtualMachineInstance {
-    stored_as_read!();
+    stored_compact!(VmiInfo);
     const NAME: &'static str = "virtualmachineinstances";
     fn keys(idx: &ClusterIndex) -> Vec<(String, String)> {
-        idx.vmis().map(|v| nsname(v.as_ref())).collect()
+        idx.vmis().map(|v| v.meta.key()).collect()
     }
     fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<Self::Stored>> {
         idx.vmi(ns, name).cloned()
@@ -435,7 +430,7 @@ impl Cached for VirtualMachineInstance {
     }
     fn roots(_: &ClusterIndex, o: &Self::Stored) -> Vec<Root> {
         // a VMI is named after its VM
-        vec![Root::VirtualMachine(nsname(o))]
+        vec![Root::VirtualMachine(o.meta.key())]
     }
 }
 
@@ -482,11 +477,13 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                             K::remove(&mut idx, &ns, &name);
                         }
                     }
-                    for o in buffer.drain(..) {
+                    for o in std::mem::take(&mut buffer) {
                         K::put(&mut idx, o);
                     }
                     metrics.set_cache_objects(K::NAME, K::keys(&idx).len());
                 }
+                // the list's transient buffers are freed now
+                crate::memory::release_free_memory();
                 cache.mark_synced(K::NAME);
                 cache.announce(Dirty::All);
                 tracing::info!(resource = K::NAME, objects = fresh.len(), "watch synced");

@@ -2,8 +2,6 @@
 //! those. Computed from the index as it is (call it before and after applying the change and
 //! take the union: a pod that changes labels leaves some Services and joins others).
 
-use kube::ResourceExt;
-
 use super::Root;
 use crate::snapshot::{ClusterIndex, NsName, PodInfo, PodOwner};
 
@@ -18,18 +16,15 @@ impl ClusterIndex {
         let mut roots = vec![Root::Namespace(ns.to_string())];
         roots.extend(
             self.vms()
-                .filter(|v| v.namespace().as_deref() == Some(ns))
-                .map(|v| Root::VirtualMachine(key(ns, &v.name_any()))),
+                .filter(|v| &*v.meta.namespace == ns)
+                .map(|v| Root::VirtualMachine(v.meta.key())),
         );
         roots.extend(
             self.deployments()
-                .filter(|d| d.namespace().as_deref() == Some(ns))
-                .map(|d| Root::Deployment(key(ns, &d.name_any()))),
+                .filter(|d| &*d.meta.namespace == ns)
+                .map(|d| Root::Deployment(d.meta.key())),
         );
-        roots.extend(
-            self.services_in(ns)
-                .map(|s| Root::Service(key(ns, &s.name_any()))),
-        );
+        roots.extend(self.services_in(ns).map(|s| Root::Service(s.meta.key())));
         roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name))));
         roots
     }
@@ -49,13 +44,8 @@ impl ClusterIndex {
             PodOwner::Other => {}
         }
         for svc in self.services_in(ns) {
-            let selects = svc
-                .spec
-                .as_ref()
-                .and_then(|s| s.selector.as_ref())
-                .is_some_and(|sel| pod.labels.selected_by(sel));
-            if selects {
-                roots.push(Root::Service(key(ns, &svc.name_any())));
+            if pod.labels.selected_by(&svc.selector) {
+                roots.push(Root::Service(svc.meta.key()));
             }
         }
         roots
@@ -65,7 +55,7 @@ impl ClusterIndex {
     pub fn instancetype_roots(&self, name: &str) -> Vec<Root> {
         self.vms()
             .filter(|v| v.spec.instancetype.as_ref().is_some_and(|i| i.name == name))
-            .map(|v| Root::VirtualMachine(key(&v.namespace().unwrap_or_default(), &v.name_any())))
+            .map(|v| Root::VirtualMachine(v.meta.key()))
             .collect()
     }
 }

@@ -19,7 +19,7 @@ mod workload;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use crate::stored::Meta;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -163,50 +163,34 @@ impl<'a> Projector<'a> {
 
     /// Every root of the cluster, in a fixed order.
     pub fn roots(&self) -> Vec<Root> {
-        let key = |m: &ObjectMeta| -> NsName {
-            (
-                m.namespace.clone().unwrap_or_default(),
-                m.name.clone().unwrap_or_default(),
-            )
-        };
         let s = &self.cfg.sync;
         let mut roots = vec![Root::Cluster];
         if s.namespaces {
             roots.extend(
                 self.index
                     .namespaces()
-                    .filter_map(|n| n.metadata.name.clone())
-                    .map(Root::Namespace),
+                    .map(|n| Root::Namespace(n.name.to_string())),
             );
         }
         if s.nodes {
             roots.extend(
                 self.index
                     .nodes()
-                    .filter_map(|n| n.metadata.name.clone())
-                    .map(Root::Node),
+                    .map(|n| Root::Node(n.meta.name.to_string())),
             );
         }
         if s.virtual_machines {
-            roots.extend(
-                self.index
-                    .vms()
-                    .map(|v| Root::VirtualMachine(key(&v.metadata))),
-            );
+            roots.extend(self.index.vms().map(|v| Root::VirtualMachine(v.meta.key())));
         }
         if s.deployments {
             roots.extend(
                 self.index
                     .deployments()
-                    .map(|d| Root::Deployment(key(&d.metadata))),
+                    .map(|d| Root::Deployment(d.meta.key())),
             );
         }
         if s.services {
-            roots.extend(
-                self.index
-                    .services()
-                    .map(|d| Root::Service(key(&d.metadata))),
-            );
+            roots.extend(self.index.services().map(|d| Root::Service(d.meta.key())));
         }
         if s.pod_ips {
             roots.extend(self.index.pods().map(|p| Root::Pod(p.key())));
@@ -279,14 +263,8 @@ impl<'a> Projector<'a> {
 
     /// Ownership marker plus source identity, label tags and label custom fields: for the main
     /// record of a cluster object.
-    fn mark_source(&self, r: &mut Record, meta: &ObjectMeta, source: &str) {
-        let labels = meta.labels.as_ref();
-        self.mark_source_with(
-            r,
-            meta.uid.as_deref(),
-            |k| labels.and_then(|l| l.get(k)).map(String::as_str),
-            source,
-        );
+    fn mark_source(&self, r: &mut Record, meta: &Meta, source: &str) {
+        self.mark_source_with(r, meta.uid.as_deref(), |k| meta.label(k), source);
     }
 
     /// [`Self::mark_source`] from a UID and a label lookup.
@@ -320,11 +298,15 @@ impl<'a> Projector<'a> {
 }
 
 /// `Kind ns/name` or `Kind name`.
-fn source_of(kind: &str, meta: &ObjectMeta) -> String {
-    let name = meta.name.as_deref().unwrap_or("?");
-    match meta.namespace.as_deref() {
-        Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}"),
-        _ => format!("{kind} {name}"),
+fn source_of(kind: &str, meta: &Meta) -> String {
+    let name = if meta.name.is_empty() {
+        "?"
+    } else {
+        &meta.name
+    };
+    match &*meta.namespace {
+        "" => format!("{kind} {name}"),
+        ns => format!("{kind} {ns}/{name}"),
     }
 }
 

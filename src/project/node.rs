@@ -13,7 +13,8 @@
 
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::Node;
+use crate::snapshot::Labels;
+use crate::stored::NodeInfo;
 use serde_json::Value;
 
 use crate::ids::record_id;
@@ -34,11 +35,9 @@ impl Projector<'_> {
         let Some(location) = self.cfg.location.clone() else {
             return;
         };
-        let meta = &node.metadata;
+        let meta = &node.meta;
         let source = source_of("Node", meta);
-        let labels = meta.labels.clone().unwrap_or_default();
-        let status = node.status.as_ref();
-        let info = status.and_then(|s| s.node_info.as_ref());
+        let labels = &meta.labels;
 
         let device_id = record_id(&self.cfg.cluster_name, Kind::Device, name);
         let (state, nb_status) = node_state(node);
@@ -48,9 +47,11 @@ impl Projector<'_> {
             .map(|s| names::fit(s, 100))
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| self.cfg.default_device_type.clone());
-        let platform = info.and_then(|i| os_family(&i.os_image));
-        let serial = info
-            .map(|i| names::truncate(&i.system_uuid, names::SERIAL_MAX))
+        let platform = node.os_image.as_deref().and_then(os_family);
+        let serial = node
+            .system_uuid
+            .as_deref()
+            .map(|u| names::truncate(u, names::SERIAL_MAX))
             .unwrap_or_default();
         let device_name = if name.contains('.') {
             name.to_string()
@@ -61,7 +62,7 @@ impl Projector<'_> {
         let mut device = Record::new(device_id, Kind::Device, &device_name, &source)
             .with("name", names::fit(&device_name, names::NAME_MAX))
             .with("device_type", Ref::DeviceType(device_type))
-            .with("role", Ref::Role(node_role(&labels)))
+            .with("role", Ref::Role(node_role(labels)))
             .with("status", Ref::Status(nb_status.into()))
             .with("location", Ref::Location(location))
             .with("serial", serial)
@@ -89,17 +90,14 @@ impl Projector<'_> {
         .with("description", "Kubernetes node InternalIP");
         self.mark(&mut iface);
 
-        let addresses = status
-            .and_then(|s| s.addresses.as_ref())
-            .cloned()
-            .unwrap_or_default();
+        let addresses = &node.addresses;
         let hostname = addresses
             .iter()
-            .find(|a| a.type_ == "Hostname")
-            .and_then(|a| names::dns_name(&a.address));
+            .find(|(t, _)| &**t == "Hostname")
+            .and_then(|(_, a)| names::dns_name(a));
         let mut ips: Vec<IpAddr> = Vec::new();
-        for a in addresses.iter().filter(|a| a.type_ == "InternalIP") {
-            match parse_ip(&a.address) {
+        for (_, address) in addresses.iter().filter(|(t, _)| &**t == "InternalIP") {
+            match parse_ip(address) {
                 Some(ip) if !is_unusable(ip) => {
                     if !ips.contains(&ip) {
                         ips.push(ip);
@@ -108,7 +106,7 @@ impl Projector<'_> {
                 Some(_) => {}
                 None => out.warnings.push(Warning {
                     source: source.clone(),
-                    message: format!("InternalIP {:?} is not an IP address; skipped", a.address),
+                    message: format!("InternalIP {address:?} is not an IP address; skipped"),
                 }),
             }
         }
@@ -154,18 +152,9 @@ impl Projector<'_> {
 }
 
 /// `(k8s_state, Nautobot status)` of a node.
-pub fn node_state(node: &Node) -> (String, &'static str) {
-    let ready = node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .map(|c| c.status.as_str());
-    let cordoned = node
-        .spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false);
+pub fn node_state(node: &NodeInfo) -> (String, &'static str) {
+    let ready = node.ready.as_deref();
+    let cordoned = node.unschedulable;
     let mut state = match ready {
         Some("True") => "Ready".to_string(),
         Some("False") => "NotReady".to_string(),
@@ -183,10 +172,10 @@ pub fn node_state(node: &Node) -> (String, &'static str) {
 }
 
 /// The device role of a node from its `node-role.kubernetes.io/<role>` labels.
-pub fn node_role(labels: &std::collections::BTreeMap<String, String>) -> String {
+pub fn node_role(labels: &Labels) -> String {
     let roles: Vec<&str> = labels
-        .keys()
-        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
         .filter(|r| !r.is_empty())
         .collect();
     let pick = ["control-plane", "master", "infra", "worker"]

@@ -5,6 +5,7 @@
 use crate::ids::record_id;
 use crate::names;
 use crate::records::{Field, Kind, Record, Ref};
+use crate::stored::Meta;
 
 use super::{Projector, RootProjection, source_of};
 
@@ -16,11 +17,10 @@ impl Projector<'_> {
         if !self.namespace_in_scope(name) {
             return;
         }
-        let meta = &ns.metadata;
+        let meta: &Meta = ns;
         let source = source_of("Namespace", meta);
-        let ann = meta.annotations.as_ref();
         let get = |k: &str| {
-            ann.and_then(|a| a.get(k))
+            meta.annotation(k)
                 .map(|s| s.trim())
                 .filter(|s| !s.is_empty())
         };

@@ -7,10 +7,11 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use crate::ids::record_id;
-use crate::kubevirt::{Cpu, VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceSpec};
+use crate::kubevirt::{Cpu, VirtualMachineInstanceSpec};
 use crate::names;
 use crate::quantity::Quantity;
 use crate::records::{CF_NODE, CF_STATE, Kind, Record, Ref};
+use crate::stored::{VmInfo, VmiInfo};
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
@@ -41,7 +42,7 @@ impl Projector<'_> {
         if !self.namespace_in_scope(ns) {
             return;
         }
-        let meta = &vm.metadata;
+        let meta = &vm.meta;
         let source = source_of("VirtualMachine", meta);
         let vmi = self.index.vmi_of(vm).map(|v| v.as_ref());
         let tenant = self.tenant_ref(ns);
@@ -250,16 +251,16 @@ impl Projector<'_> {
     /// referenced but neither it nor a VMI can be seen.
     fn vm_vcpus(
         &self,
-        vm: &VirtualMachine,
+        vm: &VmInfo,
         template: Option<&VirtualMachineInstanceSpec>,
-        vmi: Option<&VirtualMachineInstance>,
+        vmi: Option<&VmiInfo>,
     ) -> Option<u32> {
         let domain = template.and_then(|t| t.domain.as_ref());
         if let Some(n) = domain.and_then(|d| d.cpu.as_ref()).and_then(topology) {
             return Some(n);
         }
         if let Some(it) = &vm.spec.instancetype {
-            let ns = vm.metadata.namespace.as_deref().unwrap_or_default();
+            let ns = &*vm.meta.namespace;
             if let Some(n) = self
                 .index
                 .instancetype(it.kind.as_deref(), ns, &it.name)
@@ -299,13 +300,13 @@ impl Projector<'_> {
     /// else its memory request, else the instancetype, else the running VMI's current memory.
     fn vm_memory_mib(
         &self,
-        vm: &VirtualMachine,
+        vm: &VmInfo,
         template: Option<&VirtualMachineInstanceSpec>,
-        vmi: Option<&VirtualMachineInstance>,
+        vmi: Option<&VmiInfo>,
         warn: &mut dyn FnMut(String),
     ) -> Option<i64> {
         let domain = template.and_then(|t| t.domain.as_ref());
-        let ns = vm.metadata.namespace.as_deref().unwrap_or_default();
+        let ns = &*vm.meta.namespace;
         let instancetype = vm
             .spec
             .instancetype
@@ -321,7 +322,7 @@ impl Projector<'_> {
                 .and_then(|m| m.guest.clone()),
             domain
                 .and_then(|d| d.resources.as_ref())
-                .and_then(|r| r.requests.get("memory").cloned()),
+                .and_then(|r| r.requests.get("memory").map(String::from)),
             instancetype,
             vmi_status.and_then(|m| m.guest_current.clone()),
             vmi.and_then(|v| v.spec.domain.as_ref())
@@ -353,7 +354,7 @@ fn topology(cpu: &Cpu) -> Option<u32> {
 /// Disk in GiB (Nautobot's "GB"), rounded up: the sum of the DataVolume templates used as
 /// volumes (`spec.storage` or `spec.pvc` requests). Disks of unknown size (plain PVCs,
 /// containerDisks) are not counted; `None` when no size is known.
-fn vm_disk_gib(vm: &VirtualMachine, template: Option<&VirtualMachineInstanceSpec>) -> Option<i64> {
+fn vm_disk_gib(vm: &VmInfo, template: Option<&VirtualMachineInstanceSpec>) -> Option<i64> {
     let used: Vec<&str> = template
         .map(|t| t.volumes.as_slice())
         .unwrap_or_default()
@@ -387,25 +388,19 @@ fn vm_disk_gib(vm: &VirtualMachine, template: Option<&VirtualMachineInstanceSpec
 /// The platform (OS) of a VM. Declared sources come first so the value does not change when a
 /// VM stops and its guest agent goes away: the template's `vm.kubevirt.io/os` annotation, an
 /// `os.template.kubevirt.io/<os>` label, the preference name, then the guest agent's OS.
-fn vm_platform(vm: &VirtualMachine, vmi: Option<&VirtualMachineInstance>) -> Option<String> {
+fn vm_platform(vm: &VmInfo, vmi: Option<&VmiInfo>) -> Option<String> {
     let tmeta = vm.spec.template.as_ref().and_then(|t| t.metadata.as_ref());
     let from_annotation = tmeta
-        .and_then(|m| m.annotations.as_ref())
-        .and_then(|a| a.get("vm.kubevirt.io/os"))
-        .or_else(|| {
-            vm.metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("vm.kubevirt.io/os"))
-        })
-        .cloned();
+        .and_then(|m| m.annotations.get("vm.kubevirt.io/os"))
+        .or_else(|| vm.meta.annotation("vm.kubevirt.io/os"))
+        .map(String::from);
     let from_label = || {
         tmeta
-            .and_then(|m| m.labels.as_ref())
+            .map(|m| &m.labels)
             .into_iter()
-            .chain(vm.metadata.labels.as_ref())
+            .chain([&vm.meta.labels])
             .flat_map(|l| l.iter())
-            .find(|(k, v)| k.starts_with("os.template.kubevirt.io/") && v.as_str() == "true")
+            .find(|(k, v)| k.starts_with("os.template.kubevirt.io/") && *v == "true")
             .map(|(k, _)| k["os.template.kubevirt.io/".len()..].to_string())
     };
     let from_preference = || vm.spec.preference.as_ref().map(|p| p.name.clone());

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
@@ -18,6 +17,7 @@ use crate::ids::record_id;
 use crate::names;
 use crate::records::{Kind, Record, Ref};
 use crate::snapshot::PodOwner;
+use crate::stored::ServiceInfo;
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
@@ -70,19 +70,9 @@ impl Projector<'_> {
         if !self.namespace_in_scope(ns) {
             return;
         }
-        let source = source_of("Deployment", &d.metadata);
-        let spec = d.spec.as_ref();
-        let status = d.status.as_ref();
-        let pod_spec = spec.and_then(|s| s.template.spec.as_ref());
+        let source = source_of("Deployment", &d.meta);
         // images only: never env values, commands or anything that may carry secrets
-        let images: Vec<&str> = pod_spec
-            .map(|p| {
-                p.containers
-                    .iter()
-                    .filter_map(|c| c.image.as_deref())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let images: Vec<&str> = d.images.iter().map(|i| &**i).collect();
         let nodes: BTreeSet<&str> = self
             .index
             .deployment_pods(ns, name)
@@ -92,17 +82,17 @@ impl Projector<'_> {
             "kind": "Deployment",
             "namespace": ns,
             "name": name,
-            "replicas": spec.and_then(|s| s.replicas).unwrap_or(1),
-            "readyReplicas": status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            "strategy": spec.and_then(|s| s.strategy.as_ref()).and_then(|s| s.type_.clone()).unwrap_or_else(|| "RollingUpdate".into()),
-            "selector": spec.and_then(|s| s.selector.match_labels.clone()).unwrap_or_default(),
+            "replicas": d.replicas.unwrap_or(1),
+            "readyReplicas": d.ready_replicas.unwrap_or(0),
+            "strategy": d.strategy.as_deref().unwrap_or("RollingUpdate"),
+            "selector": d.selector,
             "images": images,
             "nodes": nodes,
         });
         let mut r = self
             .cloud_service("Deployment", ns, name, DEPLOYMENT_TYPE, &source)
             .with("extra_config", extra);
-        self.mark_source(&mut r, &d.metadata, &source);
+        self.mark_source(&mut r, &d.meta, &source);
         out.records.push(r);
     }
 
@@ -113,17 +103,15 @@ impl Projector<'_> {
         if !self.namespace_in_scope(ns) {
             return;
         }
-        let source = source_of("Service", &svc.metadata);
-        let spec = svc.spec.clone().unwrap_or_default();
-        let type_ = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
-        let ports: Vec<Value> = spec
+        let source = source_of("Service", &svc.meta);
+        let type_ = svc.type_.as_deref().unwrap_or("ClusterIP");
+        let ports: Vec<Value> = svc
             .ports
             .iter()
-            .flatten()
             .map(|p| {
                 json!({
                     "name": p.name,
-                    "protocol": p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    "protocol": p.protocol.as_deref().unwrap_or("TCP"),
                     "port": p.port,
                     "targetPort": p.target_port.as_ref().map(|t| match t {
                         IntOrString::Int(i) => json!(i),
@@ -133,25 +121,9 @@ impl Projector<'_> {
                 })
             })
             .collect();
-        let lb: Vec<String> = svc
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|l| l.ingress.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
-            .collect();
-        let cluster_ips: Vec<String> = spec
-            .cluster_ips
-            .clone()
-            .filter(|v| !v.is_empty())
-            .or_else(|| spec.cluster_ip.clone().map(|c| vec![c]))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| !c.is_empty() && c != "None")
-            .collect();
-        let external_ips = spec.external_ips.clone().unwrap_or_default();
+        let lb = &svc.load_balancer;
+        let cluster_ips = &svc.cluster_ips;
+        let external_ips = &svc.external_ips;
         let mut extra = json!({
             "kind": "Service",
             "namespace": ns,
@@ -159,9 +131,9 @@ impl Projector<'_> {
             "type": type_,
             "clusterIPs": cluster_ips,
             "ports": ports,
-            "selector": spec.selector.clone().unwrap_or_default(),
+            "selector": svc.selector,
         });
-        if let Some(e) = &spec.external_name {
+        if let Some(e) = &svc.external_name {
             extra["externalName"] = json!(e);
         }
         if !external_ips.is_empty() {
@@ -173,7 +145,7 @@ impl Projector<'_> {
         let mut r = self
             .cloud_service("Service", ns, name, SERVICE_TYPE, &source)
             .with("extra_config", extra);
-        self.mark_source(&mut r, &svc.metadata, &source);
+        self.mark_source(&mut r, &svc.meta, &source);
         out.records.push(r);
 
         // IP addresses
@@ -181,7 +153,7 @@ impl Projector<'_> {
         let mut seen: Vec<IpAddr> = Vec::new();
         let candidates = cluster_ips
             .iter()
-            .map(|a| (a, type_.as_str()))
+            .map(|a| (a, type_))
             .chain(external_ips.iter().map(|a| (a, "external IP")))
             .chain(lb.iter().map(|a| (a, "load-balancer ingress")));
         for (raw, what) in candidates {
@@ -216,20 +188,16 @@ impl Projector<'_> {
     /// which carry the VMI's labels).
     fn vm_services(
         &self,
-        svc: &Service,
+        svc: &ServiceInfo,
         ns: &str,
         name: &str,
         source: &str,
         out: &mut RootProjection,
     ) {
-        let Some(selector) = svc
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.as_ref())
-            .filter(|s| !s.is_empty())
-        else {
+        let selector = &svc.selector;
+        if selector.is_empty() {
             return;
-        };
+        }
         let mut vms: BTreeSet<String> = BTreeSet::new();
         for pod in self.index.pods_in(ns) {
             if !pod.labels.selected_by(selector) {
@@ -242,7 +210,7 @@ impl Projector<'_> {
             let vmi_matches = self
                 .index
                 .vmi(ns, vmi_name)
-                .is_some_and(|v| v.metadata.uid.as_deref() == Some(vmi_uid.as_str()));
+                .is_some_and(|v| v.meta.uid.as_deref() == Some(vmi_uid.as_str()));
             if vmi_matches && self.index.vm(ns, vmi_name).is_some() {
                 vms.insert(vmi_name.to_string());
             }
@@ -251,13 +219,7 @@ impl Projector<'_> {
             return;
         }
         let mut by_proto: BTreeMap<&'static str, BTreeSet<i32>> = BTreeMap::new();
-        for p in svc
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_ref())
-            .into_iter()
-            .flatten()
-        {
+        for p in &svc.ports {
             let proto = match p.protocol.as_deref().unwrap_or("TCP") {
                 "TCP" => "tcp",
                 "UDP" => "udp",

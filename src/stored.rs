@@ -1,0 +1,426 @@
+//! Compact forms of the objects the index keeps, built once when an object is read.
+//!
+//! `k8s_openapi` structs are made for every client: an `ObjectMeta` alone is some 400 bytes
+//! before its strings, a `ServiceSpec` or a `PodSpec` more, and every label map is a B-tree
+//! node of about 540 bytes however few labels it holds. The index keeps tens of thousands of
+//! objects, so it stores what the projection reads and nothing else: boxed strings, labels as
+//! one sorted slice ([`Labels`]), facts resolved once (a Service's ClusterIPs, a node's Ready
+//! condition). docs/benchmarks.md (figure 6) has the numbers.
+//!
+//! Pods have their own form, [`crate::snapshot::PodInfo`]. KubeVirt objects keep our own
+//! spec and status structs (`crate::kubevirt`, already limited to what is read) with a compact
+//! [`Meta`].
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::kubevirt::{
+    VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceSpec, VirtualMachineSpec,
+    VirtualMachineStatus, VmiStatus,
+};
+use crate::slim::KEPT_ANNOTATIONS;
+use crate::snapshot::{Labels, NsName};
+
+/// What the projection reads of an object's metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// Name.
+    pub name: Box<str>,
+    /// Namespace; empty for cluster-scoped objects.
+    pub namespace: Box<str>,
+    /// UID.
+    pub uid: Option<Box<str>>,
+    /// Labels (tags, custom fields, roles, selectors).
+    pub labels: Labels,
+    /// The [`KEPT_ANNOTATIONS`] only.
+    pub annotations: Labels,
+}
+
+impl Meta {
+    /// Keeps the labels for which `keep_label` is true.
+    pub fn from_meta(m: ObjectMeta, keep_label: impl Fn(&str) -> bool) -> Self {
+        let mut labels = m.labels.unwrap_or_default();
+        labels.retain(|k, _| keep_label(k));
+        let mut annotations = m.annotations.unwrap_or_default();
+        annotations.retain(|k, _| KEPT_ANNOTATIONS.contains(&k.as_str()));
+        Meta {
+            name: m.name.unwrap_or_default().into_boxed_str(),
+            namespace: m.namespace.unwrap_or_default().into_boxed_str(),
+            uid: m.uid.map(String::into_boxed_str),
+            labels: labels.into(),
+            annotations: annotations.into(),
+        }
+    }
+
+    /// (namespace, name).
+    pub fn key(&self) -> NsName {
+        (self.namespace.to_string(), self.name.to_string())
+    }
+
+    /// The value of a label.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key)
+    }
+
+    /// The value of a kept annotation.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key)
+    }
+}
+
+impl From<ObjectMeta> for Meta {
+    fn from(m: ObjectMeta) -> Self {
+        Meta::from_meta(m, |_| true)
+    }
+}
+
+/// Stored forms with a [`Meta`].
+pub trait HasMeta {
+    /// The metadata.
+    fn meta(&self) -> &Meta;
+}
+
+impl HasMeta for Meta {
+    fn meta(&self) -> &Meta {
+        self
+    }
+}
+
+macro_rules! has_meta {
+    ($($t:ty),*) => {$(
+        impl HasMeta for $t {
+            fn meta(&self) -> &Meta {
+                &self.meta
+            }
+        }
+    )*};
+}
+has_meta!(NodeInfo, DeploymentInfo, ServiceInfo, VmInfo, VmiInfo);
+
+/// Node labels that are never read: the hundred-odd CPU feature, CPU model and scheduling
+/// labels KubeVirt's node labeller sets on each node (`*.node.kubevirt.io/...`), and Node
+/// Feature Discovery's (`feature.node.kubernetes.io/...`). They are most of a node's size and
+/// make poor tags; docs/mapping.md says they cannot be mapped.
+pub fn node_label_kept(key: &str) -> bool {
+    match key.split_once('/') {
+        Some((prefix, _)) => {
+            !(prefix.ends_with(".node.kubevirt.io") || prefix == "feature.node.kubernetes.io")
+        }
+        None => true,
+    }
+}
+
+/// A namespace: its metadata is all the projection reads.
+pub type NamespaceInfo = Meta;
+
+impl From<Namespace> for Meta {
+    fn from(ns: Namespace) -> Self {
+        Meta::from(ns.metadata)
+    }
+}
+
+/// A node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Metadata, without the labels [`node_label_kept`] drops.
+    pub meta: Meta,
+    /// `spec.unschedulable` (cordoned).
+    pub unschedulable: bool,
+    /// The status of the Ready condition (`True`, `False`, `Unknown`).
+    pub ready: Option<Box<str>>,
+    /// `status.nodeInfo.osImage`.
+    pub os_image: Option<Box<str>>,
+    /// `status.nodeInfo.systemUUID`.
+    pub system_uuid: Option<Box<str>>,
+    /// `status.addresses` as (type, address).
+    pub addresses: Box<[(Box<str>, Box<str>)]>,
+}
+
+impl From<Node> for NodeInfo {
+    fn from(n: Node) -> Self {
+        let status = n.status.unwrap_or_default();
+        let info = status.node_info;
+        NodeInfo {
+            meta: Meta::from_meta(n.metadata, node_label_kept),
+            unschedulable: n.spec.and_then(|s| s.unschedulable).unwrap_or(false),
+            ready: status
+                .conditions
+                .into_iter()
+                .flatten()
+                .find(|c| c.type_ == "Ready")
+                .map(|c| c.status.into_boxed_str()),
+            os_image: info.as_ref().map(|i| i.os_image.clone().into_boxed_str()),
+            system_uuid: info.map(|i| i.system_uuid.into_boxed_str()),
+            addresses: status
+                .addresses
+                .into_iter()
+                .flatten()
+                .map(|a| (a.type_.into_boxed_str(), a.address.into_boxed_str()))
+                .collect(),
+        }
+    }
+}
+
+/// A Deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentInfo {
+    /// Metadata.
+    pub meta: Meta,
+    /// `spec.replicas`.
+    pub replicas: Option<i32>,
+    /// `status.readyReplicas`.
+    pub ready_replicas: Option<i32>,
+    /// `spec.strategy.type`.
+    pub strategy: Option<Box<str>>,
+    /// `spec.selector.matchLabels`.
+    pub selector: Labels,
+    /// The container images of the pod template (never env, commands or volumes).
+    pub images: Box<[Box<str>]>,
+}
+
+impl From<Deployment> for DeploymentInfo {
+    fn from(d: Deployment) -> Self {
+        let spec = d.spec.unwrap_or_default();
+        DeploymentInfo {
+            meta: d.metadata.into(),
+            replicas: spec.replicas,
+            ready_replicas: d.status.and_then(|s| s.ready_replicas),
+            strategy: spec
+                .strategy
+                .and_then(|s| s.type_)
+                .map(String::into_boxed_str),
+            selector: spec.selector.match_labels.unwrap_or_default().into(),
+            images: spec
+                .template
+                .spec
+                .map(|p| p.containers)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.image.map(String::into_boxed_str))
+                .collect(),
+        }
+    }
+}
+
+/// A port of a Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePortInfo {
+    /// Name.
+    pub name: Option<Box<str>>,
+    /// TCP, UDP or SCTP.
+    pub protocol: Option<Box<str>>,
+    /// The Service's port.
+    pub port: i32,
+    /// The pods' port, by number or name.
+    pub target_port: Option<IntOrString>,
+    /// The node port of NodePort and LoadBalancer Services.
+    pub node_port: Option<i32>,
+}
+
+/// A Service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// Metadata.
+    pub meta: Meta,
+    /// `spec.type`.
+    pub type_: Option<Box<str>>,
+    /// `spec.clusterIPs`, else `spec.clusterIP`, without empty values and `None`.
+    pub cluster_ips: Box<[Box<str>]>,
+    /// `spec.externalIPs`.
+    pub external_ips: Box<[Box<str>]>,
+    /// `spec.externalName`.
+    pub external_name: Option<Box<str>>,
+    /// Load-balancer ingress IPs (or hostnames, when the balancer reports no IP).
+    pub load_balancer: Box<[Box<str>]>,
+    /// `spec.selector`; empty when there is none.
+    pub selector: Labels,
+    /// `spec.ports`.
+    pub ports: Box<[ServicePortInfo]>,
+}
+
+fn boxed(v: Vec<String>) -> Box<[Box<str>]> {
+    v.into_iter().map(String::into_boxed_str).collect()
+}
+
+impl From<Service> for ServiceInfo {
+    fn from(s: Service) -> Self {
+        let spec = s.spec.unwrap_or_default();
+        let cluster_ips = spec
+            .cluster_ips
+            .filter(|v| !v.is_empty())
+            .or_else(|| spec.cluster_ip.map(|c| vec![c]))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !c.is_empty() && c != "None")
+            .collect();
+        let load_balancer = s
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|l| l.ingress)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.ip.or(i.hostname))
+            .collect();
+        ServiceInfo {
+            meta: s.metadata.into(),
+            type_: spec.type_.map(String::into_boxed_str),
+            cluster_ips: boxed(cluster_ips),
+            external_ips: boxed(spec.external_ips.unwrap_or_default()),
+            external_name: spec.external_name.map(String::into_boxed_str),
+            load_balancer: boxed(load_balancer),
+            selector: spec.selector.unwrap_or_default().into(),
+            ports: spec
+                .ports
+                .into_iter()
+                .flatten()
+                .map(|p| ServicePortInfo {
+                    name: p.name.map(String::into_boxed_str),
+                    protocol: p.protocol.map(String::into_boxed_str),
+                    port: p.port,
+                    target_port: p.target_port,
+                    node_port: p.node_port,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A KubeVirt VirtualMachine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmInfo {
+    /// Metadata.
+    pub meta: Meta,
+    /// The spec (already limited to what is read).
+    pub spec: VirtualMachineSpec,
+    /// The status.
+    pub status: Option<VirtualMachineStatus>,
+}
+
+impl From<VirtualMachine> for VmInfo {
+    fn from(vm: VirtualMachine) -> Self {
+        VmInfo {
+            meta: vm.metadata.into(),
+            spec: vm.spec,
+            status: vm.status,
+        }
+    }
+}
+
+/// A KubeVirt VirtualMachineInstance.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmiInfo {
+    /// Metadata.
+    pub meta: Meta,
+    /// UIDs of the VirtualMachines named in its ownerReferences.
+    pub vm_owner_uids: Box<[Box<str>]>,
+    /// The spec.
+    pub spec: VirtualMachineInstanceSpec,
+    /// The status.
+    pub status: Option<VmiStatus>,
+}
+
+impl From<VirtualMachineInstance> for VmiInfo {
+    fn from(mut vmi: VirtualMachineInstance) -> Self {
+        let vm_owner_uids = vmi
+            .metadata
+            .owner_references
+            .take()
+            .into_iter()
+            .flatten()
+            .filter(|o| o.kind == "VirtualMachine")
+            .map(|o| o.uid.into_boxed_str())
+            .collect();
+        VmiInfo {
+            meta: vmi.metadata.into(),
+            vm_owner_uids,
+            spec: vmi.spec,
+            status: vmi.status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn node_feature_labels_are_dropped_and_the_rest_kept() {
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "w1", "labels": {
+                "node-role.kubernetes.io/worker": "",
+                "node.kubernetes.io/instance-type": "m5.xlarge",
+                "cpu-feature.node.kubevirt.io/avx2": "true",
+                "cpu-model.node.kubevirt.io/Skylake": "true",
+                "feature.node.kubernetes.io/cpu-cpuid.AVX": "true",
+                "kubevirt.io/schedulable": "true",
+                "topology.kubernetes.io/zone": "a"}},
+            "spec": {"unschedulable": true},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"},
+                                      {"type": "Ready", "status": "True"}],
+                       "nodeInfo": {"osImage": "RHCOS 4.16", "systemUUID": "u-1",
+                                    "architecture": "", "bootID": "", "containerRuntimeVersion": "",
+                                    "kernelVersion": "", "kubeProxyVersion": "", "kubeletVersion": "",
+                                    "machineID": "", "operatingSystem": ""},
+                       "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}
+        }))
+        .unwrap();
+        let n = NodeInfo::from(node);
+        let keys: Vec<&str> = n.meta.labels.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "kubevirt.io/schedulable",
+                "node-role.kubernetes.io/worker",
+                "node.kubernetes.io/instance-type",
+                "topology.kubernetes.io/zone"
+            ]
+        );
+        assert!(n.unschedulable);
+        assert_eq!(n.ready.as_deref(), Some("True"));
+        assert_eq!(n.os_image.as_deref(), Some("RHCOS 4.16"));
+        assert_eq!(&*n.addresses, [("InternalIP".into(), "10.0.0.1".into())]);
+    }
+
+    #[test]
+    fn service_cluster_ips_fall_back_to_cluster_ip_and_drop_none() {
+        let svc = |spec: serde_json::Value| {
+            ServiceInfo::from(
+                serde_json::from_value::<Service>(json!({"metadata": {"name": "s"}, "spec": spec}))
+                    .unwrap(),
+            )
+        };
+        assert_eq!(
+            &*svc(json!({"clusterIP": "172.30.0.9"})).cluster_ips,
+            ["172.30.0.9".into()]
+        );
+        assert!(
+            svc(json!({"clusterIP": "None", "clusterIPs": ["None"]}))
+                .cluster_ips
+                .is_empty()
+        );
+        assert!(svc(json!({})).selector.is_empty());
+    }
+
+    #[test]
+    fn only_kept_annotations_stay() {
+        let m = Meta::from(ObjectMeta {
+            name: Some("n".into()),
+            annotations: Some(
+                [
+                    ("openshift.io/display-name".to_string(), "N".to_string()),
+                    (
+                        "kubectl.kubernetes.io/last-applied-configuration".into(),
+                        "{}".into(),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        });
+        assert_eq!(m.annotation("openshift.io/display-name"), Some("N"));
+        assert_eq!(m.annotations.len(), 1);
+    }
+}
