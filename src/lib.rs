@@ -15,6 +15,7 @@ pub mod desired;
 pub mod diff;
 pub mod http;
 pub mod ids;
+pub mod intern;
 pub mod json;
 pub mod kubevirt;
 pub mod leader;

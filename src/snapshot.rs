@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::ResourceExt;
 use serde_json::Value;
 
+use crate::intern::intern;
 use crate::kubevirt::{
     InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
     VirtualMachineInstancetype,
@@ -72,7 +73,7 @@ fn key_of<K: kube::Resource>(o: &K) -> NsName {
 /// Labels as one sorted slice: a pod's few labels in one allocation instead of a B-tree node
 /// (pods are most of the cache; docs/benchmarks.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Labels(Box<[(Box<str>, Box<str>)]>);
+pub struct Labels(Box<[(Arc<str>, Arc<str>)]>);
 
 impl Labels {
     /// The value of a label.
@@ -122,11 +123,7 @@ impl<'de> serde::Deserialize<'de> for Labels {
 impl From<BTreeMap<String, String>> for Labels {
     fn from(map: BTreeMap<String, String>) -> Self {
         // a BTreeMap iterates in key order: the slice is sorted
-        Labels(
-            map.into_iter()
-                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
-                .collect(),
-        )
+        Labels(map.iter().map(|(k, v)| (intern(k), intern(v))).collect())
     }
 }
 
@@ -135,8 +132,8 @@ impl From<BTreeMap<String, String>> for Labels {
 pub struct PodInfo {
     /// Name.
     pub name: Box<str>,
-    /// Namespace.
-    pub namespace: Box<str>,
+    /// Namespace (shared).
+    pub namespace: Arc<str>,
     /// UID.
     pub uid: Option<Box<str>>,
     /// Labels (Service selectors, label tags).
@@ -146,12 +143,12 @@ pub struct PodInfo {
     /// For a virt-launcher pod: the name of its VMI (the owner reference's name, else the
     /// `kubevirt.io/domain` annotation).
     pub vmi_name: Option<Box<str>>,
-    /// The node it runs on.
-    pub node: Option<Box<str>>,
+    /// The node it runs on (shared).
+    pub node: Option<Arc<str>>,
     /// Whether it shares the node's network (its IP is the node's).
     pub host_network: bool,
-    /// `status.phase`.
-    pub phase: Option<Box<str>>,
+    /// `status.phase` (shared).
+    pub phase: Option<Arc<str>>,
     /// `status.podIPs`, else `status.podIP`.
     pub ips: Box<[Box<str>]>,
 }
@@ -188,14 +185,14 @@ impl From<SlimPod> for PodInfo {
         }
         PodInfo {
             name: m.name.unwrap_or_default().into_boxed_str(),
-            namespace: m.namespace.unwrap_or_default().into_boxed_str(),
+            namespace: intern(m.namespace.as_deref().unwrap_or_default()),
             uid: m.uid.map(String::into_boxed_str),
             labels: m.labels.unwrap_or_default().into(),
             owner,
             vmi_name,
-            node: spec.node_name.map(String::into_boxed_str),
+            node: spec.node_name.as_deref().map(intern),
             host_network: spec.host_network.unwrap_or(false),
-            phase: status.phase.map(String::into_boxed_str),
+            phase: status.phase.as_deref().map(intern),
             ips: ips.into_boxed_slice(),
         }
     }

@@ -16,6 +16,9 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use std::sync::Arc;
+
+use crate::intern::intern;
 use crate::kubevirt::{
     VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceSpec, VirtualMachineSpec,
     VirtualMachineStatus, VmiStatus,
@@ -28,8 +31,8 @@ use crate::snapshot::{Labels, NsName};
 pub struct Meta {
     /// Name.
     pub name: Box<str>,
-    /// Namespace; empty for cluster-scoped objects.
-    pub namespace: Box<str>,
+    /// Namespace (shared); empty for cluster-scoped objects.
+    pub namespace: Arc<str>,
     /// UID.
     pub uid: Option<Box<str>>,
     /// Labels (tags, custom fields, roles, selectors).
@@ -47,7 +50,7 @@ impl Meta {
         annotations.retain(|k, _| KEPT_ANNOTATIONS.contains(&k.as_str()));
         Meta {
             name: m.name.unwrap_or_default().into_boxed_str(),
-            namespace: m.namespace.unwrap_or_default().into_boxed_str(),
+            namespace: intern(m.namespace.as_deref().unwrap_or_default()),
             uid: m.uid.map(String::into_boxed_str),
             labels: labels.into(),
             annotations: annotations.into(),
