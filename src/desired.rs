@@ -176,7 +176,21 @@ impl DesiredState {
         w
     }
 
-    /// Everything, as one projection (for full passes).
+    /// Every record, borrowed (for full passes: the diff and the bootstrap read them where
+    /// they are; a copy would be 80 MiB at L).
+    pub fn records(&self) -> BTreeMap<Uuid, &Record> {
+        self.records
+            .iter()
+            .filter_map(|(id, prods)| Some((*id, prods.first()?)))
+            .collect()
+    }
+
+    /// VMs whose IP addresses are unknown (their assignments are kept).
+    pub fn ips_unknown(&self) -> BTreeSet<Uuid> {
+        self.ips_unknown.keys().copied().collect()
+    }
+
+    /// Everything, as one projection (a copy).
     pub fn to_projection(&self) -> Projection {
         Projection {
             records: self

@@ -7,6 +7,7 @@
 //! a conflict (or is adopted when the spec allows it). Objects that are owned but no longer
 //! desired follow the deletion policy and the mass-deletion guard.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -201,8 +202,8 @@ fn tags_json(tags: &BTreeSet<String>) -> Value {
 }
 
 /// Computes the plan. `ips_unknown` lists VMs whose IP assignments must be kept.
-pub fn diff(
-    desired: &BTreeMap<Uuid, Record>,
+pub fn diff<R: Borrow<Record>>(
+    desired: &BTreeMap<Uuid, R>,
     ips_unknown: &BTreeSet<Uuid>,
     observed: &BTreeMap<Uuid, ObservedObject>,
     policy: &Policy,
@@ -217,7 +218,7 @@ pub fn diff(
                 .any(|p| t.starts_with(p.as_str()))
     };
 
-    for r in desired.values() {
+    for r in desired.values().map(R::borrow) {
         let body = match resolve_record(r, resolver) {
             Ok(b) => b,
             Err(message) => {
@@ -354,8 +355,8 @@ pub fn diff(
 }
 
 /// Owned objects no longer desired: kept, marked missing, or deleted (behind the guard).
-fn plan_removals(
-    desired: &BTreeMap<Uuid, Record>,
+fn plan_removals<R>(
+    desired: &BTreeMap<Uuid, R>,
     ips_unknown: &BTreeSet<Uuid>,
     observed: &BTreeMap<Uuid, ObservedObject>,
     policy: &Policy,

@@ -2,8 +2,8 @@
 //!
 //! Loads the snapshot into a `ClusterIndex` one object at a time, then times
 //! `Projector::project_all()` and building a `DesiredState` root by root (what the operator's
-//! worker does on a full re-projection), plus `DesiredState::to_projection()` (what a full pass
-//! diffs). CPU is the calling thread's on-CPU time (/proc/thread-self/schedstat, ns) and the
+//! worker does on a full re-projection), plus `DesiredState::records()` (what a full pass
+//! diffs, borrowed) and `DesiredState::to_projection()` (a copy, for comparison). CPU is the calling thread's on-CPU time (/proc/thread-self/schedstat, ns) and the
 //! process's utime+stime (/proc/self/stat, 10 ms ticks); memory is VmRSS and VmHWM, the peak
 //! being reset before each phase (/proc/self/clear_refs) so that each phase's peak is its own.
 
@@ -205,9 +205,19 @@ pub fn run(opts: &Options) -> Result<String, String> {
             s,
             format!("{} records", state.len()),
         ));
+        let (p, s) = measure(|| state.records());
+        rows.push((
+            format!(
+                "DesiredState::records, borrowed for a full pass's diff (run {})",
+                run + 1
+            ),
+            s,
+            format!("{} records", p.len()),
+        ));
+        drop(p);
         let (p, s) = measure(|| state.to_projection());
         rows.push((
-            format!("DesiredState::to_projection (run {})", run + 1),
+            format!("DesiredState::to_projection, a copy (run {})", run + 1),
             s,
             format!("{} records", p.records.len()),
         ));

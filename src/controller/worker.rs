@@ -532,24 +532,19 @@ async fn full_pass(
     let started = Instant::now();
     projector_roots(st, spec, cache);
     client.check().await?;
-    let projection = st.desired.to_projection();
+    let desired = st.desired.records();
+    let ips_unknown = st.desired.ips_unknown();
     let write = !(spec.cfg.dry_run || spec.cfg.suspend);
     let mut policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
-    let resolver =
-        nautobot::bootstrap::bootstrap(client, &spec.cfg, &projection.records, !write).await?;
+    let resolver = nautobot::bootstrap::bootstrap(client, &spec.cfg, &desired, !write).await?;
     st.observed = if resolver.ownership_field_exists {
         nautobot::observe::load_owned(client, &spec.cfg.cluster_name, &resolver).await?
     } else {
         BTreeMap::new()
     };
     policy.hold_removals = kubevirt_hold(cache, &st.observed);
-    let plan = diff(
-        &projection.records,
-        &projection.ips_unknown,
-        &st.observed,
-        &policy,
-        &resolver,
-    );
+    let plan = diff(&desired, &ips_unknown, &st.observed, &policy, &resolver);
+    drop(desired);
     let report = apply_plan(spec, client, st, &plan).await?;
     st.resolver = Some(resolver);
     st.need_full = false;
@@ -597,13 +592,8 @@ async fn incremental_pass(
     if needs_bootstrap {
         let write = !(spec.cfg.dry_run || spec.cfg.suspend);
         st.resolver = Some(
-            nautobot::bootstrap::bootstrap(
-                client,
-                &spec.cfg,
-                &st.desired.to_projection().records,
-                !write,
-            )
-            .await?,
+            nautobot::bootstrap::bootstrap(client, &spec.cfg, &st.desired.records(), !write)
+                .await?,
         );
     }
     let resolver = st.resolver.as_ref().expect("set above");

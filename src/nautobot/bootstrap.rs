@@ -8,6 +8,7 @@
 //! Location must exist: a missing one is an [`BootstrapError::Missing`], reported as
 //! `InvalidSpec`, never a crash. One list request per collection; idempotent.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
@@ -171,12 +172,12 @@ impl Resolve for Resolver {
 }
 
 /// The content types each prerequisite is needed for.
-fn needed(
-    records: &BTreeMap<Uuid, Record>,
+fn needed<R: Borrow<Record>>(
+    records: &BTreeMap<Uuid, R>,
     cfg: &SyncConfig,
 ) -> BTreeMap<(PrereqKind, String), BTreeSet<&'static str>> {
     let mut out: BTreeMap<(PrereqKind, String), BTreeSet<&'static str>> = BTreeMap::new();
-    for r in records.values() {
+    for r in records.values().map(R::borrow) {
         for reference in r.refs() {
             if let Some((k, name)) = PrereqKind::of(reference) {
                 let ct = match k {
@@ -303,10 +304,10 @@ async fn ensure_content_types<A: NautobotApi>(
 ///
 /// With `dry_run`, nothing is written: what is missing is listed in [`Resolver::created`] and
 /// gets a placeholder id.
-pub async fn bootstrap<A: NautobotApi>(
+pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
     api: &A,
     cfg: &SyncConfig,
-    records: &BTreeMap<Uuid, Record>,
+    records: &BTreeMap<Uuid, R>,
     dry_run: bool,
 ) -> Result<Resolver, BootstrapError> {
     let mut resolver = Resolver::default();
@@ -365,7 +366,7 @@ pub async fn bootstrap<A: NautobotApi>(
     let mut tags = api.list("extras/tags/", &[]).await?;
     let wanted_tags: BTreeSet<&str> = records
         .values()
-        .flat_map(|r| r.tags.iter().map(String::as_str))
+        .flat_map(|r| r.borrow().tags.iter().map(String::as_str))
         .chain(std::iter::once(OWNERSHIP_TAG))
         .collect();
     let mut to_create = Vec::new();

@@ -175,7 +175,7 @@ pub async fn owned(
     let resolver = nautobot::bootstrap::bootstrap(
         api,
         &config(json!({"clusterName": cluster})),
-        &Default::default(),
+        &std::collections::BTreeMap::<uuid::Uuid, nbsync::records::Record>::new(),
         true,
     )
     .await
