@@ -434,6 +434,9 @@ impl Cached for VirtualMachineInstance {
     }
 }
 
+/// During a relist, the freed heap is given back every this many objects (and at the end).
+const TRIM_EVERY: usize = 10_000;
+
 /// Runs one watcher until the task is aborted.
 async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<ClusterCache>) {
     let mut buffer: Vec<Arc<K::Stored>> = Vec::new();
@@ -465,16 +468,27 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
         };
         match event {
             watcher::Event::Init => buffer.clear(),
-            watcher::Event::InitApply(g) => buffer.extend(usable(g)),
+            watcher::Event::InitApply(g) => {
+                buffer.extend(usable(g));
+                if buffer.len() % TRIM_EVERY == 0 {
+                    // a long list: give back the pages read so far as it goes
+                    crate::memory::release_free_memory();
+                }
+            }
             watcher::Event::InitDone => {
                 metrics.record_watch_event(K::NAME, WatchEventKind::Init);
-                let fresh: std::collections::HashSet<(String, String)> =
-                    buffer.iter().map(|o| K::key(o)).collect();
+                let listed = buffer.len();
                 {
                     let mut idx = cache.write();
-                    for (ns, name) in K::keys(&idx) {
-                        if !fresh.contains(&(ns.clone(), name.clone())) {
-                            K::remove(&mut idx, &ns, &name);
+                    let held = K::keys(&idx);
+                    // objects held but not listed any more are gone (none on the first list)
+                    if !held.is_empty() {
+                        let fresh: std::collections::HashSet<(String, String)> =
+                            buffer.iter().map(|o| K::key(o)).collect();
+                        for (ns, name) in held {
+                            if !fresh.contains(&(ns.clone(), name.clone())) {
+                                K::remove(&mut idx, &ns, &name);
+                            }
                         }
                     }
                     for o in std::mem::take(&mut buffer) {
@@ -486,7 +500,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                 crate::memory::release_free_memory();
                 cache.mark_synced(K::NAME);
                 cache.announce(Dirty::All);
-                tracing::info!(resource = K::NAME, objects = fresh.len(), "watch synced");
+                tracing::info!(resource = K::NAME, objects = listed, "watch synced");
             }
             watcher::Event::Apply(g) => {
                 metrics.record_watch_event(K::NAME, WatchEventKind::Apply);
