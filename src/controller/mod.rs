@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -162,8 +162,10 @@ pub async fn run(
         senders.insert(ns.clone(), tx);
         let api: Api<NautobotSync> = Api::namespaced(client.clone(), ns);
         let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+        let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
         let controller = Controller::new(api, watcher::Config::default());
         let store = controller.store();
+        let cm_store = store.clone();
         let trigger =
             futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
         let ctx = ctx.clone();
@@ -185,6 +187,25 @@ pub async fn run(
                                         .ca_bundle_ref
                                         .as_ref()
                                         .is_some_and(|c| c.name == name)
+                            })
+                            .map(|o| ObjectRef::from_obj(o.as_ref()))
+                            .collect::<Vec<_>>()
+                    },
+                )
+                // a CA bundle fixed or rotated in its ConfigMap is picked up without a restart
+                // (a Secret one is covered above)
+                .watches(
+                    configmaps,
+                    watcher::Config::default(),
+                    move |cm: ConfigMap| {
+                        let name = cm.metadata.name.clone().unwrap_or_default();
+                        cm_store
+                            .state()
+                            .into_iter()
+                            .filter(|o| {
+                                o.spec.nautobot.ca_bundle_ref.as_ref().is_some_and(|c| {
+                                    c.kind == crate::api::CaBundleKind::ConfigMap && c.name == name
+                                })
                             })
                             .map(|o| ObjectRef::from_obj(o.as_ref()))
                             .collect::<Vec<_>>()

@@ -275,7 +275,7 @@ pub async fn reconcile(
         finalizer(&api, FINALIZER, obj.clone(), |event| async {
             match event {
                 Finalizer::Apply(o) => apply(o, &ctx, &api).await,
-                Finalizer::Cleanup(o) => cleanup(o, &ctx).await,
+                Finalizer::Cleanup(o) => cleanup_reported(o, &ctx, &api).await,
             }
         })
         .await
@@ -450,6 +450,40 @@ async fn synced_event(
     publish(ctx, obj, EventType::Normal, "Synced", note).await;
 }
 
+/// [`cleanup`], and while it fails, a status and an Event saying why the NautobotSync is not
+/// going away (the finalizer stays; the cleanup is retried with the controller's backoff).
+async fn cleanup_reported(
+    obj: Arc<NautobotSync>,
+    ctx: &Context,
+    api: &Api<NautobotSync>,
+) -> Result<Action, ReconcileError> {
+    let result = cleanup(obj.clone(), ctx).await;
+    if let Err(ReconcileError::Cleanup(message)) = &result {
+        let blocked = Blocked {
+            reason: "CleanupFailed",
+            message: format!(
+                "deleting this cluster's objects from Nautobot (onDelete: Delete) failed, the NautobotSync stays \
+                 until it succeeds (retried with backoff): {message}"
+            ),
+        };
+        let prev = obj.status.as_ref();
+        let now = Time(jiff::Timestamp::now());
+        let new = status::compute(
+            prev,
+            obj.metadata.generation,
+            StatusInput::Blocked(&blocked),
+            &now,
+        );
+        if status::differs(prev, &new) {
+            transition_events(ctx, &obj, prev, &new).await;
+            if let Err(e) = write_status(api, &obj.name_any(), &new).await {
+                tracing::debug!(error = %e, "cannot write the cleanup status");
+            }
+        }
+    }
+    result
+}
+
 /// `onDelete`: Retain leaves Nautobot alone; Delete removes every object this cluster owns
 /// (skipped with the `nbsync.dev/skip-cleanup: "true"` annotation, the escape hatch when
 /// Nautobot is gone for good).
@@ -491,7 +525,21 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     })?;
     let report = outcome.report.unwrap_or_default();
     if let Some(e) = report.aborted {
-        return Err(ReconcileError::Cleanup(e.to_string()));
+        return Err(ReconcileError::Cleanup(format!(
+            "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
+        )));
+    }
+    // objects Nautobot refused to delete are still there: the finalizer stays
+    if let Some(f) = report.failures.first() {
+        return Err(ReconcileError::Cleanup(format!(
+            "{} of {} objects not deleted; first: {} {}: {} (to delete the NautobotSync without cleanup, \
+             annotate it {SKIP_CLEANUP}=true)",
+            report.failures.len(),
+            outcome.plan.deletes.len(),
+            f.kind,
+            f.name,
+            f.message
+        )));
     }
     tracing::info!(name = %obj.name_any(), deleted = report.written(), failed = report.failures.len(), "NautobotSync deleted; owned Nautobot objects removed");
     Ok(Action::await_change())

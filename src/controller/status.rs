@@ -129,7 +129,14 @@ pub fn compute(
                         types::READY,
                         True,
                         "Ready",
-                        format!("connected to Nautobot at {url}; {total} objects owned"),
+                        format!(
+                            "connected to Nautobot at {url}; {total} objects owned{}",
+                            if insecure {
+                                "; TLS verification is OFF (insecureSkipTlsVerify)"
+                            } else {
+                                ""
+                            }
+                        ),
                     ));
                     let (status, reason, message) = if dry_run {
                         (
@@ -187,7 +194,7 @@ pub fn compute(
                     } else if insecure {
                         Some((
                             "InsecureTLS",
-                            "TLS verification of Nautobot is off (insecureSkipTLSVerify)"
+                            "TLS verification of Nautobot is off (insecureSkipTlsVerify)"
                                 .to_string(),
                         ))
                     } else {
@@ -390,6 +397,13 @@ mod tests {
         assert_eq!(
             find(&s4.conditions, "Degraded").unwrap().reason,
             "InsecureTLS"
+        );
+        // said in Ready too, where a more urgent Degraded reason cannot hide it
+        assert!(
+            find(&s4.conditions, "Ready")
+                .unwrap()
+                .message
+                .contains("TLS verification is OFF")
         );
     }
 }

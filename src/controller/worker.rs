@@ -297,10 +297,24 @@ async fn run(
             {
                 // woken with nothing to do (leadership unchanged, an empty notification)
             } else {
-                let result = if st.need_full || due {
-                    full_pass(&spec, &client, &cache, &mut st, &metrics).await
-                } else {
-                    incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
+                let pass = async {
+                    if st.need_full || due {
+                        full_pass(&spec, &client, &cache, &mut st, &metrics).await
+                    } else {
+                        incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
+                    }
+                };
+                // a replica that loses the Lease stops writing at once, even in the middle of
+                // a pass: the next leader starts writing as soon as it holds the Lease
+                let result = tokio::select! {
+                    r = pass => Some(r),
+                    _ = leadership_lost(&mut leader) => None,
+                };
+                let Some(result) = result else {
+                    tracing::warn!(cluster = %spec.cfg.cluster_name,
+                        "leadership lost during a sync pass: stopped it, no more writes");
+                    st.need_full = true;
+                    continue;
                 };
                 match result {
                     Ok(outcome) => {
@@ -369,6 +383,13 @@ async fn run(
 /// turn the worker's wait into a busy loop).
 async fn changed_or_never(rx: &mut watch::Receiver<bool>) {
     if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves when the flag turns false; never, when its sender is gone.
+async fn leadership_lost(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|leads| !*leads).await.is_err() {
         std::future::pending::<()>().await;
     }
 }

@@ -202,6 +202,8 @@ pub struct HttpClient {
     permits: Arc<Semaphore>,
     stats: Arc<RequestStats>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// A CA bundle is trusted besides the system roots (for the hint of a TLS error).
+    has_ca_bundle: bool,
 }
 
 impl fmt::Debug for HttpClient {
@@ -247,6 +249,7 @@ impl HttpClient {
             permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             stats: Arc::new(RequestStats::default()),
             metrics: None,
+            has_ca_bundle: cfg.ca_bundle_pem.is_some(),
         })
     }
 
@@ -405,6 +408,8 @@ impl HttpClient {
                         None
                     }
                 }
+                // a failed TLS handshake fails the same way every time: report it at once
+                Err(ApiError::Tls { .. }) => None,
                 Err(_) if attempt < self.max_attempts => Some(None),
                 Err(_) => None,
             };
@@ -425,6 +430,12 @@ impl HttpClient {
                 method: method.to_string(),
                 path: path.to_string(),
                 seconds: self.timeout.as_secs(),
+            }
+        } else if let Some(tls) = tls_cause(&e) {
+            ApiError::Tls {
+                url: self.base.clone(),
+                message: tls.to_string(),
+                hint: tls_hint(tls, self.has_ca_bundle),
             }
         } else {
             // reqwest's chain carries the cause (connection refused, certificate...), never headers
@@ -467,6 +478,52 @@ impl HttpClient {
         let q = encode_query(query);
         self.json_call(Method::GET, &format!("{endpoint}?{q}"), None)
             .await
+    }
+}
+
+/// The rustls error behind a failed request, if the TLS handshake is what failed. (An
+/// `io::Error` hides the error it wraps from `source()`, and hyper nests them: look inside
+/// with `get_ref`.)
+fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// What to do about a failed TLS handshake, in the words of the spec.
+fn tls_hint(e: &rustls::Error, has_ca_bundle: bool) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. })
+        | rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "Nautobot's certificate is outside its validity period: renew it".into()
+        }
+        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "Nautobot's certificate is not issued for the host of spec.nautobot.url: use a name the certificate carries".into()
+        }
+        rustls::Error::InvalidCertificate(_) if has_ca_bundle => {
+            "the CA bundle of spec.nautobot.caBundleRef (and the system roots) did not sign Nautobot's certificate: \
+             put the PEM certificate of the CA that issued it in that ConfigMap or Secret (a change is picked up without a restart)"
+                .into()
+        }
+        rustls::Error::InvalidCertificate(_) => {
+            "Nautobot's certificate is not signed by a CA the operator trusts: put the PEM certificate of the CA that issued it \
+             in a ConfigMap or Secret in this namespace and set spec.nautobot.caBundleRef to it \
+             (insecureSkipTlsVerify: true turns verification off, for tests only)"
+                .into()
+        }
+        _ => "check that spec.nautobot.url is an https endpoint of Nautobot (not plain http) and what its TLS setup accepts".into(),
     }
 }
 
@@ -603,6 +660,19 @@ fn as_list(v: Value) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_error_is_found_inside_nested_io_errors() {
+        // what hyper hands back for an untrusted certificate
+        let rustls_error =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls_error);
+        let outer = std::io::Error::other(inner);
+        let e = tls_cause(&outer).expect("found");
+        assert!(tls_hint(e, false).contains("set spec.nautobot.caBundleRef"));
+        assert!(tls_hint(e, true).contains("did not sign"));
+        assert!(tls_cause(&std::io::Error::other("connection refused")).is_none());
+    }
 
     #[test]
     fn the_token_never_prints() {

@@ -13,6 +13,18 @@ pub enum ApiError {
         /// Cause.
         message: String,
     },
+    /// The TLS handshake failed: most often Nautobot's certificate is not trusted (signed by a
+    /// CA that is neither in the system roots nor in `caBundleRef`), expired, or issued for
+    /// another name. Not retried: the next attempt would fail the same way.
+    #[error("TLS handshake with Nautobot at {url} failed: {message}; {hint}")]
+    Tls {
+        /// The base URL.
+        url: String,
+        /// Cause (rustls' words).
+        message: String,
+        /// What to fix.
+        hint: String,
+    },
     /// No answer within the request timeout.
     #[error("Nautobot did not answer within {seconds}s ({method} {path})")]
     Timeout {
@@ -71,6 +83,7 @@ impl ApiError {
     pub fn category(&self) -> &'static str {
         match self {
             ApiError::Unreachable { .. } => "NautobotUnreachable",
+            ApiError::Tls { .. } => "NautobotTLSError",
             ApiError::Timeout { .. } => "NautobotTimeout",
             ApiError::Unauthorized { .. } => "NautobotUnauthorized",
             ApiError::UnsupportedVersion { .. } => "NautobotVersionUnsupported",
@@ -86,6 +99,7 @@ impl ApiError {
     pub fn is_fatal(&self) -> bool {
         match self {
             ApiError::Unreachable { .. }
+            | ApiError::Tls { .. }
             | ApiError::Timeout { .. }
             | ApiError::Unauthorized { .. }
             | ApiError::UnsupportedVersion { .. }
