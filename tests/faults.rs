@@ -12,172 +12,18 @@ mod e2e;
 mod fault_proxy;
 #[path = "support/nautobot.rs"]
 mod nautobot;
+#[path = "support/rig.rs"]
+mod rig;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use e2e::*;
-use fault_proxy::{FaultProxy, Mode};
-use kube_stand_in::StandIn;
+use fault_proxy::Mode;
 use nautobot::*;
 use nbsync::nautobot::NautobotApi;
 use nbsync::records::Kind;
-use serde_json::{Value, json};
-
-const T: Duration = Duration::from_secs(120);
-
-/// A clean Nautobot, a proxy in front of it, and the sample cluster whose NautobotSync points
-/// at the proxy.
-struct Rig {
-    nb: Nautobot,
-    proxy: FaultProxy,
-    k8s: StandIn,
-    started: Instant,
-}
-
-async fn rig(mode: Mode) -> Option<Rig> {
-    rig_with(mode, json!({})).await
-}
-
-/// The same with a merge patch on the NautobotSync's spec.
-async fn rig_with(mode: Mode, spec_patch: Value) -> Option<Rig> {
-    let nb = clean().await?;
-    let proxy = FaultProxy::start(&nb.url).await;
-    proxy.set(mode);
-    let k8s = cluster(true, &proxy.url, spec_patch).await;
-    Some(Rig {
-        nb,
-        proxy,
-        k8s,
-        started: Instant::now(),
-    })
-}
-
-fn start(r: &Rig) -> Operator {
-    Operator::start(&r.k8s, "op-0", &["--disable-leader-election"])
-}
-
-fn reason_is(r: &Rig, type_: &str, status: &str, reason: &str) -> bool {
-    condition(&nbsync_status(&r.k8s), type_) == Some((status.into(), reason.into()))
-}
-
-/// Waits until Ready=False with `reason`; returns the condition message.
-async fn wait_ready_false(r: &Rig, op: &Operator, reason: &str) -> String {
-    wait_for(&format!("Ready=False {reason}"), T, op, async || {
-        reason_is(r, "Ready", "False", reason)
-    })
-    .await;
-    message(r, "Ready")
-}
-
-fn message(r: &Rig, type_: &str) -> String {
-    nbsync_status(&r.k8s)["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == type_)
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// What a clean sync of the sample writes: the projection, with the operator's own namespace
-/// as one more tenant.
-fn expected() -> BTreeMap<uuid::Uuid, Kind> {
-    let mut snap = sample_snapshot();
-    snap["items"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
-    project(&config(json!({})), &snap)
-        .records
-        .iter()
-        .map(|(id, rec)| (*id, rec.kind))
-        .collect()
-}
-
-/// Asserts the operator is alive and never panicked.
-fn assert_alive(op: &mut Operator) {
-    assert!(op.running(), "the operator process exited");
-    assert!(!op.logs().contains("panicked"), "the operator panicked");
-}
-
-/// Waits for Ready=True and Synced=True and Degraded=False after the fault ended, then checks
-/// Nautobot: exactly the projection (nothing lost, nothing extra) and every collection holds
-/// no more objects than we own (no duplicates, owned or not). Returns the recovery time.
-async fn assert_converged(r: &Rig, op: &mut Operator) -> Duration {
-    let fault_ended = Instant::now();
-    wait_for(
-        "converged: Ready, Synced, not Degraded",
-        T,
-        op,
-        async || {
-            reason_is(r, "Ready", "True", "Ready")
-                && reason_is(r, "Synced", "True", "Synced")
-                && reason_is(r, "Degraded", "False", "AsExpected")
-        },
-    )
-    .await;
-    let recovery = fault_ended.elapsed();
-    assert_alive(op);
-    let want = expected();
-    let have = owned(&r.nb.api, "ocp-lab").await;
-    let missing: Vec<_> = want.keys().filter(|id| !have.contains_key(id)).collect();
-    let extra: Vec<_> = have
-        .values()
-        .filter(|o| !want.contains_key(&o.id))
-        .map(|o| &o.display)
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "lost: {missing:?}, extra: {extra:?}"
-    );
-    assert_eq!(
-        nbsync_status(&r.k8s)["objectsInSync"],
-        json!(want.len()),
-        "objectsInSync"
-    );
-    // duplicates: a second object with the same name would be an extra object in its
-    // collection (the database was empty of these kinds before the test)
-    for kind in Kind::ALL {
-        let wanted = want.values().filter(|k| **k == kind).count();
-        let all =
-            r.nb.api
-                .list(kind.endpoint(), &[("exclude_m2m", "true".into())])
-                .await
-                .unwrap();
-        assert_eq!(
-            all.len(),
-            wanted,
-            "{kind}: {} objects in Nautobot, {wanted} expected: {:#?}",
-            all.len(),
-            all.iter()
-                .map(|o| o["display"].clone())
-                .collect::<Vec<Value>>()
-        );
-    }
-    eprintln!(
-        "converged {:.1}s after the fault ended ({:.1}s into the test); {} objects; \
-         proxy: {} faults, {} GET, {} POST, {} PATCH, {} DELETE",
-        recovery.as_secs_f64(),
-        r.started.elapsed().as_secs_f64(),
-        want.len(),
-        r.proxy.faults(),
-        r.proxy.count("GET"),
-        r.proxy.count("POST"),
-        r.proxy.count("PATCH"),
-        r.proxy.count("DELETE"),
-    );
-    recovery
-}
-
-/// Waits until the operator has written at least `n` times to Nautobot (through the proxy).
-async fn wait_writes(r: &Rig, op: &Operator, n: u64) {
-    wait_for(&format!("{n} writes applied"), T, op, async || {
-        r.proxy.writes_applied() >= n
-    })
-    .await;
-}
+use rig::*;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nautobot_down_at_start_then_up() {
@@ -387,7 +233,7 @@ async fn one_refused_object_does_not_block_the_others() {
     let status = nbsync_status(&r.k8s);
     assert_eq!(status["pendingChanges"], json!(1), "{status:#}");
     // everything else is there
-    let want = expected();
+    let want = expected(&r.k8s);
     let have = owned(&r.nb.api, "ocp-lab").await;
     let missing: Vec<_> = want.keys().filter(|id| !have.contains_key(id)).collect();
     assert_eq!(missing.len(), 1, "only the refused object is missing");
@@ -441,4 +287,364 @@ async fn killed_at_several_points_of_the_first_sync() {
     }
     let mut op = start(&r);
     assert_converged(&r, &mut op).await;
+}
+
+/// A small deterministic generator (xorshift64*): the "random" kill points and pauses are the
+/// same on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// Uniform in `lo..hi` milliseconds.
+    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.next() % (hi - lo))
+    }
+}
+
+/// Copies an object of the stand-in under a new name (new uid), changed by `f`.
+fn clone_object(
+    k8s: &kube_stand_in::StandIn,
+    (api_version, kind, ns, name): (&str, &str, &str, &str),
+    new_name: &str,
+    f: impl FnOnce(&mut serde_json::Value),
+) {
+    let mut o = k8s.get(api_version, kind, Some(ns), name).unwrap();
+    let meta = o["metadata"].as_object_mut().unwrap();
+    for field in ["resourceVersion", "creationTimestamp", "generateName"] {
+        meta.remove(field);
+    }
+    meta.insert("name".into(), json!(new_name));
+    meta.insert("uid".into(), json!(format!("burst-{new_name}")));
+    f(&mut o);
+    k8s.apply_json(o).unwrap();
+}
+
+/// One change of the burst, the `i`-th: VM resizes, Services created and deleted, pods started
+/// and removed (their IPs are synced with `podIps`).
+fn burst_change(k8s: &kube_stand_in::StandIn, i: usize) {
+    const STOREFRONT_POD: (&str, &str, &str, &str) =
+        ("v1", "Pod", "shop-prod", "storefront-csh5dz9zs-9pvhc");
+    const STOREFRONT_SVC: (&str, &str, &str, &str) = ("v1", "Service", "shop-prod", "storefront");
+    match i % 6 {
+        0 => edit_fedora_vm(k8s, |spec| {
+            spec["domain"]["cpu"]["cores"] = json!(3 + i % 5)
+        }),
+        1 => clone_object(k8s, STOREFRONT_SVC, &format!("burst-svc-{i}"), |o| {
+            let ip = format!("172.30.210.{i}");
+            o["spec"]["clusterIP"] = json!(ip);
+            o["spec"]["clusterIPs"] = json!([ip]);
+        }),
+        2 => clone_object(k8s, STOREFRONT_POD, &format!("burst-pod-{i}"), |o| {
+            let ip = format!("10.129.3.{i}");
+            o["status"]["podIP"] = json!(ip);
+            o["status"]["podIPs"] = json!([{ "ip": ip }]);
+        }),
+        3 => edit_object(
+            k8s,
+            "kubevirt.io/v1",
+            "VirtualMachine",
+            Some("data-platform"),
+            "centos-build-01",
+            |vm| {
+                vm["spec"]["template"]["spec"]["domain"]["resources"]["requests"]["memory"] =
+                    json!(format!("{}Gi", 1 + i % 4))
+            },
+        ),
+        // remove what an earlier step created (and, once, Services of the sample)
+        4 => {
+            let _ = k8s.delete(
+                "v1",
+                "Service",
+                Some("shop-prod"),
+                &format!("burst-svc-{}", i - 3),
+            );
+            if i == 10 {
+                k8s.delete("v1", "Service", Some("shop-staging"), "legacy-billing")
+                    .unwrap();
+            }
+            if i == 22 {
+                k8s.delete("v1", "Service", Some("data-platform"), "etl-api-external")
+                    .unwrap();
+            }
+        }
+        _ => {
+            if let Some(earlier) = i.checked_sub(9) {
+                let _ = k8s.delete(
+                    "v1",
+                    "Pod",
+                    Some("shop-prod"),
+                    &format!("burst-pod-{earlier}"),
+                );
+            }
+            if i == 17 {
+                k8s.delete("v1", "Pod", Some("shop-prod"), "storefront-csh5dz9zs-z8pxk")
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_points_of_an_update_burst() {
+    let Some(r) = rig_with(
+        Mode::Pass,
+        json!({"deletion": {"policy": "Delete"}, "sync": {"podIps": true}}),
+    )
+    .await
+    else {
+        return;
+    };
+    let mut op = start(&r);
+    assert_converged(&r, &mut op).await;
+    let before = owned(&r.nb.api, "ocp-lab").await.len();
+    // 40 changes, 100 to 500 ms apart (about 12 s); the operator SIGKILLed after 4 of them,
+    // drawn at random in 4 spans (the last leaves changes for the final process), and
+    // restarted at once
+    let mut rng = Rng(0x5eed_0007);
+    let kill_after: Vec<usize> = [(3usize, 10usize), (12, 20), (22, 30), (31, 37)]
+        .into_iter()
+        .map(|(lo, hi)| lo + (rng.next() % (hi - lo) as u64) as usize)
+        .collect();
+    let mut kills = Vec::new();
+    for i in 0..40 {
+        burst_change(&r.k8s, i);
+        tokio::time::sleep(rng.millis(100, 500)).await;
+        if kill_after.contains(&i) {
+            assert_alive(&mut op);
+            op.kill().await;
+            kills.push((i, r.proxy.writes_applied()));
+            op = start(&r);
+        }
+    }
+    assert_eq!(kills.len(), 4, "killed 4 times: {kills:?}");
+    eprintln!(
+        "killed after changes (change index, writes applied so far): {kills:?}; \
+         {before} objects before the burst, {} expected after",
+        expected(&r.k8s).len()
+    );
+    let burst_ended = Instant::now();
+    wait_nothing_pending(&r, &op).await;
+    assert_converged(&r, &mut op).await;
+    eprintln!(
+        "converged {:.1}s after the burst; {} writes in all",
+        burst_ended.elapsed().as_secs_f64(),
+        r.proxy.writes_applied()
+    );
+}
+
+/// What people keep in Nautobot next to the operator's objects: a tenant of their own, and a VM
+/// of their own inside the operator's Nautobot cluster. Never to be touched. Returns their ids.
+async fn people_objects(r: &Rig) -> Vec<(Kind, String)> {
+    let api = &r.nb.api;
+    let tenant = api
+        .create("tenancy/tenants/", vec![json!({"name": "people-tenant"})])
+        .await
+        .unwrap();
+    let vm = api
+        .create(
+            "virtualization/virtual-machines/",
+            vec![json!({"name": "people-vm", "cluster": {"name": "ocp-lab"}, "status": {"name": "Active"}})],
+        )
+        .await
+        .unwrap();
+    vec![
+        (Kind::Tenant, tenant[0]["id"].as_str().unwrap().to_string()),
+        (
+            Kind::VirtualMachine,
+            vm[0]["id"].as_str().unwrap().to_string(),
+        ),
+    ]
+}
+
+async fn assert_people_objects_kept(r: &Rig, people: &[(Kind, String)]) {
+    for (kind, id) in people {
+        let found =
+            r.nb.api
+                .get(kind.endpoint(), id.parse().unwrap())
+                .await
+                .unwrap();
+        assert!(found.is_some(), "{kind} {id} of a person was removed");
+    }
+}
+
+/// A namespace removed from the cluster with everything in it (finalizers cleared first, as
+/// the controllers that own them would).
+fn remove_namespace(k8s: &kube_stand_in::StandIn, ns: &str) {
+    for (api_version, kind) in [
+        ("kubevirt.io/v1", "VirtualMachineInstance"),
+        ("kubevirt.io/v1", "VirtualMachine"),
+        ("v1", "Pod"),
+        ("v1", "Service"),
+        ("apps/v1", "Deployment"),
+    ] {
+        for o in k8s.list(api_version, kind, Some(ns)) {
+            let name = o["metadata"]["name"].as_str().unwrap().to_string();
+            edit_object(k8s, api_version, kind, Some(ns), &name, |o| {
+                o["metadata"]["finalizers"] = json!([])
+            });
+            k8s.delete(api_version, kind, Some(ns), &name).unwrap();
+        }
+    }
+    k8s.delete("v1", "Namespace", None, ns).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_in_the_middle_of_deletions() {
+    let Some(r) = rig_with(Mode::Pass, json!({"deletion": {"policy": "Delete"}})).await else {
+        return;
+    };
+    let mut op = start(&r);
+    assert_converged(&r, &mut op).await;
+    let people = people_objects(&r).await;
+    let unowned = [(Kind::Tenant, 1), (Kind::VirtualMachine, 1)];
+    let before = owned(&r.nb.api, "ocp-lab").await.len();
+    // a namespace goes; every other DELETE is applied by Nautobot but its answer is lost
+    r.proxy.set(Mode::DropAnswerOf {
+        method: "DELETE".into(),
+        every: 2,
+    });
+    remove_namespace(&r.k8s, "shop-staging");
+    wait_nothing_pending(&r, &op).await;
+    let dropped = r.proxy.faults();
+    assert!(dropped > 0, "some DELETE answers were dropped");
+    eprintln!(
+        "shop-staging removed: {} of {before} objects deleted, {dropped} answers dropped, {} DELETEs sent",
+        before - owned(&r.nb.api, "ocp-lab").await.len(),
+        r.proxy.count("DELETE")
+    );
+    assert_converged_with(&r, &mut op, &unowned).await;
+    // Nautobot answers 503 to every DELETE while Services and a Deployment go
+    r.proxy.set(Mode::FailMethod {
+        method: "DELETE".into(),
+        n: 10_000,
+        status: 503,
+    });
+    let deletes_before = r.proxy.count("DELETE");
+    for name in ["cart-api-headless", "db-vm"] {
+        r.k8s
+            .delete("v1", "Service", Some("shop-prod"), name)
+            .unwrap();
+    }
+    r.k8s
+        .delete("apps/v1", "Deployment", Some("data-platform"), "etl-worker")
+        .unwrap();
+    let msg = wait_ready_false(&r, &op, "NautobotServerError").await;
+    assert!(msg.contains("503"), "{msg}");
+    assert!(r.proxy.count("DELETE") > deletes_before);
+    assert_people_objects_kept(&r, &people).await;
+    assert_alive(&mut op);
+    r.proxy.set(Mode::Pass);
+    let recovery = assert_converged_with(&r, &mut op, &unowned).await;
+    eprintln!(
+        "recovered {:.1}s after the 503s ended",
+        recovery.as_secs_f64()
+    );
+    assert_people_objects_kept(&r, &people).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_the_on_delete_cleanup() {
+    let Some(r) = rig_with(Mode::Pass, json!({"onDelete": "Delete"})).await else {
+        return;
+    };
+    let mut op = start(&r);
+    assert_converged(&r, &mut op).await;
+    let people = people_objects(&r).await;
+    let owned_before = owned(&r.nb.api, "ocp-lab").await.len();
+    let get_sync = || {
+        r.k8s
+            .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+    };
+    assert_eq!(
+        get_sync().unwrap()["metadata"]["finalizers"],
+        json!(["nbsync.dev/cleanup"])
+    );
+    // deleted while Nautobot answers 503 to every DELETE: the finalizer stays, and the status
+    // and an Event say why and what the way out is
+    r.proxy.set(Mode::FailMethod {
+        method: "DELETE".into(),
+        n: 10_000,
+        status: 503,
+    });
+    r.k8s
+        .delete("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+        .unwrap();
+    let deleted = Instant::now();
+    let msg = wait_ready_false(&r, &op, "CleanupFailed").await;
+    assert!(
+        msg.contains("503") && msg.contains("nbsync.dev/skip-cleanup=true"),
+        "{msg}"
+    );
+    let obj = get_sync().expect("still there while the cleanup cannot run");
+    assert!(obj["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(obj["metadata"]["finalizers"], json!(["nbsync.dev/cleanup"]));
+    let events = r.k8s.list("events.k8s.io/v1", "Event", Some(NS));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "CleanupFailed" && e["type"] == "Warning"),
+        "{events:#?}"
+    );
+    assert_eq!(owned(&r.nb.api, "ocp-lab").await.len(), owned_before);
+    // Nautobot works again, but every other DELETE answer is lost (applied, not acknowledged);
+    // and a person's VM in the operator's Nautobot cluster keeps the cluster from being deleted
+    r.proxy.set(Mode::DropAnswerOf {
+        method: "DELETE".into(),
+        every: 2,
+    });
+    wait_for("the cluster named as what is left", T, &op, async || {
+        reason_is(&r, "Ready", "False", "CleanupFailed")
+            && message(&r, "Ready").contains("Cluster ocp-lab")
+    })
+    .await;
+    let msg = message(&r, "Ready");
+    eprintln!("while a person's VM is in the cluster: {msg}");
+    let left: Vec<String> = owned(&r.nb.api, "ocp-lab")
+        .await
+        .values()
+        .map(|o| format!("{} {}", o.kind, o.display))
+        .collect();
+    assert_eq!(left, ["Cluster ocp-lab"], "everything else was deleted");
+    assert!(
+        get_sync().is_some(),
+        "the finalizer stays while objects are left"
+    );
+    assert_people_objects_kept(&r, &people).await;
+    // the person moves their VM away (deletes it): the cleanup finishes
+    r.nb.api
+        .delete(
+            Kind::VirtualMachine.endpoint(),
+            vec![people[1].1.parse().unwrap()],
+        )
+        .await
+        .unwrap();
+    wait_for("the NautobotSync gone", T, &op, async || {
+        get_sync().is_none()
+    })
+    .await;
+    eprintln!(
+        "cleanup done {:.1}s after the NautobotSync was deleted; {} DELETEs, {} answers dropped or refused",
+        deleted.elapsed().as_secs_f64(),
+        r.proxy.count("DELETE"),
+        r.proxy.faults()
+    );
+    assert!(
+        owned(&r.nb.api, "ocp-lab").await.is_empty(),
+        "nothing owned left"
+    );
+    assert_people_objects_kept(&r, &people[..1]).await;
+    for kind in Kind::ALL {
+        let all =
+            r.nb.api
+                .list(kind.endpoint(), &[("exclude_m2m", "true".into())])
+                .await
+                .unwrap();
+        let want = usize::from(kind == Kind::Tenant);
+        assert_eq!(all.len(), want, "{kind}: {all:#?}");
+    }
+    assert_alive(&mut op);
 }

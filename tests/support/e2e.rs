@@ -100,9 +100,14 @@ pub async fn cluster(kubevirt: bool, nautobot_url: &str, spec_patch: Value) -> S
 
 /// A token Secret in the operator namespace.
 pub fn token_secret(name: &str, token: &str) -> Value {
+    secret(name, "token", token)
+}
+
+/// A Secret in the operator namespace with one key.
+pub fn secret(name: &str, key: &str, value: &str) -> Value {
     use base64_like::encode;
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
-           "type": "Opaque", "data": {"token": encode(token.as_bytes())}})
+           "type": "Opaque", "data": {key: encode(value.as_bytes())}})
 }
 
 /// Tiny base64 (standard alphabet, padded): no crate needed for test Secrets.

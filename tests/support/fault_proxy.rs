@@ -35,6 +35,16 @@ pub enum Mode {
     Html { status: u16 },
     /// Forward every `every`-th POST to Nautobot, then drop the connection without answering.
     CloseConnection { every: usize },
+    /// Answer the next `n` requests of `method` with `status` (429 and 503 with
+    /// `Retry-After: 1`), then pass; other methods pass.
+    FailMethod {
+        method: String,
+        n: usize,
+        status: u16,
+    },
+    /// Forward every `every`-th request of `method` to Nautobot, then drop the connection
+    /// without answering (applied, not acknowledged); other requests pass.
+    DropAnswerOf { method: String, every: usize },
     /// Answer 403 as Nautobot does for a revoked token.
     RejectToken,
     /// Forward, but rewrite the `API-Version` response header.
@@ -47,6 +57,8 @@ pub enum Mode {
 struct State {
     mode: Mode,
     counts: BTreeMap<String, u64>,
+    /// Requests of the method a `DropAnswerOf` mode watches, since the mode was set.
+    method_seen: usize,
     /// Requests forwarded to Nautobot and answered by it with 2xx, by method.
     forwarded_ok: BTreeMap<String, u64>,
     posts_seen: usize,
@@ -76,6 +88,7 @@ impl FaultProxy {
         let state = Arc::new(Mutex::new(State {
             mode: Mode::Pass,
             counts: BTreeMap::new(),
+            method_seen: 0,
             forwarded_ok: BTreeMap::new(),
             posts_seen: 0,
             faults: 0,
@@ -126,6 +139,7 @@ impl FaultProxy {
         let mut s = self.state.lock().unwrap();
         s.mode = mode;
         s.posts_seen = 0;
+        s.method_seen = 0;
     }
 
     /// The current mode (`FailNext` turns into `Pass` once spent).
@@ -247,6 +261,36 @@ async fn handle(
                 then_close: method == Method::POST && s.posts_seen.is_multiple_of(every.max(1)),
                 ..Forward::default()
             }),
+            Mode::FailMethod {
+                method: m,
+                n,
+                status,
+            } if m == method.as_str() => {
+                s.mode = if n > 1 {
+                    Mode::FailMethod {
+                        method: m,
+                        n: n - 1,
+                        status,
+                    }
+                } else {
+                    Mode::Pass
+                };
+                let mut r = json_reply(status, json!({"detail": format!("injected {status}")}));
+                if status == 429 || status == 503 {
+                    r.headers_mut()
+                        .insert("Retry-After", HeaderValue::from_static("1"));
+                }
+                Action::Answer(r)
+            }
+            Mode::FailMethod { .. } => pass,
+            Mode::DropAnswerOf { method: m, every } if m == method.as_str() => {
+                s.method_seen += 1;
+                Action::Forward(Forward {
+                    then_close: s.method_seen.is_multiple_of(every.max(1)),
+                    ..Forward::default()
+                })
+            }
+            Mode::DropAnswerOf { .. } => pass,
             Mode::RejectToken => {
                 Action::Answer(json_reply(403, json!({"detail": "Invalid token."})))
             }
