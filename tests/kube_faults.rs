@@ -373,3 +373,100 @@ async fn people_editing_nautobot_are_repaired_or_respected() {
     assert_no_duplicates(&after);
     assert_eq!(after.len(), before.len(), "nothing lost, nothing extra");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_them() {
+    let Some((nb, k8s, op, before)) =
+        synced_with(false, json!({"deletion": {"policy": "Delete"}})).await
+    else {
+        return;
+    };
+    assert_eq!(
+        nbsync_status(&k8s)["syncedClusterName"].as_str(),
+        Some("ocp-lab")
+    );
+    edit_object(
+        &k8s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        |o| o["spec"]["clusterName"] = json!("ocp-renamed"),
+    );
+    wait_for("the rename reported", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        condition(&s, "Degraded") == Some(("True".into(), "ClusterRenamed".into()))
+            && condition(&s, "Synced").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let s = nbsync_status(&k8s);
+    assert_eq!(s["syncedClusterName"].as_str(), Some("ocp-lab"));
+    let message = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Degraded")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(&format!("{} objects owned under \"ocp-lab\"", before.len())),
+        "{message}"
+    );
+    // the old objects are untouched, and the cluster is synced again under its new name
+    let old = owned(&nb.api, "ocp-lab").await;
+    assert_eq!(old.len(), before.len(), "nothing of the old name removed");
+    assert!(old.iter().all(|(id, o)| before[id].fields == o.fields));
+    let renamed = owned(&nb.api, "ocp-renamed").await;
+    assert_eq!(renamed.len(), before.len());
+    assert_no_duplicates(&renamed);
+
+    // the way out the message gives: a suspended NautobotSync under the old name with
+    // onDelete: Delete, deleted once it is Ready
+    let mut cleaner = k8s
+        .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+        .unwrap();
+    cleaner["metadata"] = json!({"name": "old-name", "namespace": NS, "generation": 1});
+    cleaner["spec"]["clusterName"] = json!("ocp-lab");
+    cleaner["spec"]["suspend"] = json!(true);
+    cleaner["spec"]["onDelete"] = json!("Delete");
+    cleaner.as_object_mut().unwrap().remove("status");
+    k8s.apply_json(cleaner).unwrap();
+    wait_for("the cleaner ready", T, &op, async || {
+        k8s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "old-name")
+            .is_some_and(|o| {
+                condition(&o["status"], "Ready").is_some_and(|c| c.0 == "True")
+                    && o["metadata"]["finalizers"]
+                        .as_array()
+                        .is_some_and(|f| !f.is_empty())
+            })
+    })
+    .await;
+    k8s.delete("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "old-name")
+        .unwrap();
+    wait_for("the old objects removed", T, &op, async || {
+        owned(&nb.api, "ocp-lab").await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        owned(&nb.api, "ocp-renamed").await.len(),
+        before.len(),
+        "the renamed cluster's objects untouched"
+    );
+    // the next full pass (a spec change starts one) finds nothing left behind
+    edit_object(
+        &k8s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        |o| o["spec"]["fullResyncInterval"] = json!("30m"),
+    );
+    wait_for("the rename settled", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        s["syncedClusterName"].as_str() == Some("ocp-renamed")
+            && condition(&s, "Degraded").is_some_and(|c| c.0 == "False")
+    })
+    .await;
+}

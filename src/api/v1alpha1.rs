@@ -463,6 +463,11 @@ pub struct NautobotSyncStatus {
     /// Whether the KubeVirt API (kubevirt.io/v1) is served by this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubevirt_detected: Option<bool>,
+    /// The cluster name under which this NautobotSync's objects are in Nautobot. It differs
+    /// from spec.clusterName after a rename, for as long as objects owned under the old name
+    /// are left in Nautobot (they are never touched; Degraded says how to remove them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_cluster_name: Option<String>,
     /// A short summary of the last error, without secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

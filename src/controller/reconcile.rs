@@ -205,6 +205,11 @@ async fn prepare(obj: &NautobotSync, client: &Client) -> Result<(SyncConfig, Wor
         ca_bundle,
         generation: obj.metadata.generation.unwrap_or(0),
         allow_mass_deletion: allow,
+        previous_cluster_name: obj
+            .status
+            .as_ref()
+            .and_then(|s| s.synced_cluster_name.clone())
+            .filter(|n| *n != cfg.cluster_name),
     };
     Ok((cfg, spec))
 }
@@ -327,6 +332,7 @@ async fn apply(
                 dry_run: cfg.dry_run,
                 suspend: cfg.suspend,
                 url: &cfg.nautobot_url,
+                cluster_name: &cfg.cluster_name,
             };
             let s = status::compute(prev, Some(report.generation), input, &now);
             synced_event(ctx, &obj, &key, &report).await;

@@ -40,6 +40,8 @@ pub enum StatusInput<'a> {
         suspend: bool,
         /// The Nautobot URL (for messages).
         url: &'a str,
+        /// `spec.clusterName`.
+        cluster_name: &'a str,
     },
 }
 
@@ -87,6 +89,7 @@ pub fn compute(
             dry_run,
             suspend,
             url,
+            cluster_name,
         } => {
             match &report.phase {
                 Phase::Starting | Phase::NotLeader => {
@@ -164,10 +167,21 @@ pub fn compute(
                         )
                     };
                     set(cond(types::SYNCED, status, reason, message));
+                    let left_behind = report.left_behind.as_ref().filter(|(_, n)| *n > 0);
                     let degraded = if report.held > 0 {
                         Some((
                             "DeletionsHeld",
                             report.held_reason.clone().unwrap_or_default(),
+                        ))
+                    } else if let Some((old, n)) = left_behind {
+                        Some((
+                            "ClusterRenamed",
+                            format!(
+                                "spec.clusterName changed from {old:?} to {cluster_name:?}: {n} objects owned \
+                                 under {old:?} are left in Nautobot untouched. To remove them, create a \
+                                 NautobotSync with clusterName {old:?}, suspend: true and onDelete: Delete, \
+                                 then delete it; or delete them in Nautobot"
+                            ),
                         ))
                     } else if !report.conflicts.is_empty() {
                         Some((
@@ -212,6 +226,18 @@ pub fn compute(
                         )),
                     }
                     s.last_error = None;
+                    // the name Nautobot's objects are under: the previous one while it owns
+                    // any (kept as well when they could not be counted)
+                    if !(dry_run || suspend) {
+                        s.synced_cluster_name = match (&report.left_behind, left_behind) {
+                            (_, Some((old, _))) => Some(old.clone()),
+                            (Some(_), None) => Some(cluster_name.to_string()),
+                            (None, None) => s
+                                .synced_cluster_name
+                                .take()
+                                .or_else(|| Some(cluster_name.to_string())),
+                        };
+                    }
                 }
             }
             if report.last_sync.is_some() {
@@ -299,6 +325,7 @@ mod tests {
             dry_run: false,
             suspend: false,
             url: "https://nb",
+            cluster_name: "ocp-lab",
         }
     }
 
@@ -312,6 +339,58 @@ mod tests {
         assert_eq!(s.objects_in_sync, 9);
         assert_eq!(s.objects.as_ref().unwrap().virtual_machines, 5);
         assert_eq!(s.observed_generation, Some(3));
+    }
+
+    fn renamed(r: &WorkerReport) -> StatusInput<'_> {
+        StatusInput::Worker {
+            report: r,
+            insecure: false,
+            dry_run: false,
+            suspend: false,
+            url: "https://nb",
+            cluster_name: "ocp-new",
+        }
+    }
+
+    #[test]
+    fn a_rename_points_at_what_the_old_name_left_until_it_is_gone() {
+        let now = t("2026-11-26T10:00:00Z");
+        let r = synced();
+        let s = compute(None, Some(1), worker(&r), &now);
+        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
+        // renamed to ocp-new: 103 objects are still owned by ocp-lab
+        let mut r = synced();
+        r.left_behind = Some(("ocp-lab".into(), 103));
+        let input = renamed(&r);
+        let s = compute(Some(&s), Some(2), input, &now);
+        let d = find(&s.conditions, "Degraded").unwrap();
+        assert_eq!(
+            (d.status.as_str(), d.reason.as_str()),
+            ("True", "ClusterRenamed")
+        );
+        assert!(
+            d.message.contains("103 objects owned under \"ocp-lab\""),
+            "{}",
+            d.message
+        );
+        assert!(d.message.contains("onDelete: Delete"), "{}", d.message);
+        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
+        // the count failed: the old name is kept
+        let mut r = synced();
+        r.left_behind = None;
+        let input = renamed(&r);
+        let s = compute(Some(&s), Some(2), input, &now);
+        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
+        // a person removed them
+        let mut r = synced();
+        r.left_behind = Some(("ocp-lab".into(), 0));
+        let input = renamed(&r);
+        let s = compute(Some(&s), Some(2), input, &now);
+        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-new"));
+        assert_eq!(
+            find(&s.conditions, "Degraded").unwrap().reason,
+            "AsExpected"
+        );
     }
 
     #[test]
@@ -391,6 +470,7 @@ mod tests {
             dry_run: true,
             suspend: false,
             url: "u",
+            cluster_name: "ocp-lab",
         };
         let s4 = compute(None, Some(1), dry, &t("2026-11-26T11:00:00Z"));
         assert_eq!(find(&s4.conditions, "Synced").unwrap().reason, "DryRun");

@@ -40,6 +40,9 @@ pub struct WorkerSpec {
     pub generation: i64,
     /// A person allowed the next pass to exceed the deletion guard.
     pub allow_mass_deletion: bool,
+    /// The cluster name this NautobotSync synced under before `spec.clusterName` changed
+    /// (from `status.syncedClusterName`): its objects are counted, never touched.
+    pub previous_cluster_name: Option<String>,
 }
 
 /// Where a worker is.
@@ -94,6 +97,10 @@ pub struct WorkerReport {
     pub written: usize,
     /// Passes completed (for event rate limiting and tests).
     pub passes: u64,
+    /// After a rename: the previous cluster name and how many objects it still owns in
+    /// Nautobot (counted at each full pass; `None` when there is no previous name or it could
+    /// not be counted).
+    pub left_behind: Option<(String, usize)>,
 }
 
 /// Handle to a running worker.
@@ -129,7 +136,8 @@ impl Worker {
                 || cur.allow_mass_deletion != spec.allow_mass_deletion
                 || format!("{:?}", cur.cfg) != format!("{:?}", spec.cfg)
                 || !cur.token.same_as(&spec.token)
-                || cur.ca_bundle != spec.ca_bundle;
+                || cur.ca_bundle != spec.ca_bundle
+                || cur.previous_cluster_name != spec.previous_cluster_name;
             if changed {
                 *cur = spec;
             }
@@ -165,6 +173,8 @@ struct State {
     failed: BTreeMap<Uuid, Failure>,
     retry_at: Option<Instant>,
     retry_delay: Duration,
+    /// Objects still owned under the previous cluster name (last full pass).
+    left_behind: Option<(String, usize)>,
 }
 
 /// First and longest wait before failed writes are retried.
@@ -240,6 +250,7 @@ async fn run(
         failed: BTreeMap::new(),
         retry_at: None,
         retry_delay: RETRY_FAILED_MIN,
+        left_behind: None,
     };
     let mut backoff = Duration::from_secs(1);
     let publish = |f: &dyn Fn(&mut WorkerReport)| {
@@ -483,6 +494,7 @@ impl PassOutcome {
         r.pending = unapplied + self.plan.held.len();
         r.held = self.plan.held.len();
         r.held_reason = self.plan.held_reason.clone();
+        r.left_behind = st.left_behind.clone();
         let mut conflicts: Vec<String> = self
             .plan
             .conflicts
@@ -567,6 +579,7 @@ async fn full_pass(
     let plan = diff(&desired, &ips_unknown, &st.observed, &policy, &resolver);
     drop(desired);
     let report = apply_plan(spec, client, st, &plan).await?;
+    st.left_behind = count_left_behind(spec, client, &resolver).await;
     st.resolver = Some(resolver);
     st.need_full = false;
     st.last_full = Some(Instant::now());
@@ -578,6 +591,34 @@ async fn full_pass(
         full: true,
         touched: None,
     })
+}
+
+/// After `spec.clusterName` changed: how many objects the previous name still owns in Nautobot.
+/// They are never touched (nothing proves this cluster is the one they came from); the status
+/// reports them until a person removes them. A failed count is logged and reported as unknown.
+async fn count_left_behind(
+    spec: &WorkerSpec,
+    client: &HttpClient,
+    resolver: &Resolver,
+) -> Option<(String, usize)> {
+    let old = spec.previous_cluster_name.as_ref()?;
+    if !resolver.ownership_field_exists {
+        return Some((old.clone(), 0));
+    }
+    match nautobot::observe::load_owned(client, old, resolver).await {
+        Ok(objects) => {
+            if !objects.is_empty() {
+                tracing::warn!(cluster = %spec.cfg.cluster_name, previous = %old, objects = objects.len(),
+                    "objects owned under the previous cluster name are left in Nautobot");
+            }
+            Some((old.clone(), objects.len()))
+        }
+        Err(e) => {
+            tracing::warn!(cluster = %spec.cfg.cluster_name, previous = %old, error = %e,
+                "cannot count the objects owned under the previous cluster name");
+            None
+        }
+    }
 }
 
 async fn incremental_pass(
@@ -748,6 +789,7 @@ mod tests {
             failed: BTreeMap::new(),
             retry_at: None,
             retry_delay: RETRY_FAILED_MIN,
+            left_behind: None,
         }
     }
 
