@@ -180,3 +180,51 @@ async fn insecure_skip_tls_verify_syncs_and_says_so() {
     );
     assert!(front.handshakes_ok() > 0);
 }
+
+/// Certificates that no CA bundle fixes: the error names the cause and what to do, at once
+/// (not retried), and nothing gets past the handshake. Needs no Nautobot: the front's upstream
+/// is never reached.
+#[tokio::test]
+async fn expired_and_wrong_host_certificates_say_what_to_fix() {
+    for (san, days, hint) in [
+        (
+            "DNS:nautobot.example.org",
+            "1",
+            "not issued for the host of spec.nautobot.url",
+        ),
+        (
+            "IP:127.0.0.1,DNS:localhost",
+            "0",
+            "outside its validity period",
+        ),
+    ] {
+        let pki = Pki::with_server(san, days);
+        // a certificate made with 0 days expires the second it is made
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let front = TlsFront::start(&pki, "http://127.0.0.1:9").await;
+        let mut cfg = nbsync::nautobot::ClientConfig::new(
+            &front.url,
+            nbsync::nautobot::Token::new(TEST_TOKEN),
+        );
+        cfg.ca_bundle_pem = Some(pki.ca_pem().into_bytes());
+        let client = nbsync::nautobot::HttpClient::new(cfg).unwrap();
+        let e = client.check().await.unwrap_err();
+        assert_eq!(e.category(), "NautobotTLSError", "{san}: {e}");
+        assert!(e.to_string().contains(hint), "{san}: {e}");
+        assert!(
+            !e.to_string().contains(TEST_TOKEN),
+            "the token never prints"
+        );
+        assert_eq!(front.handshakes_ok(), 0, "{san}");
+        // not retried: one refused handshake (the client's retries would make five; the
+        // front counts a failure when it sees the client's alert, a moment later)
+        for _ in 0..50 {
+            if front.handshakes_failed() > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(front.handshakes_failed(), 1, "{san}");
+    }
+}

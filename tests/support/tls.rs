@@ -35,8 +35,15 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 impl Pki {
     /// Makes `ca.pem` (the CA that signs the server), `other-ca.pem` (a CA that signed nothing
-    /// here) and `server.pem`/`server.key` (EC P-256, valid for a day).
+    /// here) and `server.pem`/`server.key` (EC P-256, for 127.0.0.1 and localhost, valid for a
+    /// day).
     pub fn new() -> Pki {
+        Pki::with_server("IP:127.0.0.1,DNS:localhost", "1")
+    }
+
+    /// The same with the server certificate's subjectAltName and validity in days (`"0"`:
+    /// it expires the second it is made).
+    pub fn with_server(san: &str, days: &str) -> Pki {
         let dir = std::env::temp_dir().join(format!(
             "nbsync-pki-{}-{}",
             std::process::id(),
@@ -90,8 +97,10 @@ impl Pki {
         openssl(&dir, &args);
         std::fs::write(
             dir.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+            format!(
+                "subjectAltName={san}\nbasicConstraints=CA:FALSE\n\
+                 keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+            ),
         )
         .unwrap();
         openssl(
@@ -109,7 +118,7 @@ impl Pki {
                 "-out",
                 "server.pem",
                 "-days",
-                "1",
+                days,
                 "-extfile",
                 "server.ext",
             ],
