@@ -43,6 +43,9 @@ pub struct Options {
     /// (`malloc_stats`), then return free pages to the system (`malloc_trim(0)`) and read the RSS
     /// again: what RSS is live data and what is freed memory the allocator keeps.
     pub malloc_probe: bool,
+    /// Then a NautobotSync with `dryRun: true` against this Nautobot (URL, token): the worker's
+    /// first full pass is measured (nothing is written).
+    pub dry_run_against: Option<(String, String)>,
 }
 
 /// The operator's own namespace.
@@ -226,6 +229,11 @@ async fn run_async(opts: &Options) -> Result<String, String> {
         None
     };
 
+    let dry_run = match &opts.dry_run_against {
+        Some((url, token)) => Some(dry_run_pass(&s, &pid, url, token).await?),
+        None => None,
+    };
+
     // requests the operator made to the stand-in
     let mut requests: BTreeMap<String, usize> = BTreeMap::new();
     for r in s.requests() {
@@ -304,12 +312,94 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     if let Some(p) = probe {
         out.push_str(&p);
     }
+    if let Some(d) = dry_run {
+        out.push_str(&d);
+    }
     out.push_str("\nrequests to the API (until the end of the settle time):\n\n| request | count |\n| --- | ---: |\n");
     for (k, v) in &requests {
         out.push_str(&format!("| {k} | {v} |\n"));
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)
+}
+
+/// Creates a dry-run NautobotSync and measures the worker's first full pass: time, CPU, RSS
+/// and its peak (the peak counter is reset first, so it is the pass's own).
+async fn dry_run_pass(s: &StandIn, pid: &str, url: &str, token: &str) -> Result<String, String> {
+    let api = nbsync::nautobot::HttpClient::new(nbsync::nautobot::ClientConfig::new(
+        url,
+        nbsync::nautobot::Token::new(token),
+    ))?;
+    crate::live::ensure_location(&api, "ocp-lab-dc1").await?;
+    let mut spec = crate::live::sync_spec(url)?;
+    spec["dryRun"] = json!(true);
+    s.apply_json(crate::live::token_secret(token)?)
+        .map_err(|e| format!("{e:?}"))?;
+    procfs::reset_hwm(pid);
+    let (rss0, cpu0) = (
+        procfs::rss_mib(pid).unwrap_or(0.0),
+        procfs::cpu_time(pid).unwrap_or_default(),
+    );
+    let started = Instant::now();
+    s.apply_json(
+        json!({"apiVersion": "nbsync.dev/v1alpha1", "kind": "NautobotSync",
+        "metadata": {"name": "ocp-bench", "namespace": NS}, "spec": spec}),
+    )
+    .map_err(|e| format!("{e:?}"))?;
+    let status = loop {
+        let st = s
+            .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-bench")
+            .map(|o| o["status"].clone())
+            .unwrap_or_default();
+        let synced = st["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Synced")
+            .cloned();
+        if let Some(c) = synced
+            && c["reason"] != "Starting"
+            && c["reason"] != "WaitingForCaches"
+        {
+            break c;
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            return Err("the dry-run pass did not finish in 30 min".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let took = started.elapsed();
+    let (rss, hwm, cpu) = (
+        procfs::rss_mib(pid).unwrap_or(0.0),
+        procfs::hwm_mib(pid).unwrap_or(0.0),
+        procfs::cpu_time(pid).unwrap_or_default(),
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let rss_later = procfs::rss_mib(pid).unwrap_or(0.0);
+    Ok(format!(
+        "
+first full pass of a NautobotSync with dryRun: true against {url}:
+
+| figure | value |
+| --- | ---: |
+         | Synced condition | {} {}: {} |
+         | time to the end of the pass | {:.1} s |
+         | operator CPU during the pass | {:.2} s |
+         | RSS before the NautobotSync | {rss0:.1} MiB |
+         | peak RSS during the pass (VmHWM, reset before) | {hwm:.1} MiB |
+         | RSS after the pass | {rss:.1} MiB |
+         | RSS 10 s later | {rss_later:.1} MiB |
+",
+        c_str(&status["status"]),
+        c_str(&status["reason"]),
+        c_str(&status["message"]),
+        took.as_secs_f64(),
+        (cpu - cpu0).as_secs_f64(),
+    ))
+}
+
+fn c_str(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
 }
 
 /// glibc's view of the operator's heap, through gdb: `malloc_stats()` (written to the operator's

@@ -72,12 +72,34 @@ fn client(opts: &Options) -> Result<HttpClient, String> {
 }
 
 fn spec(opts: &Options) -> Result<Value, String> {
+    sync_spec(&opts.nautobot)
+}
+
+/// The sample NautobotSync's spec for the generated cluster against `nautobot`.
+pub(crate) fn sync_spec(nautobot: &str) -> Result<Value, String> {
     let obj: NautobotSync = serde_saphyr::from_str(SAMPLE_SYNC).map_err(|e| e.to_string())?;
     let mut spec = serde_json::to_value(&obj.spec).map_err(|e| e.to_string())?;
     spec["clusterName"] = json!(CLUSTER);
-    spec["nautobot"]["url"] = json!(opts.nautobot);
+    spec["nautobot"]["url"] = json!(nautobot);
     spec["fullResyncInterval"] = json!("60m");
     Ok(spec)
+}
+
+/// The token Secret the NautobotSync names, in the operator's namespace.
+pub(crate) fn token_secret(token: &str) -> Result<Value, String> {
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("nautobot-token".into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "token".to_string(),
+            ByteString(token.as_bytes().to_vec()),
+        )])),
+        ..Default::default()
+    };
+    serde_json::to_value(&secret).map_err(|e| e.to_string())
 }
 
 fn reset(opts: &Options) -> Result<(), String> {
@@ -93,7 +115,7 @@ fn reset(opts: &Options) -> Result<(), String> {
 }
 
 /// The Location the NautobotSync names, as a person would create it before installing.
-async fn ensure_location(api: &HttpClient, name: &str) -> Result<(), String> {
+pub(crate) async fn ensure_location(api: &HttpClient, name: &str) -> Result<(), String> {
     let e = |e: nbsync::nautobot::error::ApiError| e.to_string();
     if api
         .list("dcim/location-types/", &[("name", "Cluster Site".into())])
@@ -374,19 +396,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let kubeconfig = dir.join("kubeconfig");
     s.write_kubeconfig(&kubeconfig).map_err(|e| e.to_string())?;
     let log = dir.join("operator.log");
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some("nautobot-token".into()),
-            namespace: Some(NS.into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([(
-            "token".to_string(),
-            ByteString(opts.token.as_bytes().to_vec()),
-        )])),
-        ..Default::default()
-    };
-    s.apply_json(serde_json::to_value(&secret).map_err(|e| e.to_string())?)
+    s.apply_json(token_secret(&opts.token)?)
         .map_err(|e| format!("{e:?}"))?;
     s.apply_json(
         json!({"apiVersion": "nbsync.dev/v1alpha1", "kind": "NautobotSync",

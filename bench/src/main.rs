@@ -216,6 +216,18 @@ struct CacheArgs {
     /// trim its free memory (shows how much of the RSS is live data).
     #[arg(long)]
     malloc_probe: bool,
+    /// Then create a NautobotSync with `dryRun: true` against this Nautobot and measure the
+    /// worker's first full pass (projection, reads, diff; nothing is written).
+    #[arg(long, value_name = "URL")]
+    dry_run_against: Option<String>,
+    /// Nautobot API token for --dry-run-against.
+    #[arg(
+        long,
+        env = "NAUTOBOT_TOKEN",
+        default_value = "0123456789abcdef0123456789abcdef01234567",
+        hide_default_value = true
+    )]
+    token: String,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -311,6 +323,7 @@ fn main() -> ExitCode {
                 timeout: Duration::from_secs(a.timeout_seconds),
                 env: a.operator_env.clone(),
                 malloc_probe: a.malloc_probe,
+                dry_run_against: a.dry_run_against.clone().map(|url| (url, a.token.clone())),
             })
         }),
         Command::Live(a) => a.scale.source(&a.snapshot).and_then(|source| {

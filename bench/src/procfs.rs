@@ -47,7 +47,12 @@ pub fn hwm_mib(pid: &str) -> Option<f64> {
 /// Resets this process's peak RSS to its current RSS (`echo 5 > /proc/self/clear_refs`), so that
 /// VmHWM afterwards is the peak of what follows. Returns whether it worked.
 pub fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    reset_hwm("self")
+}
+
+/// The same for another process (root, or the same user).
+pub fn reset_hwm(pid: &str) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// The machine: CPU model, cores, memory (for the report).
