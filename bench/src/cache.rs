@@ -377,19 +377,15 @@ async fn dry_run_pass(s: &StandIn, pid: &str, url: &str, token: &str) -> Result<
     tokio::time::sleep(Duration::from_secs(10)).await;
     let rss_later = procfs::rss_mib(pid).unwrap_or(0.0);
     Ok(format!(
-        "
-first full pass of a NautobotSync with dryRun: true against {url}:
-
-| figure | value |
-| --- | ---: |
-         | Synced condition | {} {}: {} |
-         | time to the end of the pass | {:.1} s |
-         | operator CPU during the pass | {:.2} s |
-         | RSS before the NautobotSync | {rss0:.1} MiB |
-         | peak RSS during the pass (VmHWM, reset before) | {hwm:.1} MiB |
-         | RSS after the pass | {rss:.1} MiB |
-         | RSS 10 s later | {rss_later:.1} MiB |
-",
+        "\nfirst full pass of a NautobotSync with dryRun: true against {url}:\n\n\
+         | figure | value |\n| --- | ---: |\n\
+         | Synced condition | {} {}: {} |\n\
+         | time to the end of the pass | {:.1} s |\n\
+         | operator CPU during the pass | {:.2} s |\n\
+         | RSS before the NautobotSync | {rss0:.1} MiB |\n\
+         | peak RSS during the pass (VmHWM, reset before) | {hwm:.1} MiB |\n\
+         | RSS after the pass | {rss:.1} MiB |\n\
+         | RSS 10 s later | {rss_later:.1} MiB |\n",
         c_str(&status["status"]),
         c_str(&status["reason"]),
         c_str(&status["message"]),

@@ -336,6 +336,12 @@ async fn run(
                         let warnings = st.desired.warnings();
                         publish(&|r| outcome.fill(r, &st, &spec, kubevirt, &warnings));
                         outcome.record(&metrics, &st);
+                        if outcome.full {
+                            // a full pass's plan and Nautobot pages are freed now: give the
+                            // heap back (at L they are some 130 MiB; docs/benchmarks.md)
+                            drop(outcome);
+                            crate::memory::release_free_memory();
+                        }
                     }
                     Err(e) => {
                         st.need_full = true;
