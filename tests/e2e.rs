@@ -351,14 +351,7 @@ async fn deletions_dry_run_metrics_and_cleanup_on_delete() {
     assert_eq!(ready.status(), 200);
 
     // dry run: changes are computed and reported, not written
-    edit_object(
-        &k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["spec"]["dryRun"] = json!(true),
-    );
+    edit_nbsync(&k8s, |o| o["spec"]["dryRun"] = json!(true));
     let generation = k8s
         .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
         .unwrap()["metadata"]["generation"]

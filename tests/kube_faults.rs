@@ -246,14 +246,9 @@ async fn a_filter_that_excludes_everything_is_held_until_a_person_allows_it() {
         |o: &BTreeMap<Uuid, ObservedObject>| o.values().filter(|o| o.kind == Kind::Tenant).count();
     assert!(tenants(&before) > 0);
 
-    edit_object(
-        &k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["spec"]["namespaceFilter"] = json!({"exclude": [".*"]}),
-    );
+    edit_nbsync(&k8s, |o| {
+        o["spec"]["namespaceFilter"] = json!({"exclude": [".*"]})
+    });
     wait_for("the guard holding", T, &op, async || {
         let s = nbsync_status(&k8s);
         condition(&s, "Degraded") == Some(("True".into(), "DeletionsHeld".into()))
@@ -267,14 +262,9 @@ async fn a_filter_that_excludes_everything_is_held_until_a_person_allows_it() {
     );
 
     // a person allows it once: the removals happen, and the annotation is used up
-    edit_object(
-        &k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["metadata"]["annotations"]["nbsync.dev/allow-mass-deletion"] = json!("true"),
-    );
+    edit_nbsync(&k8s, |o| {
+        o["metadata"]["annotations"]["nbsync.dev/allow-mass-deletion"] = json!("true")
+    });
     wait_for("the tenants removed", T, &op, async || {
         tenants(&owned(&nb.api, "ocp-lab").await) == 0
     })
@@ -334,14 +324,7 @@ async fn people_editing_nautobot_are_repaired_or_respected() {
         .unwrap();
 
     // the next full pass (a spec change starts one; otherwise the resync interval) repairs
-    edit_object(
-        &k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["spec"]["fullResyncInterval"] = json!("59m"),
-    );
+    edit_nbsync(&k8s, |o| o["spec"]["fullResyncInterval"] = json!("59m"));
     wait_for(
         "the deleted VM recreated and the rename undone",
         T,
@@ -385,14 +368,7 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
         nbsync_status(&k8s)["syncedClusterName"].as_str(),
         Some("ocp-lab")
     );
-    edit_object(
-        &k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["spec"]["clusterName"] = json!("ocp-renamed"),
-    );
+    edit_nbsync(&k8s, |o| o["spec"]["clusterName"] = json!("ocp-renamed"));
     wait_for("the rename reported", T, &op, async || {
         let s = nbsync_status(&k8s);
         condition(&s, "Degraded") == Some(("True".into(), "ClusterRenamed".into()))
@@ -455,14 +431,7 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
         "the renamed cluster's objects untouched"
     );
     // the next full pass (a spec change starts one) finds nothing left behind
-    edit_object(
-        &k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["spec"]["fullResyncInterval"] = json!("30m"),
-    );
+    edit_nbsync(&k8s, |o| o["spec"]["fullResyncInterval"] = json!("30m"));
     wait_for("the rename settled", T, &op, async || {
         let s = nbsync_status(&k8s);
         s["syncedClusterName"].as_str() == Some("ocp-renamed")

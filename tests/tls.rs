@@ -94,14 +94,9 @@ async fn an_untrusted_certificate_is_refused_until_the_ca_is_given() {
     r.k8s
         .apply_json(configmap("nautobot-ca", &pki.ca_pem()))
         .unwrap();
-    edit_object(
-        &r.k8s,
-        "nbsync.dev/v1alpha1",
-        "NautobotSync",
-        Some(NS),
-        "ocp-lab",
-        |o| o["spec"]["nautobot"]["caBundleRef"] = json!({"name": "nautobot-ca"}),
-    );
+    edit_nbsync(&r.k8s, |o| {
+        o["spec"]["nautobot"]["caBundleRef"] = json!({"name": "nautobot-ca"})
+    });
     assert_converged(&r, &mut op).await;
     assert!(front.handshakes_ok() > 0);
 }

@@ -319,13 +319,18 @@ mod tests {
     }
 
     fn worker(r: &WorkerReport) -> StatusInput<'_> {
+        worker_named(r, "ocp-lab")
+    }
+
+    /// A healthy worker's input for a NautobotSync with this `clusterName`.
+    fn worker_named<'a>(r: &'a WorkerReport, cluster_name: &'a str) -> StatusInput<'a> {
         StatusInput::Worker {
             report: r,
             insecure: false,
             dry_run: false,
             suspend: false,
             url: "https://nb",
-            cluster_name: "ocp-lab",
+            cluster_name,
         }
     }
 
@@ -341,17 +346,6 @@ mod tests {
         assert_eq!(s.observed_generation, Some(3));
     }
 
-    fn renamed(r: &WorkerReport) -> StatusInput<'_> {
-        StatusInput::Worker {
-            report: r,
-            insecure: false,
-            dry_run: false,
-            suspend: false,
-            url: "https://nb",
-            cluster_name: "ocp-new",
-        }
-    }
-
     #[test]
     fn a_rename_points_at_what_the_old_name_left_until_it_is_gone() {
         let now = t("2026-11-26T10:00:00Z");
@@ -361,7 +355,7 @@ mod tests {
         // renamed to ocp-new: 103 objects are still owned by ocp-lab
         let mut r = synced();
         r.left_behind = Some(("ocp-lab".into(), 103));
-        let input = renamed(&r);
+        let input = worker_named(&r, "ocp-new");
         let s = compute(Some(&s), Some(2), input, &now);
         let d = find(&s.conditions, "Degraded").unwrap();
         assert_eq!(
@@ -378,13 +372,13 @@ mod tests {
         // the count failed: the old name is kept
         let mut r = synced();
         r.left_behind = None;
-        let input = renamed(&r);
+        let input = worker_named(&r, "ocp-new");
         let s = compute(Some(&s), Some(2), input, &now);
         assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
         // a person removed them
         let mut r = synced();
         r.left_behind = Some(("ocp-lab".into(), 0));
-        let input = renamed(&r);
+        let input = worker_named(&r, "ocp-new");
         let s = compute(Some(&s), Some(2), input, &now);
         assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-new"));
         assert_eq!(

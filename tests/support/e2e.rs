@@ -259,6 +259,18 @@ pub fn edit_fedora_vm(s: &StandIn, f: impl FnOnce(&mut Value)) {
     );
 }
 
+/// Edits the sample NautobotSync (`ocp-lab` in the operator namespace), as a person would.
+pub fn edit_nbsync(s: &StandIn, f: impl FnOnce(&mut Value)) {
+    edit_object(
+        s,
+        "nbsync.dev/v1alpha1",
+        "NautobotSync",
+        Some(NS),
+        "ocp-lab",
+        f,
+    );
+}
+
 /// The NautobotSync's status from the stand-in.
 pub fn nbsync_status(s: &StandIn) -> Value {
     s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
