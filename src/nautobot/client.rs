@@ -217,6 +217,8 @@ impl fmt::Debug for HttpClient {
 impl HttpClient {
     /// Builds a client; fails on a malformed CA bundle.
     pub fn new(cfg: ClientConfig) -> Result<Self, String> {
+        // idempotent; a library user (the bench, tests) need not know about rustls providers
+        crate::cli::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
@@ -445,6 +447,9 @@ impl HttpClient {
                 message = format!("{message}: {s}");
                 source = s.source();
             }
+            if let Some(hint) = unreachable_hint(&e, &message) {
+                message = format!("{message}; {hint}");
+            }
             ApiError::Unreachable {
                 url: self.base.clone(),
                 message,
@@ -499,6 +504,38 @@ fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
         };
     }
     None
+}
+
+/// What to check when no connection could be made, for the causes a person can act on: a
+/// host name that does not resolve, a port where nothing listens, a network with no route.
+fn unreachable_hint(e: &(dyn std::error::Error + 'static), chain: &str) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                K::ConnectionRefused => {
+                    return Some(
+                        "nothing accepts connections at that address: check the port of spec.nautobot.url \
+                         and that Nautobot (or the route or Service in front of it) is up",
+                    );
+                }
+                K::HostUnreachable | K::NetworkUnreachable => {
+                    return Some(
+                        "no network route to Nautobot from the operator's pod: check egress NetworkPolicies, \
+                         proxies and firewalls between the cluster and Nautobot",
+                    );
+                }
+                _ => {}
+            }
+        }
+        cur = err.source();
+    }
+    // hyper-util names resolver failures "dns error" and hides the io::Error's kind
+    chain.contains("dns error").then_some(
+        "the host name of spec.nautobot.url does not resolve from the operator's pod: check the name \
+         (inside the cluster a Service is <name>.<namespace>.svc) and the cluster's DNS",
+    )
 }
 
 /// What to do about a failed TLS handshake, in the words of the spec.
