@@ -174,10 +174,22 @@ wait_healthy() {
   until healthy; do
     if ! uwsgi_pid >/dev/null || ((SECONDS >= deadline)); then
       tail -n 40 "$LOG" >&2 || true
-      die "Nautobot did not become healthy at $URL/health/ (log: $LOG)"
+      log "Nautobot did not become healthy at $URL/health/ within ${START_TIMEOUT}s (log: $LOG)"
+      return 1
     fi
     sleep 0.2
   done
+}
+
+# Starts uWSGI and waits for health; on a loaded machine a start can stall or a worker die
+# while Django loads, so one failed start is retried from scratch before giving up.
+start_healthy() {
+  start_uwsgi
+  wait_healthy && return 0
+  log "restarting uWSGI once"
+  stop_uwsgi
+  start_uwsgi
+  wait_healthy || die "Nautobot did not become healthy at $URL/health/ (log: $LOG)"
 }
 
 stop_uwsgi() {
@@ -208,8 +220,7 @@ cmd_up() {
   ensure_venv
   ensure_template
   if ! db_exists "$DB"; then stop_uwsgi; recreate_db; fi  # never swap the DB under a running server
-  uwsgi_pid >/dev/null || start_uwsgi
-  wait_healthy
+  if uwsgi_pid >/dev/null; then wait_healthy || die "Nautobot did not become healthy at $URL/health/"; else start_healthy; fi
   print_info
 }
 
@@ -220,8 +231,7 @@ cmd_reset() {
   ensure_venv
   ensure_template
   recreate_db
-  start_uwsgi
-  wait_healthy
+  start_healthy
   print_info
 }
 
