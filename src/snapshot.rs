@@ -278,6 +278,34 @@ impl ClusterIndex {
         fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
             T::deserialize(v).map_err(|e| format!("cannot be read: {e}"))
         }
+        // the API server never serves an object without a name; a file can
+        let named = |field: &str| {
+            item.pointer(&format!("/metadata/{field}"))
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.trim().is_empty())
+        };
+        let namespaced = matches!(
+            (group, kind),
+            ("", "Pod" | "Service")
+                | ("apps", "Deployment")
+                | ("kubevirt.io", _)
+                | ("instancetype.kubevirt.io", "VirtualMachineInstancetype")
+        );
+        let known = namespaced
+            || matches!(
+                (group, kind),
+                ("", "Namespace" | "Node")
+                    | (
+                        "instancetype.kubevirt.io",
+                        "VirtualMachineClusterInstancetype"
+                    )
+            );
+        if known && !named("name") {
+            return Err("has no metadata.name".into());
+        }
+        if namespaced && !named("namespace") {
+            return Err("has no metadata.namespace".into());
+        }
         match (group, kind) {
             ("", "Namespace") => self.apply_namespace(Arc::new(parse::<Namespace>(item)?.into())),
             ("", "Node") => self.apply_node(Arc::new(parse::<Node>(item)?.into())),

@@ -311,6 +311,8 @@ fn source_of(kind: &str, meta: &Meta) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -139,6 +139,12 @@ impl Projector<'_> {
         };
         let default_iface = crate::kubevirt::Interface::default();
         for net in networks {
+            let iface_name = names::fit(&net.name, 64);
+            if iface_name.is_empty() {
+                // KubeVirt's admission refuses it; an object from a file or an old API may not
+                warn(out, "a network without a name; its interface is skipped".into());
+                continue;
+            }
             let spec_iface = net_spec
                 .and_then(|t| t.domain.as_ref())
                 .and_then(|d| d.devices.as_ref())
@@ -175,7 +181,7 @@ impl Projector<'_> {
                 &source,
             )
             .with("virtual_machine", Ref::Record(vm_id))
-            .with("name", names::fit(&net.name, 64))
+            .with("name", iface_name)
             .with("status", Ref::Status("Active".into()))
             .with(
                 "description",
