@@ -375,28 +375,53 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
             && condition(&s, "Synced").is_some_and(|c| c.0 == "True")
     })
     .await;
+    let n = before.len();
     let s = nbsync_status(&k8s);
-    assert_eq!(s["syncedClusterName"].as_str(), Some("ocp-lab"));
-    let message = s["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Degraded")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    assert_eq!(s["syncedClusterName"].as_str(), Some("ocp-renamed"));
+    assert_eq!(
+        s["leftBehind"],
+        json!([{"clusterName": "ocp-lab", "objects": n}])
+    );
+    let message = degraded_message(&s);
     assert!(
-        message.contains(&format!("{} objects owned under \"ocp-lab\"", before.len())),
+        message.contains(&format!("{n} objects owned under \"ocp-lab\"")),
         "{message}"
     );
     // the old objects are untouched, and the cluster is synced again under its new name
     let old = owned(&nb.api, "ocp-lab").await;
-    assert_eq!(old.len(), before.len(), "nothing of the old name removed");
+    assert_eq!(old.len(), n, "nothing of the old name removed");
     assert!(old.iter().all(|(id, o)| before[id].fields == o.fields));
     let renamed = owned(&nb.api, "ocp-renamed").await;
-    assert_eq!(renamed.len(), before.len());
+    assert_eq!(renamed.len(), n);
     assert_no_duplicates(&renamed);
+
+    // renamed again before anyone cleaned up: both earlier names are followed
+    edit_nbsync(&k8s, |o| o["spec"]["clusterName"] = json!("ocp-third"));
+    wait_for("the second rename reported", T, &op, async || {
+        let s = nbsync_status(&k8s);
+        s["syncedClusterName"].as_str() == Some("ocp-third")
+            && s["leftBehind"].as_array().is_some_and(|l| l.len() == 2)
+            && condition(&s, "Degraded") == Some(("True".into(), "ClusterRenamed".into()))
+    })
+    .await;
+    let s = nbsync_status(&k8s);
+    assert_eq!(
+        s["leftBehind"],
+        json!([{"clusterName": "ocp-lab", "objects": n},
+               {"clusterName": "ocp-renamed", "objects": n}])
+    );
+    let message = degraded_message(&s);
+    assert!(
+        message.contains(&format!(
+            "{n} objects owned under \"ocp-lab\", {n} objects owned under \"ocp-renamed\""
+        )),
+        "{message}"
+    );
+    assert_eq!(owned(&nb.api, "ocp-lab").await.len(), n);
+    assert_eq!(owned(&nb.api, "ocp-renamed").await.len(), n);
+    let third = owned(&nb.api, "ocp-third").await;
+    assert_eq!(third.len(), n);
+    assert_no_duplicates(&third);
 
     // the way out the message gives: a suspended NautobotSync under the old name with
     // onDelete: Delete, deleted once it is Ready
@@ -425,17 +450,32 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
         owned(&nb.api, "ocp-lab").await.is_empty()
     })
     .await;
-    assert_eq!(
-        owned(&nb.api, "ocp-renamed").await.len(),
-        before.len(),
-        "the renamed cluster's objects untouched"
-    );
-    // the next full pass (a spec change starts one) finds nothing left behind
+    assert_eq!(owned(&nb.api, "ocp-renamed").await.len(), n, "untouched");
+    assert_eq!(owned(&nb.api, "ocp-third").await.len(), n, "untouched");
+    // the next full pass (a spec change starts one) finds only the second name left behind
     edit_nbsync(&k8s, |o| o["spec"]["fullResyncInterval"] = json!("30m"));
-    wait_for("the rename settled", T, &op, async || {
-        let s = nbsync_status(&k8s);
-        s["syncedClusterName"].as_str() == Some("ocp-renamed")
-            && condition(&s, "Degraded").is_some_and(|c| c.0 == "False")
+    wait_for("ocp-lab no longer listed", T, &op, async || {
+        nbsync_status(&k8s)["leftBehind"] == json!([{"clusterName": "ocp-renamed", "objects": n}])
     })
     .await;
+    let s = nbsync_status(&k8s);
+    assert_eq!(s["syncedClusterName"].as_str(), Some("ocp-third"));
+    let message = degraded_message(&s);
+    assert!(
+        !message.contains("ocp-lab") && message.contains("ocp-renamed"),
+        "{message}"
+    );
+}
+
+/// The message of the Degraded condition.
+fn degraded_message(status: &Value) -> String {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Degraded")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

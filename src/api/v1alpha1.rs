@@ -463,17 +463,33 @@ pub struct NautobotSyncStatus {
     /// Whether the KubeVirt API (kubevirt.io/v1) is served by this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubevirt_detected: Option<bool>,
-    /// The cluster name under which this NautobotSync's objects are in Nautobot. It differs
-    /// from spec.clusterName after a rename, for as long as objects owned under the old name
-    /// are left in Nautobot (they are never touched; Degraded says how to remove them).
+    /// The cluster name the last pass that wrote to Nautobot synced under. When
+    /// spec.clusterName changes, the objects owned under this name are left in Nautobot and
+    /// listed in leftBehind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_cluster_name: Option<String>,
+    /// Earlier cluster names of this NautobotSync that still own objects in Nautobot (after
+    /// spec.clusterName changed). Those objects are never touched; Degraded says how to
+    /// remove them, and a name leaves this list once nothing is owned under it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_behind: Vec<LeftBehind>,
     /// A short summary of the last error, without secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Warnings about odd cluster objects (first few only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Objects owned in Nautobot under an earlier cluster name of a NautobotSync.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftBehind {
+    /// The earlier spec.clusterName.
+    pub cluster_name: String,
+    /// How many objects it still owns, at the last full pass (absent until counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<i64>,
 }
 
 /// Objects in sync per Nautobot kind.

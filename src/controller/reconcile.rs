@@ -205,13 +205,26 @@ async fn prepare(obj: &NautobotSync, client: &Client) -> Result<(SyncConfig, Wor
         ca_bundle,
         generation: obj.metadata.generation.unwrap_or(0),
         allow_mass_deletion: allow,
-        previous_cluster_name: obj
+        previous_cluster_names: obj
             .status
             .as_ref()
-            .and_then(|s| s.synced_cluster_name.clone())
-            .filter(|n| *n != cfg.cluster_name),
+            .map(|s| previous_cluster_names(s, &cfg.cluster_name))
+            .unwrap_or_default(),
     };
     Ok((cfg, spec))
+}
+
+/// The earlier cluster names whose objects may still be in Nautobot: those the status lists
+/// as left behind, and the one the last writing pass synced under, unless it is `current`.
+fn previous_cluster_names(status: &crate::api::NautobotSyncStatus, current: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let listed = status.left_behind.iter().map(|l| &l.cluster_name);
+    for name in listed.chain(status.synced_cluster_name.as_ref()) {
+        if name != current && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 async fn read_ca(

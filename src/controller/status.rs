@@ -11,7 +11,7 @@ use super::worker::{Phase, WorkerReport};
 use crate::api::conditions::{
     ConditionStatus, NewCondition, same_conditions, set_condition, types,
 };
-use crate::api::{NautobotSyncStatus, ObjectCounts};
+use crate::api::{LeftBehind, NautobotSyncStatus, ObjectCounts};
 use crate::records::Kind;
 
 /// Why a NautobotSync cannot run at all (before any worker).
@@ -57,6 +57,54 @@ fn cond<'a>(
         reason,
         message: message.into(),
     }
+}
+
+/// The earlier cluster names that still own objects, after a pass under `current`: those the
+/// status lists and the name the last writing pass synced under, with the worker's counts
+/// (a name not counted, or whose count failed, keeps its last count). A name goes once it owns
+/// nothing, or when it is the current name again.
+fn left_behind_after(
+    s: &NautobotSyncStatus,
+    counted: &[(String, Option<usize>)],
+    current: &str,
+) -> Vec<LeftBehind> {
+    let known = s.left_behind.iter().map(|l| (&l.cluster_name, l.objects));
+    let mut out: Vec<LeftBehind> = Vec::new();
+    for (name, last) in known.chain(s.synced_cluster_name.iter().map(|n| (n, None))) {
+        if name == current || out.iter().any(|l| l.cluster_name == *name) {
+            continue;
+        }
+        let objects = match counted.iter().find(|(n, _)| n == name) {
+            Some((_, Some(n))) => Some(i64::try_from(*n).unwrap_or(i64::MAX)),
+            _ => last,
+        };
+        if objects != Some(0) {
+            out.push(LeftBehind {
+                cluster_name: name.clone(),
+                objects,
+            });
+        }
+    }
+    out
+}
+
+/// Degraded's message while earlier cluster names own objects: how many, and how to remove
+/// them.
+fn renamed_message(left: &[LeftBehind], current: &str) -> String {
+    let counts: Vec<String> = left
+        .iter()
+        .map(|l| match l.objects {
+            Some(n) => format!("{n} objects owned under {:?}", l.cluster_name),
+            None => format!("objects owned under {:?} (not counted yet)", l.cluster_name),
+        })
+        .collect();
+    let example = &left[0].cluster_name;
+    format!(
+        "spec.clusterName changed to {current:?}: {} are left in Nautobot untouched. To remove them, \
+         create a NautobotSync with that clusterName (clusterName: {example:?}), suspend: true and \
+         onDelete: Delete, then delete it; or delete them in Nautobot",
+        counts.join(", ")
+    )
 }
 
 /// The new status. Timestamps of unchanged conditions are kept from `prev`.
@@ -167,21 +215,16 @@ pub fn compute(
                         )
                     };
                     set(cond(types::SYNCED, status, reason, message));
-                    let left_behind = report.left_behind.as_ref().filter(|(_, n)| *n > 0);
+                    let left_behind = left_behind_after(&s, &report.left_behind, cluster_name);
                     let degraded = if report.held > 0 {
                         Some((
                             "DeletionsHeld",
                             report.held_reason.clone().unwrap_or_default(),
                         ))
-                    } else if let Some((old, n)) = left_behind {
+                    } else if !left_behind.is_empty() {
                         Some((
                             "ClusterRenamed",
-                            format!(
-                                "spec.clusterName changed from {old:?} to {cluster_name:?}: {n} objects owned \
-                                 under {old:?} are left in Nautobot untouched. To remove them, create a \
-                                 NautobotSync with clusterName {old:?}, suspend: true and onDelete: Delete, \
-                                 then delete it; or delete them in Nautobot"
-                            ),
+                            renamed_message(&left_behind, cluster_name),
                         ))
                     } else if !report.conflicts.is_empty() {
                         Some((
@@ -226,17 +269,11 @@ pub fn compute(
                         )),
                     }
                     s.last_error = None;
-                    // the name Nautobot's objects are under: the previous one while it owns
-                    // any (kept as well when they could not be counted)
+                    // a pass that wrote synced under the current name; the earlier names stay
+                    // listed while they own anything
                     if !(dry_run || suspend) {
-                        s.synced_cluster_name = match (&report.left_behind, left_behind) {
-                            (_, Some((old, _))) => Some(old.clone()),
-                            (Some(_), None) => Some(cluster_name.to_string()),
-                            (None, None) => s
-                                .synced_cluster_name
-                                .take()
-                                .or_else(|| Some(cluster_name.to_string())),
-                        };
+                        s.synced_cluster_name = Some(cluster_name.to_string());
+                        s.left_behind = left_behind;
                     }
                 }
             }
@@ -349,42 +386,78 @@ mod tests {
     #[test]
     fn a_rename_points_at_what_the_old_name_left_until_it_is_gone() {
         let now = t("2026-11-26T10:00:00Z");
+        let degraded = |s: &NautobotSyncStatus| {
+            let d = find(&s.conditions, "Degraded").unwrap();
+            (d.reason.clone(), d.message.clone())
+        };
+        let left = |s: &NautobotSyncStatus| {
+            s.left_behind
+                .iter()
+                .map(|l| (l.cluster_name.clone(), l.objects))
+                .collect::<Vec<_>>()
+        };
         let r = synced();
         let s = compute(None, Some(1), worker(&r), &now);
         assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
+        assert!(s.left_behind.is_empty());
         // renamed to ocp-new: 103 objects are still owned by ocp-lab
         let mut r = synced();
-        r.left_behind = Some(("ocp-lab".into(), 103));
-        let input = worker_named(&r, "ocp-new");
-        let s = compute(Some(&s), Some(2), input, &now);
-        let d = find(&s.conditions, "Degraded").unwrap();
-        assert_eq!(
-            (d.status.as_str(), d.reason.as_str()),
-            ("True", "ClusterRenamed")
-        );
-        assert!(
-            d.message.contains("103 objects owned under \"ocp-lab\""),
-            "{}",
-            d.message
-        );
-        assert!(d.message.contains("onDelete: Delete"), "{}", d.message);
-        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
-        // the count failed: the old name is kept
-        let mut r = synced();
-        r.left_behind = None;
-        let input = worker_named(&r, "ocp-new");
-        let s = compute(Some(&s), Some(2), input, &now);
-        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-lab"));
-        // a person removed them
-        let mut r = synced();
-        r.left_behind = Some(("ocp-lab".into(), 0));
-        let input = worker_named(&r, "ocp-new");
-        let s = compute(Some(&s), Some(2), input, &now);
+        r.left_behind = vec![("ocp-lab".into(), Some(103))];
+        let s = compute(Some(&s), Some(2), worker_named(&r, "ocp-new"), &now);
+        let (reason, msg) = degraded(&s);
+        assert_eq!(reason, "ClusterRenamed");
+        assert!(msg.contains("103 objects owned under \"ocp-lab\""), "{msg}");
+        assert!(msg.contains("clusterName: \"ocp-lab\""), "{msg}");
+        assert!(msg.contains("onDelete: Delete"), "{msg}");
         assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-new"));
-        assert_eq!(
-            find(&s.conditions, "Degraded").unwrap().reason,
-            "AsExpected"
+        assert_eq!(left(&s), [("ocp-lab".to_string(), Some(103))]);
+        // renamed again before they are gone: both earlier names are followed
+        let mut r = synced();
+        r.left_behind = vec![("ocp-lab".into(), Some(103)), ("ocp-new".into(), Some(7))];
+        let s = compute(Some(&s), Some(3), worker_named(&r, "ocp-third"), &now);
+        let (reason, msg) = degraded(&s);
+        assert_eq!(reason, "ClusterRenamed");
+        assert!(
+            msg.contains("103 objects owned under \"ocp-lab\", 7 objects owned under \"ocp-new\""),
+            "{msg}"
         );
+        assert_eq!(
+            left(&s),
+            [
+                ("ocp-lab".to_string(), Some(103)),
+                ("ocp-new".to_string(), Some(7))
+            ]
+        );
+        // an incremental pass (no count) or a failed count keeps what is known
+        let r = synced();
+        let s = compute(Some(&s), Some(3), worker_named(&r, "ocp-third"), &now);
+        assert_eq!(left(&s).len(), 2);
+        let mut r = synced();
+        r.left_behind = vec![("ocp-lab".into(), None), ("ocp-new".into(), Some(7))];
+        let s = compute(Some(&s), Some(3), worker_named(&r, "ocp-third"), &now);
+        assert_eq!(left(&s)[0], ("ocp-lab".to_string(), Some(103)));
+        // a dry run changes neither the synced name nor the list
+        let mut r = synced();
+        r.left_behind = vec![("ocp-lab".into(), Some(0)), ("ocp-new".into(), Some(0))];
+        let mut input = worker_named(&r, "ocp-fourth");
+        if let StatusInput::Worker { dry_run, .. } = &mut input {
+            *dry_run = true;
+        }
+        let d = compute(Some(&s), Some(4), input, &now);
+        assert_eq!(d.synced_cluster_name.as_deref(), Some("ocp-third"));
+        assert_eq!(left(&d).len(), 2);
+        // a person removed the first name's objects; the second still owns some
+        let mut r = synced();
+        r.left_behind = vec![("ocp-lab".into(), Some(0)), ("ocp-new".into(), Some(7))];
+        let s = compute(Some(&s), Some(3), worker_named(&r, "ocp-third"), &now);
+        assert_eq!(left(&s), [("ocp-new".to_string(), Some(7))]);
+        // renamed back to ocp-new: its objects are current again, not left behind
+        let mut r = synced();
+        r.left_behind = vec![("ocp-third".into(), Some(0))];
+        let s = compute(Some(&s), Some(5), worker_named(&r, "ocp-new"), &now);
+        assert!(s.left_behind.is_empty(), "{:?}", s.left_behind);
+        assert_eq!(degraded(&s).0, "AsExpected");
+        assert_eq!(s.synced_cluster_name.as_deref(), Some("ocp-new"));
     }
 
     #[test]

@@ -40,9 +40,10 @@ pub struct WorkerSpec {
     pub generation: i64,
     /// A person allowed the next pass to exceed the deletion guard.
     pub allow_mass_deletion: bool,
-    /// The cluster name this NautobotSync synced under before `spec.clusterName` changed
-    /// (from `status.syncedClusterName`): its objects are counted, never touched.
-    pub previous_cluster_name: Option<String>,
+    /// The cluster names this NautobotSync synced under before `spec.clusterName` changed
+    /// (from `status.syncedClusterName` and `status.leftBehind`): their objects are counted,
+    /// never touched.
+    pub previous_cluster_names: Vec<String>,
 }
 
 /// Where a worker is.
@@ -97,10 +98,10 @@ pub struct WorkerReport {
     pub written: usize,
     /// Passes completed (for event rate limiting and tests).
     pub passes: u64,
-    /// After a rename: the previous cluster name and how many objects it still owns in
-    /// Nautobot (counted at each full pass; `None` when there is no previous name or it could
-    /// not be counted).
-    pub left_behind: Option<(String, usize)>,
+    /// After a rename: each previous cluster name and how many objects it still owns in
+    /// Nautobot, counted at the last full pass (`None` when it could not be counted). Empty
+    /// before the first full pass and when there is no previous name.
+    pub left_behind: Vec<(String, Option<usize>)>,
 }
 
 /// Handle to a running worker.
@@ -137,7 +138,7 @@ impl Worker {
                 || format!("{:?}", cur.cfg) != format!("{:?}", spec.cfg)
                 || !cur.token.same_as(&spec.token)
                 || cur.ca_bundle != spec.ca_bundle
-                || cur.previous_cluster_name != spec.previous_cluster_name;
+                || cur.previous_cluster_names != spec.previous_cluster_names;
             if changed {
                 *cur = spec;
             }
@@ -173,8 +174,8 @@ struct State {
     failed: BTreeMap<Uuid, Failure>,
     retry_at: Option<Instant>,
     retry_delay: Duration,
-    /// Objects still owned under the previous cluster name (last full pass).
-    left_behind: Option<(String, usize)>,
+    /// Objects still owned under the previous cluster names (last full pass).
+    left_behind: Vec<(String, Option<usize>)>,
 }
 
 /// First and longest wait before failed writes are retried.
@@ -250,7 +251,7 @@ async fn run(
         failed: BTreeMap::new(),
         retry_at: None,
         retry_delay: RETRY_FAILED_MIN,
-        left_behind: None,
+        left_behind: Vec::new(),
     };
     let mut backoff = Duration::from_secs(1);
     let publish = |f: &dyn Fn(&mut WorkerReport)| {
@@ -599,32 +600,38 @@ async fn full_pass(
     })
 }
 
-/// After `spec.clusterName` changed: how many objects the previous name still owns in Nautobot.
-/// They are never touched (nothing proves this cluster is the one they came from); the status
-/// reports them until a person removes them. A failed count is logged and reported as unknown.
+/// After `spec.clusterName` changed: how many objects each previous name still owns in
+/// Nautobot (reads only). They are never touched (nothing proves this cluster is the one they
+/// came from); the status reports them until a person removes them. A failed count is logged
+/// and reported as unknown.
 async fn count_left_behind(
     spec: &WorkerSpec,
     client: &HttpClient,
     resolver: &Resolver,
-) -> Option<(String, usize)> {
-    let old = spec.previous_cluster_name.as_ref()?;
-    if !resolver.ownership_field_exists {
-        return Some((old.clone(), 0));
-    }
-    match nautobot::observe::load_owned(client, old, resolver).await {
-        Ok(objects) => {
-            if !objects.is_empty() {
-                tracing::warn!(cluster = %spec.cfg.cluster_name, previous = %old, objects = objects.len(),
-                    "objects owned under the previous cluster name are left in Nautobot");
+) -> Vec<(String, Option<usize>)> {
+    let mut counts = Vec::with_capacity(spec.previous_cluster_names.len());
+    for old in &spec.previous_cluster_names {
+        if !resolver.ownership_field_exists {
+            counts.push((old.clone(), Some(0)));
+            continue;
+        }
+        let count = match nautobot::observe::load_owned(client, old, resolver).await {
+            Ok(objects) => {
+                if !objects.is_empty() {
+                    tracing::warn!(cluster = %spec.cfg.cluster_name, previous = %old, objects = objects.len(),
+                        "objects owned under a previous cluster name are left in Nautobot");
+                }
+                Some(objects.len())
             }
-            Some((old.clone(), objects.len()))
-        }
-        Err(e) => {
-            tracing::warn!(cluster = %spec.cfg.cluster_name, previous = %old, error = %e,
-                "cannot count the objects owned under the previous cluster name");
-            None
-        }
+            Err(e) => {
+                tracing::warn!(cluster = %spec.cfg.cluster_name, previous = %old, error = %e,
+                    "cannot count the objects owned under a previous cluster name");
+                None
+            }
+        };
+        counts.push((old.clone(), count));
     }
+    counts
 }
 
 async fn incremental_pass(
@@ -795,7 +802,7 @@ mod tests {
             failed: BTreeMap::new(),
             retry_at: None,
             retry_delay: RETRY_FAILED_MIN,
-            left_behind: None,
+            left_behind: Vec::new(),
         }
     }
 
