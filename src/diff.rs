@@ -425,6 +425,10 @@ fn plan_removals<R>(
         match (policy.deletion, since) {
             (DeletionPolicy::Delete, _) => deletes.push(delete),
             (DeletionPolicy::MarkOffline, Some(_)) if expired => deletes.push(delete),
+            // no grace period: nothing to wait for, so no mark that the next pass undoes
+            (DeletionPolicy::MarkOffline, None) if policy.grace_period.is_zero() => {
+                deletes.push(delete)
+            }
             (_, Some(_)) => plan.kept += 1,
             (_, None) => {
                 let mut body = Map::new();
@@ -509,5 +513,7 @@ fn same_value(field: &str, desired: &Value, observed: &Value) -> bool {
     }
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;

@@ -379,7 +379,7 @@ pub struct DeletionSpec {
     #[serde(default)]
     pub policy: DeletionPolicy,
     /// With `MarkOffline`: how long an object stays marked before it is deleted (Go duration,
-    /// `0s` to 8760h).
+    /// `0s` to 8760h; `0s` deletes at once, as `Delete` does).
     #[serde(default = "default_grace_period")]
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
     #[x_kube(validation = Rule::new("duration(self) >= duration('0s') && duration(self) <= duration('8760h')").message("gracePeriod must be between 0s and 8760h"))]

@@ -306,6 +306,15 @@ fn deletion_policies() {
     let plan = diff(&desired, &BTreeSet::new(), &observed, &mark, &Fake);
     assert!(plan.deletes.iter().any(|o| o.id == id));
 
+    // MarkOffline with no grace period: deleted at once, not marked first
+    let mut at_once = policy();
+    at_once.deletion = DeletionPolicy::MarkOffline;
+    at_once.grace_period = Duration::ZERO;
+    let (p, _, plan) = with_one_vm_gone(&at_once, "shop-prod/fedora-db-01");
+    let id = vm_id(&p, "shop-prod/fedora-db-01");
+    assert!(plan.deletes.iter().any(|o| o.id == id));
+    assert!(!plan.updates.iter().any(|o| o.id == id));
+
     // Retain: never deleted
     let mut retain = policy();
     retain.deletion = DeletionPolicy::Retain;

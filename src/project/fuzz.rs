@@ -16,23 +16,23 @@ use crate::records::{Field, Ref};
 use crate::snapshot::ClusterIndex;
 
 /// xorshift64*: small, deterministic, good enough to pick mutations.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
 
 /// Values that have broken parsers of Kubernetes objects before: wrong types, odd strings,
 /// quantities of every form and malformed ones, addresses of every kind.
-fn odd_value(rng: &mut Rng) -> Value {
+pub(crate) fn odd_value(rng: &mut Rng) -> Value {
     const STRINGS: &[&str] = &[
         "",
         " ",

@@ -311,7 +311,7 @@ fn source_of(kind: &str, meta: &Meta) -> String {
 }
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

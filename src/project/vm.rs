@@ -142,7 +142,10 @@ impl Projector<'_> {
             let iface_name = names::fit(&net.name, 64);
             if iface_name.is_empty() {
                 // KubeVirt's admission refuses it; an object from a file or an old API may not
-                warn(out, "a network without a name; its interface is skipped".into());
+                warn(
+                    out,
+                    "a network without a name; its interface is skipped".into(),
+                );
                 continue;
             }
             let spec_iface = net_spec
