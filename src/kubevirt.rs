@@ -368,18 +368,56 @@ pub struct VmiStatus {
         deserialize_with = "null_as_default"
     )]
     pub interfaces: Vec<VmiInterfaceStatus>,
-    /// Guest OS, from the guest agent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Guest OS, from the guest agent. (KubeVirt spells the key `guestOSInfo`, which serde's
+    /// camelCase would not.)
+    #[serde(
+        rename = "guestOSInfo",
+        alias = "guestOsInfo",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub guest_os_info: Option<GuestOsInfo>,
     /// Memory as running.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<VmiMemoryStatus>,
-    /// CPU topology as running.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// CPU topology as running (key `currentCPUTopology`).
+    #[serde(
+        rename = "currentCPUTopology",
+        alias = "currentCpuTopology",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub current_cpu_topology: Option<Cpu>,
     /// Live migration state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration_state: Option<MigrationState>,
+    /// Volumes as attached, with the capacity of the claims behind them.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub volume_status: Vec<VolumeStatus>,
+}
+
+/// One volume of a running VMI (`status.volumeStatus[]`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VolumeStatus {
+    /// The spec volume name.
+    pub name: String,
+    /// The PVC (also behind a DataVolume), when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim_info: Option<PvcInfo>,
+}
+
+/// A claim's sizes, as the VMI reports them.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PvcInfo {
+    /// Capacity (`storage`).
+    #[serde(
+        skip_serializing_if = "Labels::is_empty",
+        deserialize_with = "quantity_map"
+    )]
+    pub capacity: Labels,
 }
 
 /// One interface of a running VMI.

@@ -597,8 +597,11 @@ impl ClusterIndex {
         ns: &str,
         name: &str,
     ) -> Option<&InstancetypeSize> {
-        match kind.unwrap_or("VirtualMachineClusterInstancetype") {
-            "VirtualMachineInstancetype" | "virtualmachineinstancetype" => {
+        // KubeVirt lower-cases the kind and takes the singular or the plural; no kind (or an
+        // empty one) is the cluster-wide kind
+        let kind = kind.unwrap_or_default().trim().to_ascii_lowercase();
+        match kind.as_str() {
+            "virtualmachineinstancetype" | "virtualmachineinstancetypes" => {
                 self.instancetypes.get(&(ns.to_string(), name.to_string()))
             }
             _ => self.cluster_instancetypes.get(name),

@@ -187,8 +187,8 @@ fn instancetype_vm_with_multus_while_migrating() {
     assert_eq!(num(vm, "memory"), Some(8192), "from instancetype u1.large");
     assert_eq!(
         num(vm, "disk"),
-        Some(50),
-        "spec.pvc DataVolume; the plain PVC has no known size"
+        Some(150),
+        "the spec.pvc DataVolume (50Gi) and the plain PVC at the capacity the VMI reports (100Gi)"
     );
     let v6 = record_id("ocp-lab", Kind::IpAddress, "ocp-lab/2001:db8:100::23");
     assert_eq!(ref_id(vm, "primary_ip6"), Some(v6));
@@ -306,6 +306,123 @@ fn unknown_values_are_left_alone_with_a_warning() {
         msgs.iter().any(|m| m.contains("CPU or memory unknown")),
         "{msgs:?}"
     );
+}
+
+/// Shapes of real KubeVirt objects that hand-made fixtures got wrong: the acronym keys
+/// (`guestOSInfo`, `currentCPUTopology`), instancetype kinds in any case and plural, a
+/// DataVolume template used through a `persistentVolumeClaim` volume, plain PVCs sized from
+/// the VMI's `volumeStatus`, a finished VMI, memory from limits only, an empty spec MAC, and
+/// the newer `ErrorDataVolumeNotFound` status.
+#[test]
+fn real_kubevirt_spellings_and_shapes() {
+    let cfg = config(json!({}));
+    let mut items = vec![ns("team")];
+    let os = json!({"name": "Red Hat Enterprise Linux", "versionId": "9.4", "prettyName": "Red Hat Enterprise Linux 9.4 (Plow)"});
+    // guest agent OS and the running CPU topology, with no declared OS and no declared CPU
+    let mut agent = vm_with_vmi(
+        "team",
+        "agent",
+        json!({"memory": {"guest": "2Gi"}}),
+        json!({"phase": "Running", "nodeName": "w1", "guestOSInfo": os,
+               "currentCPUTopology": {"sockets": 2, "cores": 1, "threads": 1}}),
+    );
+    agent[1]["spec"]["domain"] = json!({"cpu": {"sockets": 4}});
+    items.extend(agent);
+    // instancetype kinds as people write them
+    items.push(json!({"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineInstancetype",
+        "metadata": {"name": "small", "namespace": "team"}, "spec": {"cpu": {"guest": 2}, "memory": {"guest": "4Gi"}}}));
+    items.push(json!({"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineClusterInstancetype",
+        "metadata": {"name": "small"}, "spec": {"cpu": {"guest": 1}, "memory": {"guest": "1Gi"}}}));
+    for (name, kind) in [
+        ("plural", "virtualmachineinstancetypes"),
+        ("camel", "VirtualMachineInstanceType"),
+    ] {
+        let mut v = vm_with_vmi("team", name, json!({}), json!({"phase": "Pending"}));
+        v[0]["spec"]["instancetype"] = json!({"name": "small", "kind": kind});
+        items.extend(v);
+    }
+    // disks: a template used through a PVC volume, a plain PVC sized by the running VMI
+    let mut disks = vm_with_vmi(
+        "team",
+        "disks",
+        json!({"cpu": {"cores": 1}, "memory": {"guest": "1Gi"}}),
+        json!({"phase": "Running", "volumeStatus": [
+            {"name": "root", "persistentVolumeClaimInfo": {"claimName": "disks-root", "capacity": {"storage": "31Gi"}}},
+            {"name": "extra", "persistentVolumeClaimInfo": {"claimName": "disks-extra", "capacity": {"storage": "100Gi"}}},
+            {"name": "plain", "persistentVolumeClaimInfo": {"claimName": "plain-pvc", "capacity": {"storage": "40Gi"}}}]}),
+    );
+    disks[0]["spec"]["dataVolumeTemplates"] = json!([
+        {"metadata": {"name": "disks-root"}, "spec": {"storage": {"resources": {"requests": {"storage": "30Gi"}}}}},
+        {"metadata": {"name": "disks-extra"}, "spec": {"pvc": {"resources": {"requests": {"storage": "100Gi"}}}}}]);
+    disks[0]["spec"]["template"]["spec"]["volumes"] = json!([
+        {"name": "root", "dataVolume": {"name": "disks-root"}},
+        {"name": "extra", "persistentVolumeClaim": {"claimName": "disks-extra"}},
+        {"name": "plain", "persistentVolumeClaim": {"claimName": "plain-pvc"}}]);
+    let mut stopped_disks = disks.clone();
+    items.extend(disks);
+    // the same VM stopped: the plain PVC's size is unknown, so the total is unknown (kept)
+    stopped_disks[0]["metadata"]["name"] = json!("disks-stopped");
+    stopped_disks[0]["metadata"]["uid"] = json!("vm-disks-stopped");
+    stopped_disks[0]["status"]["printableStatus"] = json!("Stopped");
+    items.push(stopped_disks[0].clone());
+    // a guest shutdown under runStrategy Manual: the VM is Stopped, its VMI Succeeded
+    let mut done = vm_with_vmi(
+        "team",
+        "done",
+        json!({"resources": {"limits": {"memory": "4Gi", "cpu": "2"}}}),
+        json!({"phase": "Succeeded", "nodeName": "w2"}),
+    );
+    done[0]["status"]["printableStatus"] = json!("Stopped");
+    done[0]["spec"]["template"]["spec"]["domain"]["devices"] =
+        json!({"interfaces": [{"name": "default", "masquerade": {}, "macAddress": ""}]});
+    done[1]["status"]["interfaces"] = json!([{"name": "default", "mac": "02:00:00:00:00:02"}]);
+    items.extend(done);
+    let mut dv = vm_with_vmi("team", "dv", json!({}), json!({"phase": "Pending"}));
+    dv[0]["status"]["printableStatus"] = json!("ErrorDataVolumeNotFound");
+    items.extend(dv);
+    let mut blank = vm_with_vmi("team", "blank", json!({}), json!({"phase": "Pending"}));
+    blank[0]["status"]["printableStatus"] = json!("");
+    items.extend(blank);
+
+    let p = project(&cfg, &index(items));
+    let vm = |name: &str| get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
+    let agent = vm("agent");
+    assert_eq!(
+        agent.reference("platform"),
+        Some(&Ref::Platform("Red Hat Enterprise Linux 9.4".into()))
+    );
+    assert_eq!(
+        num(agent, "vcpus"),
+        Some(2),
+        "currentCPUTopology over the VMI spec"
+    );
+    for name in ["plural", "camel"] {
+        assert_eq!(
+            num(vm(name), "vcpus"),
+            Some(2),
+            "{name}: the namespaced one"
+        );
+        assert_eq!(num(vm(name), "memory"), Some(4096), "{name}");
+    }
+    assert_eq!(
+        num(vm("disks"), "disk"),
+        Some(170),
+        "30 + 100 declared, 40 reported"
+    );
+    assert!(!vm("disks-stopped").fields.contains_key("disk"));
+    let done = vm("done");
+    assert_eq!(
+        done.custom_fields.get(CF_NODE),
+        Some(&Value::Null),
+        "runs nowhere"
+    );
+    assert_eq!(num(done, "memory"), Some(4096), "from limits.memory");
+    let iface = get(&p, &cfg, Kind::VmInterface, "team/done/default");
+    assert_eq!(iface.json("mac_address"), Some(&json!("02:00:00:00:00:02")));
+    assert_eq!(status_of(vm("dv")), Some("Failed"));
+    assert_eq!(vm("blank").custom_fields.get(CF_STATE), Some(&Value::Null));
+    let msgs: Vec<&str> = p.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert!(!msgs.iter().any(|m| m.contains("not mapped")), "{msgs:?}");
 }
 
 #[test]

@@ -28,8 +28,13 @@ pub fn vm_status(printable: &str) -> Option<&'static str> {
         "Stopped" | "Paused" => "Offline",
         "Provisioning" | "Starting" | "WaitingForVolumeBinding" | "WaitingForReceiver" => "Staged",
         "Stopping" | "Terminating" => "Decommissioning",
-        "CrashLoopBackOff" | "ErrorUnschedulable" | "ErrImagePull" | "ImagePullBackOff"
-        | "ErrorPvcNotFound" | "DataVolumeError" => "Failed",
+        "CrashLoopBackOff"
+        | "ErrorUnschedulable"
+        | "ErrImagePull"
+        | "ImagePullBackOff"
+        | "ErrorPvcNotFound"
+        | "ErrorDataVolumeNotFound"
+        | "DataVolumeError" => "Failed",
         _ => return None,
     })
 }
@@ -65,7 +70,11 @@ impl Projector<'_> {
         } else {
             format!("{ns}/{name}")
         };
-        let printable = vm.status.as_ref().and_then(|s| s.printable_status.clone());
+        let printable = vm
+            .status
+            .as_ref()
+            .and_then(|s| s.printable_status.clone())
+            .filter(|p| !p.trim().is_empty());
         let status = printable.as_deref().and_then(vm_status);
         if let (Some(p), None) = (&printable, status) {
             warn(
@@ -77,14 +86,27 @@ impl Projector<'_> {
         let vcpus = self.vm_vcpus(vm, template, vmi);
         let memory = self.vm_memory_mib(vm, template, vmi, &mut |m| warn(out, m));
         if vcpus.is_none() || memory.is_none() {
+            let why = match &vm.spec.instancetype {
+                Some(it) => format!(
+                    "instancetype {:?} ({}) not found and no running VMI",
+                    it.name,
+                    it.kind
+                        .as_deref()
+                        .unwrap_or("VirtualMachineClusterInstancetype")
+                ),
+                None => "the template declares none and no VMI runs".into(),
+            };
             warn(
                 out,
-                "CPU or memory unknown (instancetype not found and no running VMI); left unchanged in Nautobot".into(),
+                format!("CPU or memory unknown ({why}); left unchanged in Nautobot"),
             );
         }
-        let disk = vm_disk_gib(vm, template);
+        let disk = vm_disk_gib(vm, template, vmi);
+        // a VMI that has finished (Succeeded or Failed: a guest shutdown under runStrategy
+        // Manual or Once) runs nowhere
         let node = vmi
             .and_then(|v| v.status.as_ref())
+            .filter(|s| !matches!(s.phase.as_deref(), Some("Succeeded" | "Failed")))
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty());
 
@@ -163,11 +185,12 @@ impl Projector<'_> {
                 Kind::VmInterface,
                 &format!("{ns}/{name}/{}", net.name),
             );
+            // an empty spec MAC is unset, as KubeVirt reads it
             let mac = spec_iface
                 .mac_address
-                .clone()
-                .or_else(|| st.and_then(|s| s.mac.clone()))
-                .and_then(|m| normalize_mac(&m));
+                .as_deref()
+                .and_then(normalize_mac)
+                .or_else(|| st.and_then(|s| s.mac.as_deref()).and_then(normalize_mac));
             let network = match (&net.pod, &net.multus) {
                 (_, Some(m)) => format!("multus {}", m.network_name),
                 (Some(_), None) => "pod network".to_string(),
@@ -332,6 +355,10 @@ impl Projector<'_> {
             domain
                 .and_then(|d| d.resources.as_ref())
                 .and_then(|r| r.requests.get("memory").map(String::from)),
+            // KubeVirt's default guest memory is the request, else the limit
+            domain
+                .and_then(|d| d.resources.as_ref())
+                .and_then(|r| r.limits.get("memory").map(String::from)),
             instancetype,
             vmi_status.and_then(|m| m.guest_current.clone()),
             vmi.and_then(|v| v.spec.domain.as_ref())
@@ -361,34 +388,80 @@ fn topology(cpu: &Cpu) -> Option<u32> {
 }
 
 /// Disk in GiB (Nautobot's "GB"), rounded up: the sum of the DataVolume templates used as
-/// volumes (`spec.storage` or `spec.pvc` requests). Disks of unknown size (plain PVCs,
-/// containerDisks) are not counted; `None` when no size is known.
-fn vm_disk_gib(vm: &VmInfo, template: Option<&VirtualMachineInstanceSpec>) -> Option<i64> {
-    let used: Vec<&str> = template
-        .map(|t| t.volumes.as_slice())
-        .unwrap_or_default()
+/// volumes (`spec.storage` or `spec.pvc` requests), plus the claims no template declares
+/// (plain PVCs, DataVolumes made beforehand) at the capacity a running VMI reports for them.
+/// containerDisks and other ephemeral disks are not counted. `None` when no size is known, or
+/// when a claim's size is unknown because the VM is not running.
+fn vm_disk_gib(
+    vm: &VmInfo,
+    template: Option<&VirtualMachineInstanceSpec>,
+    vmi: Option<&VmiInfo>,
+) -> Option<i64> {
+    let volumes = template.map(|t| t.volumes.as_slice()).unwrap_or_default();
+    // a DataVolume template is used through a `dataVolume` or a `persistentVolumeClaim` volume
+    let claims: Vec<(&str, &str)> = volumes
         .iter()
-        .filter_map(|v| v.data_volume.as_ref().map(|d| d.name.as_str()))
+        .filter_map(|v| {
+            let claim = v
+                .data_volume
+                .as_ref()
+                .map(|d| d.name.as_str())
+                .or_else(|| {
+                    v.persistent_volume_claim
+                        .as_ref()
+                        .map(|c| c.claim_name.as_str())
+                })?;
+            Some((v.name.as_str(), claim))
+        })
         .collect();
-    let mut total: Option<i64> = None;
-    for dv in &vm.spec.data_volume_templates {
-        let name = dv
-            .metadata
-            .as_ref()
-            .and_then(|m| m.name.as_deref())
-            .unwrap_or("");
-        if !used.is_empty() && !used.contains(&name) {
-            continue;
-        }
+    let template_size = |dv: &crate::kubevirt::DataVolumeTemplate| {
         let spec = dv.spec.as_ref();
-        let size = spec
-            .and_then(|s| s.storage.as_ref().or(s.pvc.as_ref()))
+        spec.and_then(|s| s.storage.as_ref().or(s.pvc.as_ref()))
             .and_then(|s| s.resources.as_ref())
             .and_then(|r| r.requests.get("storage"))
             .and_then(|q| Quantity::parse(q).ok())
+            .and_then(|q| q.div_ceil(GIB))
+    };
+    fn dv_name(dv: &crate::kubevirt::DataVolumeTemplate) -> &str {
+        dv.metadata
+            .as_ref()
+            .and_then(|m| m.name.as_deref())
+            .unwrap_or("")
+    }
+    let mut total: Option<i64> = None;
+    let mut add = |n: i64| total = Some(total.unwrap_or(0).saturating_add(n));
+    for dv in &vm.spec.data_volume_templates {
+        if !claims.is_empty() && !claims.iter().any(|(_, c)| *c == dv_name(dv)) {
+            continue;
+        }
+        if let Some(n) = template_size(dv) {
+            add(n);
+        }
+    }
+    // claims no template declares (a plain PVC, a DataVolume made beforehand): their size is
+    // known only from a running VMI; without one the total is unknown (and kept in Nautobot)
+    // rather than smaller, so it does not change when the VM stops
+    let running = vmi
+        .and_then(|v| v.status.as_ref())
+        .filter(|s| s.phase.as_deref() == Some("Running"));
+    for (volume, claim) in &claims {
+        if vm
+            .spec
+            .data_volume_templates
+            .iter()
+            .any(|dv| dv_name(dv) == *claim)
+        {
+            continue;
+        }
+        let capacity = running
+            .and_then(|s| s.volume_status.iter().find(|v| v.name == *volume))
+            .and_then(|v| v.persistent_volume_claim_info.as_ref())
+            .and_then(|p| p.capacity.get("storage"))
+            .and_then(|q| Quantity::parse(q).ok())
             .and_then(|q| q.div_ceil(GIB));
-        if let Some(s) = size {
-            total = Some(total.unwrap_or(0).saturating_add(s));
+        match capacity {
+            Some(n) => add(n),
+            None => return None,
         }
     }
     total
