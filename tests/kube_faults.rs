@@ -368,14 +368,16 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
         nbsync_status(&k8s)["syncedClusterName"].as_str(),
         Some("ocp-lab")
     );
+    let n = before.len();
     edit_nbsync(&k8s, |o| o["spec"]["clusterName"] = json!("ocp-renamed"));
-    wait_for("the rename reported", T, &op, async || {
+    // at once "not counted yet"; counted by the first full pass under the new name
+    wait_for("the rename reported with a count", T, &op, async || {
         let s = nbsync_status(&k8s);
         condition(&s, "Degraded") == Some(("True".into(), "ClusterRenamed".into()))
             && condition(&s, "Synced").is_some_and(|c| c.0 == "True")
+            && s["leftBehind"][0]["objects"].is_number()
     })
     .await;
-    let n = before.len();
     let s = nbsync_status(&k8s);
     assert_eq!(s["syncedClusterName"].as_str(), Some("ocp-renamed"));
     assert_eq!(
@@ -400,7 +402,9 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
     wait_for("the second rename reported", T, &op, async || {
         let s = nbsync_status(&k8s);
         s["syncedClusterName"].as_str() == Some("ocp-third")
-            && s["leftBehind"].as_array().is_some_and(|l| l.len() == 2)
+            && s["leftBehind"]
+                .as_array()
+                .is_some_and(|l| l.len() == 2 && l.iter().all(|e| e["objects"].is_number()))
             && condition(&s, "Degraded") == Some(("True".into(), "ClusterRenamed".into()))
     })
     .await;

@@ -175,3 +175,49 @@ async fn a_leader_that_loses_its_lease_during_an_apply_stops_writing() {
         r.proxy.writes_applied()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_while_nautobot_is_down_is_replaced_and_the_new_leader_syncs_when_it_returns()
+ {
+    let Some(r) = rig(Mode::Delay(Duration::from_millis(300))).await else {
+        return;
+    };
+    let mut a = replica(&r, "op-a");
+    wait_holder(&r, &a, "op-a").await;
+    let mut b = replica(&r, "op-b");
+    wait_writes(&r, &a, 5).await;
+    // Nautobot goes away in the middle of the first sync; op-a reports it, then dies
+    r.proxy.set(Mode::Down);
+    let msg = wait_ready_false(&r, &a, "NautobotUnreachable").await;
+    eprintln!("op-a: {msg}");
+    // (a write already past the proxy when it went down may have landed)
+    let down_with = r.proxy.writes_applied();
+    a.kill().await;
+    let took = wait_holder(&r, &b, "op-b").await;
+    eprintln!(
+        "op-a killed with Nautobot down ({down_with} writes applied); op-b took the Lease {:.1}s later",
+        took.as_secs_f64()
+    );
+    // op-b leads with Nautobot still down: it says so, keeps trying, and stays up
+    wait_for("op-b tried Nautobot", T, &b, async || {
+        b.logs().contains("NautobotUnreachable")
+    })
+    .await;
+    assert!(reason_is(&r, "Ready", "False", "NautobotUnreachable"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_alive(&mut b);
+    assert_eq!(
+        r.proxy.writes_applied(),
+        down_with,
+        "nothing was written while Nautobot was down"
+    );
+    // Nautobot returns: op-b converges without duplicates
+    r.proxy.set(Mode::Pass);
+    let back = Instant::now();
+    assert_converged(&r, &mut b).await;
+    eprintln!(
+        "converged {:.1}s after Nautobot returned; {} writes in all (a clean sync: 29)",
+        back.elapsed().as_secs_f64(),
+        r.proxy.writes_applied()
+    );
+}
