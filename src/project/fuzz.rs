@@ -129,9 +129,11 @@ fn mutate(items: &mut Vec<Value>, rng: &mut Rng) {
         // another object with the same kind and name (a collision), or the same object twice
         0 => {
             let mut copy = items[i].clone();
-            if rng.below(2) == 0 {
-                let other = &items[rng.below(items.len())];
-                copy["metadata"]["name"] = other["metadata"]["name"].clone();
+            let other = items[rng.below(items.len())]["metadata"]["name"].clone();
+            if rng.below(2) == 0
+                && let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut)
+            {
+                meta.insert("name".into(), other);
             }
             items.push(copy);
         }
