@@ -50,20 +50,7 @@ fn show(field: &Field, names: &BTreeMap<Uuid, &str>) -> String {
         Field::Ref(Ref::Record(id)) => names
             .get(id)
             .map_or_else(|| id.to_string(), |n| n.to_string()),
-        Field::Ref(r) => match r {
-            Ref::Status(n)
-            | Ref::Role(n)
-            | Ref::Platform(n)
-            | Ref::DeviceType(n)
-            | Ref::Manufacturer(n)
-            | Ref::Location(n)
-            | Ref::ClusterType(n)
-            | Ref::ClusterGroup(n)
-            | Ref::TenantGroup(n)
-            | Ref::IpamNamespace(n)
-            | Ref::CloudResourceType(n) => n.clone(),
-            Ref::Record(_) => unreachable!(),
-        },
+        Field::Ref(r) => r.name().unwrap_or_default().to_string(),
         Field::Json(serde_json::Value::Null) => "-".into(),
         f => f.display(),
     }

@@ -200,6 +200,27 @@ pub enum Ref {
     CloudResourceType(String),
 }
 
+impl Ref {
+    /// The name of the referenced object (a prerequisite looked up by name); `None` for one of
+    /// our own records, which is referred to by id.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Ref::Record(_) => None,
+            Ref::Status(n)
+            | Ref::Role(n)
+            | Ref::Platform(n)
+            | Ref::DeviceType(n)
+            | Ref::Manufacturer(n)
+            | Ref::Location(n)
+            | Ref::ClusterType(n)
+            | Ref::ClusterGroup(n)
+            | Ref::TenantGroup(n)
+            | Ref::IpamNamespace(n)
+            | Ref::CloudResourceType(n) => Some(n),
+        }
+    }
+}
+
 impl fmt::Display for Ref {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -21,61 +21,22 @@ use crate::project::fuzz::{Rng, odd_value};
 use crate::project::testing::{config, project, sample};
 use crate::records::{CF_CLUSTER, OWNERSHIP_TAG};
 
-/// Resolves every reference to a readable fake id.
-struct Fake;
-impl Resolve for Fake {
-    fn resolve(&self, r: &Ref, _kind: Kind) -> Result<Value, String> {
-        match r {
-            Ref::Record(id) => Ok(json!(id.to_string())),
-            other => Ok(json!(other.to_string())),
-        }
-    }
-}
+use super::tests::{Fake, observed_from, policy as base_policy};
 
 const LABEL_PREFIX: &str = "app.kubernetes.io/part-of=";
 
 fn policy(rng: &mut Rng) -> Policy {
     Policy {
-        cluster: "ocp-lab".into(),
         deletion: [
             DeletionPolicy::Delete,
             DeletionPolicy::MarkOffline,
             DeletionPolicy::Retain,
         ][rng.below(3)],
         grace_period: Duration::from_secs(3600 * rng.below(2) as u64),
-        max_delete_fraction: 0.25,
-        guard_min_objects: 5,
         allow_mass_deletion: rng.below(2) == 0,
         adopt_existing: rng.below(3) == 0,
-        owned_tag_prefixes: vec![LABEL_PREFIX.into()],
-        now: "2026-11-26T12:00:00Z".parse().unwrap(),
-        owned_total: None,
-        hold_removals: None,
+        ..base_policy()
     }
-}
-
-/// Nautobot's copy after applying `desired` exactly, with a field and a tag of someone else's.
-fn observed_from(desired: &BTreeMap<Uuid, Record>) -> BTreeMap<Uuid, ObservedObject> {
-    desired
-        .values()
-        .map(|r| {
-            let mut fields = resolve_record(r, &Fake).unwrap();
-            fields.insert("id".into(), json!(r.id.to_string()));
-            let mut cf: Map<String, Value> = r.custom_fields.clone().into_iter().collect();
-            cf.insert(CF_MISSING_SINCE.into(), Value::Null);
-            cf.insert("someone_elses_field".into(), json!("x"));
-            let o = ObservedObject {
-                id: r.id,
-                kind: r.kind,
-                display: r.name.clone(),
-                fields,
-                tags: r.tags.clone(),
-                custom_fields: cf,
-                owner: Owner::Us,
-            };
-            (r.id, o)
-        })
-        .collect()
 }
 
 /// One change a person (or time) makes to Nautobot's copy.

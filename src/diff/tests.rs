@@ -9,7 +9,7 @@ use crate::project::testing::{config, project, sample};
 use crate::records::{CF_CLUSTER, OWNERSHIP_TAG};
 
 /// Resolves every reference to a readable fake id; `Location` "missing" does not exist.
-struct Fake;
+pub(super) struct Fake;
 impl Resolve for Fake {
     fn resolve(&self, r: &Ref, _kind: Kind) -> Result<Value, String> {
         match r {
@@ -20,7 +20,7 @@ impl Resolve for Fake {
     }
 }
 
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     Policy {
         cluster: "ocp-lab".into(),
         deletion: DeletionPolicy::Delete,
@@ -37,7 +37,7 @@ fn policy() -> Policy {
 }
 
 /// What Nautobot would hold after applying `desired` exactly.
-fn observed_from(desired: &BTreeMap<Uuid, Record>) -> BTreeMap<Uuid, ObservedObject> {
+pub(super) fn observed_from(desired: &BTreeMap<Uuid, Record>) -> BTreeMap<Uuid, ObservedObject> {
     desired
         .values()
         .map(|r| {

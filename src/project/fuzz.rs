@@ -243,19 +243,7 @@ fn check(index: &ClusterIndex, spec: &Value, case: &str) {
                     r.kind,
                     r.name
                 ),
-                Field::Ref(
-                    Ref::Status(n)
-                    | Ref::Role(n)
-                    | Ref::Platform(n)
-                    | Ref::DeviceType(n)
-                    | Ref::Manufacturer(n)
-                    | Ref::Location(n)
-                    | Ref::ClusterType(n)
-                    | Ref::ClusterGroup(n)
-                    | Ref::TenantGroup(n)
-                    | Ref::IpamNamespace(n)
-                    | Ref::CloudResourceType(n),
-                ) => fits(n, NAME_MAX, key, case),
+                Field::Ref(other) => fits(other.name().unwrap_or_default(), NAME_MAX, key, case),
                 Field::Json(Value::String(s)) if matches!(*key, "name" | "dns_name") => {
                     fits(s, NAME_MAX, key, case)
                 }
