@@ -287,6 +287,14 @@ impl Projector<'_> {
         template: Option<&VirtualMachineInstanceSpec>,
         vmi: Option<&VmiInfo>,
     ) -> Option<u32> {
+        // a running VMI's topology is the truth (it differs from the template while a change
+        // waits for a restart); else the template's, which a start will use
+        if let Some(n) = running(vmi)
+            .and_then(|s| s.current_cpu_topology.as_ref())
+            .and_then(topology)
+        {
+            return Some(n);
+        }
         let domain = template.and_then(|t| t.domain.as_ref());
         if let Some(n) = domain.and_then(|d| d.cpu.as_ref()).and_then(topology) {
             return Some(n);
@@ -349,6 +357,11 @@ impl Projector<'_> {
             .and_then(|v| v.status.as_ref())
             .and_then(|s| s.memory.as_ref());
         let candidates = [
+            // what a running VMI has now (a hotplug or a change waiting for a restart makes
+            // the template differ); else what a start will give it
+            running(vmi)
+                .and_then(|s| s.memory.as_ref())
+                .and_then(|m| m.guest_current.clone()),
             domain
                 .and_then(|d| d.memory.as_ref())
                 .and_then(|m| m.guest.clone()),
@@ -373,6 +386,12 @@ impl Projector<'_> {
         }
         None
     }
+}
+
+/// The status of a VMI that is running now (phase `Running`, also while paused or migrating).
+fn running(vmi: Option<&VmiInfo>) -> Option<&crate::kubevirt::VmiStatus> {
+    vmi.and_then(|v| v.status.as_ref())
+        .filter(|s| s.phase.as_deref() == Some("Running"))
 }
 
 /// sockets x cores x threads, missing parts counting 1; `None` when nothing is set.
@@ -441,9 +460,7 @@ fn vm_disk_gib(
     // claims no template declares (a plain PVC, a DataVolume made beforehand): their size is
     // known only from a running VMI; without one the total is unknown (and kept in Nautobot)
     // rather than smaller, so it does not change when the VM stops
-    let running = vmi
-        .and_then(|v| v.status.as_ref())
-        .filter(|s| s.phase.as_deref() == Some("Running"));
+    let running = running(vmi);
     for (volume, claim) in &claims {
         if vm
             .spec
