@@ -429,14 +429,11 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
 
     // the way out the message gives: a suspended NautobotSync under the old name with
     // onDelete: Delete, deleted once it is Ready
-    let mut cleaner = k8s
-        .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
-        .unwrap();
-    cleaner["metadata"] = json!({"name": "old-name", "namespace": NS, "generation": 1});
-    cleaner["spec"]["clusterName"] = json!("ocp-lab");
-    cleaner["spec"]["suspend"] = json!(true);
-    cleaner["spec"]["onDelete"] = json!("Delete");
-    cleaner.as_object_mut().unwrap().remove("status");
+    let cleaner = nbsync_copy(
+        &k8s,
+        "old-name",
+        json!({"clusterName": "ocp-lab", "suspend": true, "onDelete": "Delete"}),
+    );
     k8s.apply_json(cleaner).unwrap();
     wait_for("the cleaner ready", T, &op, async || {
         k8s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "old-name")
@@ -482,4 +479,103 @@ fn degraded_message(status: &Value) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// A copy of the sample NautobotSync under another name, with `spec` merged in.
+fn nbsync_copy(k8s: &kube_stand_in::StandIn, name: &str, spec: Value) -> Value {
+    let mut copy = k8s
+        .get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+        .unwrap();
+    copy["metadata"] = json!({"name": name, "namespace": NS, "generation": 1});
+    copy.as_object_mut().unwrap().remove("status");
+    nbsync::json::merge_patch(&mut copy["spec"], spec);
+    copy
+}
+
+fn nbsync_of(k8s: &kube_stand_in::StandIn, name: &str) -> Option<Value> {
+    k8s.get("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_for_the_same_cluster_name_is_refused_and_its_deletion_wipes_nothing() {
+    let Some((nb, k8s, op, before)) = synced_with(false, json!({})).await else {
+        return;
+    };
+    let n = before.len();
+    // a copy that would delete what it does not select, and everything on deletion
+    let copy = json!({"namespaceFilter": {"include": ["shop-prod"]},
+                      "deletion": {"policy": "Delete"}, "onDelete": "Delete"});
+    k8s.apply_json(nbsync_copy(&k8s, "copy", copy.clone()))
+        .unwrap();
+    wait_for("the copy refused", T, &op, async || {
+        nbsync_of(&k8s, "copy").is_some_and(|o| {
+            condition(&o["status"], "Ready")
+                == Some(("False".into(), "DuplicateClusterName".into()))
+        })
+    })
+    .await;
+    let msg = nbsync_of(&k8s, "copy").unwrap()["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eprintln!("copy: {msg}");
+    assert!(
+        msg.contains(&format!("{NS}/ocp-lab")) && msg.contains("ocp-lab"),
+        "{msg}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let now = owned(&nb.api, "ocp-lab").await;
+    assert_eq!(now.len(), n, "the copy changed nothing");
+    assert!(now.iter().all(|(id, o)| before[id].fields == o.fields));
+    // deleting it (onDelete: Delete) leaves the live sync's objects alone
+    k8s.delete("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "copy")
+        .unwrap();
+    wait_for("the copy gone", T, &op, async || {
+        nbsync_of(&k8s, "copy").is_none()
+    })
+    .await;
+    let events = k8s.list("events.k8s.io/v1", "Event", Some(NS));
+    assert!(
+        events.iter().any(|e| e["reason"] == "CleanupSkipped"),
+        "a Warning Event says why: {events:#?}"
+    );
+    assert_eq!(owned(&nb.api, "ocp-lab").await.len(), n, "nothing deleted");
+    assert!(condition(&nbsync_status(&k8s), "Ready").is_some_and(|c| c.0 == "True"));
+
+    // a copy like the original waits its turn, and takes over when the original goes
+    k8s.apply_json(nbsync_copy(&k8s, "copy", json!({})))
+        .unwrap();
+    wait_for("the copy refused again", T, &op, async || {
+        nbsync_of(&k8s, "copy").is_some_and(|o| {
+            condition(&o["status"], "Ready")
+                == Some(("False".into(), "DuplicateClusterName".into()))
+        })
+    })
+    .await;
+    k8s.delete("nbsync.dev/v1alpha1", "NautobotSync", Some(NS), "ocp-lab")
+        .unwrap();
+    let gone = std::time::Instant::now();
+    wait_for("the copy took over", T, &op, async || {
+        nbsync_of(&k8s, "copy").is_some_and(|o| {
+            condition(&o["status"], "Ready") == Some(("True".into(), "Ready".into()))
+                && condition(&o["status"], "Synced").is_some_and(|c| c.0 == "True")
+        })
+    })
+    .await;
+    eprintln!(
+        "the copy synced {:.1}s after the original was deleted",
+        gone.elapsed().as_secs_f64()
+    );
+    let after = owned(&nb.api, "ocp-lab").await;
+    assert_no_duplicates(&after);
+    assert_eq!(
+        after.len(),
+        n,
+        "the same objects, adopted by the new writer"
+    );
 }

@@ -8,6 +8,7 @@
 //!  Lease ──► leader flag (only the holder writes)
 //! ```
 
+pub mod claims;
 pub mod cluster;
 pub mod reconcile;
 pub mod status;
@@ -165,6 +166,7 @@ pub async fn run(
         let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
         let controller = Controller::new(api, watcher::Config::default());
         let store = controller.store();
+        ctx.add_peers(store.clone());
         let cm_store = store.clone();
         let trigger =
             futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });

@@ -15,10 +15,11 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
+use super::claims::{self, Claim};
 use super::cluster::ClusterCache;
 use super::status::{self, Blocked, StatusInput};
 use super::worker::{Phase, Worker, WorkerSpec};
@@ -81,6 +82,9 @@ pub struct Context {
     last_synced_event: Mutex<HashMap<ObjectRef<NautobotSync>, (Instant, u64)>>,
     /// Requests a reconcile (worker reports, leadership changes).
     pub trigger: mpsc::UnboundedSender<ObjectRef<NautobotSync>>,
+    /// The NautobotSyncs of every served namespace (the controllers' stores), to find two
+    /// writers under one cluster name.
+    peers: Mutex<Vec<Store<NautobotSync>>>,
 }
 
 impl Context {
@@ -102,6 +106,28 @@ impl Context {
             workers: Mutex::default(),
             last_synced_event: Mutex::default(),
             trigger,
+            peers: Mutex::default(),
+        }
+    }
+
+    /// Adds a namespace's NautobotSync store to the view of all of them.
+    pub fn add_peers(&self, store: Store<NautobotSync>) {
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(store);
+    }
+
+    /// The claims of every NautobotSync of the served namespaces not being deleted.
+    fn claims(&self) -> Vec<(ObjectRef<NautobotSync>, Claim)> {
+        let stores = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let objs: Vec<Arc<NautobotSync>> = stores.iter().flat_map(|s| s.state()).collect();
+        claims::live(objs.iter().map(|o| o.as_ref()))
+    }
+
+    fn wake(&self, keys: Vec<ObjectRef<NautobotSync>>) {
+        for k in keys {
+            let _ = self.trigger.send(k);
         }
     }
 
@@ -277,8 +303,12 @@ pub async fn reconcile(
     let key = ObjectRef::from_obj(obj.as_ref());
     let leader = *ctx.leader.borrow();
     let result = if !leader {
-        // keep a warm worker (it does nothing until this replica leads)
-        if obj.metadata.deletion_timestamp.is_none() {
+        // keep a warm worker (it does nothing until this replica leads); none for a
+        // NautobotSync refused as a second writer, which must not start on a hand-over
+        let me = (key.clone(), Claim::of(&obj));
+        if claims::holder(&me, &ctx.claims()).is_some() {
+            ctx.stop_worker(&key);
+        } else if obj.metadata.deletion_timestamp.is_none() {
             match prepare(&obj, &ctx.client).await {
                 Ok((_, spec)) => {
                     ctx.ensure_worker(&key, spec);
@@ -324,7 +354,22 @@ async fn apply(
     let now = Time(jiff::Timestamp::now());
     let generation = obj.metadata.generation;
     let prev = obj.status.as_ref();
-    let (new, requeue) = match prepare(&obj, &ctx.client).await {
+    let me = (key.clone(), Claim::of(&obj));
+    let others = ctx.claims();
+    let prepared = match claims::holder(&me, &others) {
+        Some(holder) => Err(Blocked {
+            reason: "DuplicateClusterName",
+            message: claims::refused_message(&holder, &me.1),
+        }),
+        None => {
+            // this one holds the name: younger writers of it stop now, not at their next pass
+            if me.1.writes {
+                ctx.wake(claims::rivals(&me, &others));
+            }
+            prepare(&obj, &ctx.client).await
+        }
+    };
+    let (new, requeue) = match prepared {
         Err(blocked) => {
             ctx.stop_worker(&key);
             (
@@ -509,6 +554,10 @@ async fn cleanup_reported(
 async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, ReconcileError> {
     let key = ObjectRef::from_obj(obj.as_ref());
     ctx.stop_worker(&key);
+    let me = (key.clone(), Claim::of(&obj));
+    let rivals = claims::rivals(&me, &ctx.claims());
+    // a writer refused for the name it shared can take it now
+    ctx.wake(rivals.clone());
     if obj.spec.on_delete != OnDeletePolicy::Delete
         || obj
             .annotations()
@@ -516,6 +565,18 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
             .is_some_and(|v| v == "true")
     {
         tracing::info!(name = %obj.name_any(), "NautobotSync deleted; Nautobot objects retained");
+        return Ok(Action::await_change());
+    }
+    if let Some(other) = rivals.first() {
+        // its objects are the other writer's too: deleting them would wipe a live sync
+        let note = format!(
+            "onDelete: Delete skipped: NautobotSync {} syncs clusterName {:?} into the same Nautobot, \
+             so the objects are left to it",
+            claims::describe(other),
+            me.1.cluster
+        );
+        tracing::warn!(name = %obj.name_any(), "{note}");
+        publish(ctx, &obj, EventType::Warning, "CleanupSkipped", note).await;
         return Ok(Action::await_change());
     }
     let (cfg, spec) = prepare(&obj, &ctx.client)
