@@ -196,6 +196,43 @@ async fn an_html_page_instead_of_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_of_the_wrong_shape_and_truncated_answers() {
+    // every list comes back with `results` renamed, with a right status and API-Version
+    let Some(r) = rig(Mode::WrongShape).await else {
+        return;
+    };
+    let mut op = start(&r);
+    let msg = wait_ready_false(&r, &op, "NautobotBadResponse").await;
+    eprintln!("wrong shape: {msg}");
+    assert!(msg.contains("results"), "{msg}");
+    assert_eq!(
+        r.proxy.writes(),
+        0,
+        "nothing written on what could not be read"
+    );
+    // every answer cut in the middle of its body
+    r.proxy.set(Mode::Truncate);
+    let started = std::time::Instant::now();
+    wait_for("a truncated answer reported", T, &op, async || {
+        let s = nbsync_status(&r.k8s);
+        condition(&s, "Ready").is_some_and(|c| c.0 == "False")
+            && !reason_is(&r, "Ready", "False", "NautobotBadResponse")
+    })
+    .await;
+    let msg = message(&r, "Ready");
+    eprintln!(
+        "truncated, after {:.1}s: {:?} {msg}",
+        started.elapsed().as_secs_f64(),
+        condition(&nbsync_status(&r.k8s), "Ready")
+    );
+    assert!(!msg.contains(TEST_TOKEN));
+    assert_eq!(r.proxy.writes(), 0);
+    assert_alive(&mut op);
+    r.proxy.set(Mode::Pass);
+    assert_converged(&r, &mut op).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_or_newer_api_version() {
     let Some(r) = rig(Mode::ApiVersion("1.5".into())).await else {
         return;

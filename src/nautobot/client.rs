@@ -506,11 +506,18 @@ fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls:
     None
 }
 
-/// What to check when no connection could be made, for the causes a person can act on: a
-/// host name that does not resolve, a port where nothing listens, a network with no route.
-fn unreachable_hint(e: &(dyn std::error::Error + 'static), chain: &str) -> Option<&'static str> {
+/// What to check when no connection could be made, or an answer was cut off, for the causes a
+/// person can act on: a host name that does not resolve, a port where nothing listens, a
+/// network with no route, an answer broken mid-body.
+fn unreachable_hint(e: &reqwest::Error, chain: &str) -> Option<&'static str> {
     use std::io::ErrorKind as K;
-    let mut cur = Some(e);
+    if e.is_body() || e.is_decode() {
+        return Some(
+            "the connection broke in the middle of Nautobot's answer: a proxy or load balancer \
+             cutting answers off, or Nautobot restarting",
+        );
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             match io.kind() {

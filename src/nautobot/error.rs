@@ -67,7 +67,7 @@ pub enum ApiError {
         body: Option<Value>,
     },
     /// A 2xx answer that is not the JSON we expect (an HTML page from a proxy, say).
-    #[error("Nautobot's answer to {method} {path} is not valid JSON: {message}")]
+    #[error("Nautobot's answer to {method} {path} cannot be read: {message}")]
     Decode {
         /// HTTP method.
         method: String,

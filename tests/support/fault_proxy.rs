@@ -52,6 +52,12 @@ pub enum Mode {
     /// A bulk POST or PATCH whose JSON items contain this substring: 400 with Nautobot's
     /// per-item error list (`{}` for the good items), nothing forwarded.
     FailObjectInBatch(String),
+    /// Forward, but answer every list GET (a JSON object with `results`) with `results`
+    /// renamed: JSON of the wrong shape, with a right status and `API-Version`.
+    WrongShape,
+    /// Forward, but send only the first half of every answer body and then break the
+    /// connection (`Content-Length` promises the whole).
+    Truncate,
 }
 
 struct State {
@@ -212,6 +218,8 @@ struct Forward {
     delay: Duration,
     version: Option<String>,
     then_close: bool,
+    wrong_shape: bool,
+    truncate: bool,
 }
 
 async fn handle(
@@ -298,6 +306,14 @@ async fn handle(
                 version: Some(v),
                 ..Forward::default()
             }),
+            Mode::WrongShape => Action::Forward(Forward {
+                wrong_shape: method == Method::GET,
+                ..Forward::default()
+            }),
+            Mode::Truncate => Action::Forward(Forward {
+                truncate: true,
+                ..Forward::default()
+            }),
             Mode::FailObjectInBatch(needle) => match serde_json::from_slice::<Value>(&body) {
                 Ok(Value::Array(items))
                     if (method == Method::POST || method == Method::PATCH)
@@ -316,7 +332,8 @@ async fn handle(
             },
         };
         let untouched = matches!(&action,
-            Action::Forward(f) if f.delay.is_zero() && f.version.is_none() && !f.then_close);
+            Action::Forward(f) if f.delay.is_zero() && f.version.is_none() && !f.then_close
+                && !f.wrong_shape && !f.truncate);
         if !untouched {
             s.faults += 1;
         }
@@ -366,7 +383,30 @@ async fn handle(
         kill.notify_one();
         return std::future::pending().await;
     }
-    let mut r = Response::new(Body::from(bytes));
+    let mut bytes = bytes;
+    if how.wrong_shape
+        && let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(&bytes)
+        && let Some(results) = m.remove("results")
+    {
+        m.insert("items".into(), results);
+        bytes = Bytes::from(Value::Object(m).to_string());
+    }
+    let full = bytes.len();
+    let mut r = if how.truncate && full > 1 {
+        let half = bytes.slice(..full / 2);
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(half),
+            Err(std::io::Error::other(
+                "injected: connection broken mid-body",
+            )),
+        ];
+        let mut r = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+        r
+    } else {
+        Response::new(Body::from(bytes))
+    };
     *r.status_mut() = StatusCode::from_u16(status).unwrap();
     for (k, v) in &headers {
         if k != header::CONTENT_LENGTH && k != header::TRANSFER_ENCODING && k != header::CONNECTION
