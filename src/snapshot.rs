@@ -586,6 +586,20 @@ impl ClusterIndex {
     pub fn vmis(&self) -> impl Iterator<Item = &Arc<VmiInfo>> {
         self.vmis.values()
     }
+    /// VMIs no VirtualMachine owns (no VirtualMachine ownerReference, no VM of that name).
+    pub fn standalone_vmis(&self) -> impl Iterator<Item = &Arc<VmiInfo>> {
+        self.vmis
+            .iter()
+            .filter(|(k, v)| v.vm_owner_uids.is_empty() && !self.vms.contains_key(*k))
+            .map(|(_, v)| v)
+    }
+    /// The VMI `ns/name` if no VirtualMachine owns it.
+    pub fn standalone_vmi(&self, ns: &str, name: &str) -> Option<&Arc<VmiInfo>> {
+        let key = (ns.to_string(), name.to_string());
+        self.vmis
+            .get(&key)
+            .filter(|v| v.vm_owner_uids.is_empty() && !self.vms.contains_key(&key))
+    }
     /// A VMI by key.
     pub fn vmi(&self, ns: &str, name: &str) -> Option<&Arc<VmiInfo>> {
         self.vmis.get(&(ns.to_string(), name.to_string()))

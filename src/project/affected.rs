@@ -20,6 +20,11 @@ impl ClusterIndex {
                 .map(|v| Root::VirtualMachine(v.meta.key())),
         );
         roots.extend(
+            self.standalone_vmis()
+                .filter(|v| &*v.meta.namespace == ns)
+                .map(|v| Root::VirtualMachine(v.meta.key())),
+        );
+        roots.extend(
             self.deployments()
                 .filter(|d| &*d.meta.namespace == ns)
                 .map(|d| Root::Deployment(d.meta.key())),

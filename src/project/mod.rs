@@ -181,6 +181,11 @@ impl<'a> Projector<'a> {
         }
         if s.virtual_machines {
             roots.extend(self.index.vms().map(|v| Root::VirtualMachine(v.meta.key())));
+            roots.extend(
+                self.index
+                    .standalone_vmis()
+                    .map(|v| Root::VirtualMachine(v.meta.key())),
+            );
         }
         if s.deployments {
             roots.extend(

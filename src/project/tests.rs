@@ -440,6 +440,81 @@ fn real_kubevirt_spellings_and_shapes() {
     assert!(!msgs.iter().any(|m| m.contains("not mapped")), "{msgs:?}");
 }
 
+/// VMIs no VirtualMachine owns (created on their own, as kubevirt's `examples/vmi-*.yaml`, or
+/// by a VirtualMachineInstanceReplicaSet) are virtual machines in Nautobot too; a VMI whose VM
+/// is being deleted is not.
+#[test]
+fn standalone_vmis_are_virtual_machines() {
+    let cfg = config(json!({}));
+    let vmi = |name: &str, status: Value, owner: Option<&str>| {
+        let mut meta = json!({"name": name, "namespace": "team", "uid": format!("vmi-{name}"),
+            "labels": {"special": "vmi-masquerade"}});
+        if let Some(uid) = owner {
+            meta["ownerReferences"] = json!([{"apiVersion": "kubevirt.io/v1",
+                "kind": "VirtualMachine", "name": name, "uid": uid, "controller": true}]);
+        }
+        json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "metadata": meta,
+          "spec": {"domain": {"cpu": {"cores": 2}, "memory": {"guest": "1Gi"},
+                              "devices": {"interfaces": [{"name": "testmasquerade", "masquerade": {}}]}},
+                   "networks": [{"name": "testmasquerade", "pod": {}}]},
+          "status": status})
+    };
+    let items = vec![
+        ns("team"),
+        vmi(
+            "vmi-masquerade",
+            json!({"phase": "Running", "nodeName": "w1",
+                   "interfaces": [{"name": "testmasquerade", "ipAddress": "10.128.2.77",
+                                   "ipAddresses": ["10.128.2.77", "fd02::4d"], "mac": "02:42:0a:80:02:4d"}],
+                   "guestOSInfo": {"name": "Fedora Linux", "versionId": "39"}}),
+            None,
+        ),
+        vmi(
+            "done",
+            json!({"phase": "Succeeded", "nodeName": "w1"}),
+            None,
+        ),
+        vmi(
+            "orphan",
+            json!({"phase": "Running"}),
+            Some("uid-of-a-deleted-vm"),
+        ),
+    ];
+    let p = project(&cfg, &index(items));
+    let vm = get(&p, &cfg, Kind::VirtualMachine, "team/vmi-masquerade");
+    assert_eq!(status_of(vm), Some("Active"));
+    assert_eq!(num(vm, "vcpus"), Some(2));
+    assert_eq!(num(vm, "memory"), Some(1024));
+    assert_eq!(vm.custom_fields.get(CF_NODE), Some(&json!("w1")));
+    assert_eq!(
+        vm.reference("platform"),
+        Some(&Ref::Platform("Fedora Linux 39".into()))
+    );
+    let iface = get(
+        &p,
+        &cfg,
+        Kind::VmInterface,
+        "team/vmi-masquerade/testmasquerade",
+    );
+    assert_eq!(iface.json("mac_address"), Some(&json!("02:42:0A:80:02:4D")));
+    let v4 = record_id("ocp-lab", Kind::IpAddress, "ocp-lab/10.128.2.77");
+    assert_eq!(ref_id(vm, "primary_ip4"), Some(v4));
+    let done = get(&p, &cfg, Kind::VirtualMachine, "team/done");
+    assert_eq!(status_of(done), Some("Offline"));
+    assert_eq!(done.custom_fields.get(CF_NODE), Some(&Value::Null));
+    let orphan = record_id("ocp-lab", Kind::VirtualMachine, "team/orphan");
+    assert!(!p.records.contains_key(&orphan), "its VM is being deleted");
+    // a change to a standalone VMI touches its root, as a VM's VMI does
+    let idx = index(vec![
+        ns("team"),
+        vmi("x", json!({"phase": "Running"}), None),
+    ]);
+    assert!(
+        idx.namespace_roots("team")
+            .contains(&super::Root::VirtualMachine(("team".into(), "x".into())))
+    );
+}
+
 #[test]
 fn odd_vm_values_never_panic() {
     let cfg = config(json!({}));

@@ -34,15 +34,22 @@ pub fn vm_status(printable: &str) -> Option<&'static str> {
         | "ImagePullBackOff"
         | "ErrorPvcNotFound"
         | "ErrorDataVolumeNotFound"
-        | "DataVolumeError" => "Failed",
+        | "DataVolumeError"
+        | "Failed" => "Failed",
         _ => return None,
     })
 }
 
 impl Projector<'_> {
     pub(super) fn project_vm(&self, ns: &str, name: &str, out: &mut RootProjection) {
-        let Some(vm) = self.index.vm(ns, name) else {
-            return;
+        let standalone;
+        let vm: &VmInfo = match (self.index.vm(ns, name), self.index.standalone_vmi(ns, name)) {
+            (Some(vm), _) => vm,
+            (None, Some(vmi)) => {
+                standalone = vm_of_standalone(vmi);
+                &standalone
+            }
+            (None, None) => return,
         };
         if !self.namespace_in_scope(ns) {
             return;
@@ -385,6 +392,33 @@ impl Projector<'_> {
             }
         }
         None
+    }
+}
+
+/// A VirtualMachineInstance created on its own (no VirtualMachine owns it: `kubectl create`
+/// of a VMI, a VirtualMachineInstanceReplicaSet) is a virtual machine too: it is projected as
+/// a VM whose template is the VMI's spec, with a printable status from its phase.
+fn vm_of_standalone(vmi: &VmiInfo) -> VmInfo {
+    let phase = vmi.status.as_ref().and_then(|s| s.phase.as_deref());
+    let printable = match phase.unwrap_or("") {
+        "" | "Pending" | "Scheduling" | "Scheduled" => "Starting",
+        "Running" => "Running",
+        "Succeeded" => "Stopped",
+        other => other,
+    };
+    VmInfo {
+        meta: vmi.meta.clone(),
+        spec: crate::kubevirt::VirtualMachineSpec {
+            template: Some(crate::kubevirt::VmiTemplate {
+                metadata: None,
+                spec: Some(vmi.spec.clone()),
+            }),
+            ..Default::default()
+        },
+        status: Some(crate::kubevirt::VirtualMachineStatus {
+            printable_status: Some(printable.to_string()),
+            ..Default::default()
+        }),
     }
 }
 
