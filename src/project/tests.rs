@@ -311,9 +311,8 @@ fn unknown_values_are_left_alone_with_a_warning() {
 /// Shapes of real KubeVirt objects that hand-made fixtures got wrong: the acronym keys
 /// (`guestOSInfo`, `currentCPUTopology`), instancetype kinds in any case and plural, a
 /// DataVolume template used through a `persistentVolumeClaim` volume, plain PVCs sized from
-/// the VMI's `volumeStatus`, a finished VMI, memory from limits only, an empty spec MAC, the
-/// newer `ErrorDataVolumeNotFound` status, and a change waiting for a restart (the running
-/// VMI's CPU and memory are what the VM has).
+/// the VMI's `volumeStatus`, a finished VMI, memory from limits only, an empty spec MAC, and
+/// the newer `ErrorDataVolumeNotFound` status.
 #[test]
 fn real_kubevirt_spellings_and_shapes() {
     let cfg = config(json!({}));
@@ -378,14 +377,6 @@ fn real_kubevirt_spellings_and_shapes() {
         json!({"interfaces": [{"name": "default", "masquerade": {}, "macAddress": ""}]});
     done[1]["status"]["interfaces"] = json!([{"name": "default", "mac": "02:00:00:00:00:02"}]);
     items.extend(done);
-    // a change waiting for a restart (RestartRequired): the running VMI has the old values
-    items.extend(vm_with_vmi(
-        "team",
-        "pending",
-        json!({"cpu": {"cores": 4}, "memory": {"guest": "6Gi"}}),
-        json!({"phase": "Running", "currentCPUTopology": {"sockets": 1, "cores": 2, "threads": 1},
-               "memory": {"guestAtBoot": "4Gi", "guestCurrent": "4Gi", "guestRequested": "4Gi"}}),
-    ));
     let mut dv = vm_with_vmi("team", "dv", json!({}), json!({"phase": "Pending"}));
     dv[0]["status"]["printableStatus"] = json!("ErrorDataVolumeNotFound");
     items.extend(dv);
@@ -418,12 +409,6 @@ fn real_kubevirt_spellings_and_shapes() {
         Some(170),
         "30 + 100 declared, 40 reported"
     );
-    assert_eq!(
-        num(vm("pending"), "vcpus"),
-        Some(2),
-        "what runs, until the restart"
-    );
-    assert_eq!(num(vm("pending"), "memory"), Some(4096));
     assert!(!vm("disks-stopped").fields.contains_key("disk"));
     let done = vm("done");
     assert_eq!(

@@ -294,14 +294,6 @@ impl Projector<'_> {
         template: Option<&VirtualMachineInstanceSpec>,
         vmi: Option<&VmiInfo>,
     ) -> Option<u32> {
-        // a running VMI's topology is the truth (it differs from the template while a change
-        // waits for a restart); else the template's, which a start will use
-        if let Some(n) = running(vmi)
-            .and_then(|s| s.current_cpu_topology.as_ref())
-            .and_then(topology)
-        {
-            return Some(n);
-        }
         let domain = template.and_then(|t| t.domain.as_ref());
         if let Some(n) = domain.and_then(|d| d.cpu.as_ref()).and_then(topology) {
             return Some(n);
@@ -364,11 +356,6 @@ impl Projector<'_> {
             .and_then(|v| v.status.as_ref())
             .and_then(|s| s.memory.as_ref());
         let candidates = [
-            // what a running VMI has now (a hotplug or a change waiting for a restart makes
-            // the template differ); else what a start will give it
-            running(vmi)
-                .and_then(|s| s.memory.as_ref())
-                .and_then(|m| m.guest_current.clone()),
             domain
                 .and_then(|d| d.memory.as_ref())
                 .and_then(|m| m.guest.clone()),
