@@ -384,7 +384,7 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
         s["leftBehind"],
         json!([{"clusterName": "ocp-lab", "objects": n}])
     );
-    let message = degraded_message(&s);
+    let message = condition_message(&s, "Degraded");
     assert!(
         message.contains(&format!("{n} objects owned under \"ocp-lab\"")),
         "{message}"
@@ -414,7 +414,7 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
         json!([{"clusterName": "ocp-lab", "objects": n},
                {"clusterName": "ocp-renamed", "objects": n}])
     );
-    let message = degraded_message(&s);
+    let message = condition_message(&s, "Degraded");
     assert!(
         message.contains(&format!(
             "{n} objects owned under \"ocp-lab\", {n} objects owned under \"ocp-renamed\""
@@ -461,24 +461,11 @@ async fn a_renamed_cluster_leaves_the_old_objects_alone_and_says_how_to_remove_t
     .await;
     let s = nbsync_status(&k8s);
     assert_eq!(s["syncedClusterName"].as_str(), Some("ocp-third"));
-    let message = degraded_message(&s);
+    let message = condition_message(&s, "Degraded");
     assert!(
         !message.contains("ocp-lab") && message.contains("ocp-renamed"),
         "{message}"
     );
-}
-
-/// The message of the Degraded condition.
-fn degraded_message(status: &Value) -> String {
-    status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Degraded")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// A copy of the sample NautobotSync under another name, with `spec` merged in.
@@ -514,15 +501,7 @@ async fn a_second_writer_for_the_same_cluster_name_is_refused_and_its_deletion_w
         })
     })
     .await;
-    let msg = nbsync_of(&k8s, "copy").unwrap()["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = condition_message(&nbsync_of(&k8s, "copy").unwrap()["status"], "Ready");
     eprintln!("copy: {msg}");
     assert!(
         msg.contains(&format!("{NS}/ocp-lab")) && msg.contains("ocp-lab"),

@@ -69,15 +69,7 @@ async fn a_nautobotsync_outside_the_served_namespaces_is_refused_and_never_acted
     )
     .await;
     let st = status();
-    let message = st["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Ready")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = condition_message(&st, "Ready");
     assert!(
         message.contains(NS),
         "the message names the served namespace: {message}"

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::nautobot::apply::{ApplyReport, update_observed};
-use crate::project::fuzz::{Rng, odd_value};
+use crate::project::fuzz::{Rng, campaign, odd_value};
 use crate::project::testing::{config, project, sample};
 use crate::records::{CF_CLUSTER, OWNERSHIP_TAG};
 
@@ -180,14 +180,7 @@ fn plans_against_a_mutated_nautobot_touch_only_ours_keep_hand_edits_and_converge
         "toCustomFields": [{"label": "app", "customField": "app_name"}]
     }}));
     let p = project(&cfg, &sample());
-    let env = |k: &str, default: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let mut rng = Rng(env("NBSYNC_FUZZ_SEED", 0xD1B5_4A32_D192_ED03).max(1));
-    let iterations = env("NBSYNC_FUZZ_ITERATIONS", 400) as usize;
+    let (mut rng, iterations) = campaign(0xD1B5_4A32_D192_ED03, 400);
     let (mut writes, mut conflicts) = (0, 0);
     for it in 0..iterations {
         let case = format!("iteration {it}");

@@ -30,6 +30,15 @@ impl Rng {
     }
 }
 
+/// The random source and the number of cases of a fuzz test: the defaults, or
+/// `NBSYNC_FUZZ_SEED` and `NBSYNC_FUZZ_ITERATIONS` for longer campaigns or other seeds.
+pub(crate) fn campaign(seed: u64, iterations: usize) -> (Rng, usize) {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("NBSYNC_FUZZ_SEED").unwrap_or(seed).max(1);
+    let n = env("NBSYNC_FUZZ_ITERATIONS").map_or(iterations, |n| n as usize);
+    (Rng(seed), n)
+}
+
 /// Values that have broken parsers of Kubernetes objects before: wrong types, odd strings,
 /// quantities of every form and malformed ones, addresses of every kind.
 pub(crate) fn odd_value(rng: &mut Rng) -> Value {
@@ -276,16 +285,8 @@ fn mutated_cluster_objects_never_panic_and_project_valid_records() {
             "toCustomFields": [{"label": "app", "customField": "app_name"}]
         }}),
     ];
-    // NBSYNC_FUZZ_ITERATIONS and NBSYNC_FUZZ_SEED run it longer or elsewhere
-    let env = |k: &str, default: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let mut rng = Rng(env("NBSYNC_FUZZ_SEED", 0x9E37_79B9_7F4A_7C15).max(1));
+    let (mut rng, iterations) = campaign(0x9E37_79B9_7F4A_7C15, 600);
     let (mut warnings, mut mutations) = (0, 0);
-    let iterations = env("NBSYNC_FUZZ_ITERATIONS", 600) as usize;
     for it in 0..iterations {
         let mut items = sample["items"].as_array().unwrap().clone();
         for _ in 0..1 + rng.below(6) {

@@ -292,6 +292,18 @@ pub fn condition(status: &Value, type_: &str) -> Option<(String, String)> {
         })
 }
 
+/// The message of the condition `type_` in a status ("" when there is none).
+pub fn condition_message(status: &Value, type_: &str) -> String {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Polls `check` every 200 ms until it is true or `timeout` passes; panics with `what` and the
 /// operator log on timeout.
 pub async fn wait_for(
