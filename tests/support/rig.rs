@@ -67,14 +67,7 @@ pub async fn wait_ready_false(r: &Rig, op: &Operator, reason: &str) -> String {
 }
 
 pub fn message(r: &Rig, type_: &str) -> String {
-    nbsync_status(&r.k8s)["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == type_)
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_string()
+    condition_message(&nbsync_status(&r.k8s), type_)
 }
 
 /// The cluster as the stand-in holds it now, as a snapshot List (the kinds of the sample).
