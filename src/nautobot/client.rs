@@ -486,24 +486,25 @@ impl HttpClient {
     }
 }
 
-/// The rustls error behind a failed request, if the TLS handshake is what failed. (An
-/// `io::Error` hides the error it wraps from `source()`, and hyper nests them: look inside
-/// with `get_ref`.)
-fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(t) = err.downcast_ref::<rustls::Error>() {
-            return Some(t);
-        }
-        cur = match err
+/// An error and its causes, outermost first. (An `io::Error` hides the error it wraps from
+/// `source()`, and hyper nests them: look inside with `get_ref`.)
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |err| {
+        match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
             Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
             None => err.source(),
-        };
-    }
-    None
+        }
+    })
+}
+
+/// The rustls error behind a failed request, if the TLS handshake is what failed.
+fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    causes(e).find_map(|err| err.downcast_ref::<rustls::Error>())
 }
 
 /// What to check when no connection could be made, or an answer was cut off, for the causes a
@@ -517,26 +518,19 @@ fn unreachable_hint(e: &reqwest::Error, chain: &str) -> Option<&'static str> {
              cutting answers off, or Nautobot restarting",
         );
     }
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                K::ConnectionRefused => {
-                    return Some(
-                        "nothing accepts connections at that address: check the port of spec.nautobot.url \
-                         and that Nautobot (or the route or Service in front of it) is up",
-                    );
-                }
-                K::HostUnreachable | K::NetworkUnreachable => {
-                    return Some(
-                        "no network route to Nautobot from the operator's pod: check egress NetworkPolicies, \
-                         proxies and firewalls between the cluster and Nautobot",
-                    );
-                }
-                _ => {}
-            }
-        }
-        cur = err.source();
+    let io_hint = causes(e).find_map(|err| match err.downcast_ref::<std::io::Error>()?.kind() {
+        K::ConnectionRefused => Some(
+            "nothing accepts connections at that address: check the port of spec.nautobot.url \
+             and that Nautobot (or the route or Service in front of it) is up",
+        ),
+        K::HostUnreachable | K::NetworkUnreachable => Some(
+            "no network route to Nautobot from the operator's pod: check egress NetworkPolicies, \
+             proxies and firewalls between the cluster and Nautobot",
+        ),
+        _ => None,
+    });
+    if io_hint.is_some() {
+        return io_hint;
     }
     // hyper-util names resolver failures "dns error" and hides the io::Error's kind
     chain.contains("dns error").then_some(
