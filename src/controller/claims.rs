@@ -59,9 +59,7 @@ pub fn holder(me: &(Key, Claim), others: &[(Key, Claim)]) -> Option<Key> {
     if !me.1.writes {
         return None;
     }
-    others
-        .iter()
-        .filter(|o| o.0 != me.0 && o.1.writes && o.1.same_target(&me.1))
+    writers_of_target(me, others)
         .filter(|o| order(o) < order(me))
         .min_by_key(|o| order(o))
         .map(|o| o.0.clone())
@@ -70,11 +68,17 @@ pub fn holder(me: &(Key, Claim), others: &[(Key, Claim)]) -> Option<Key> {
 /// Other writers of the same target (to wake when `me` takes or leaves the name, and to
 /// protect from `me`'s cleanup).
 pub fn rivals(me: &(Key, Claim), others: &[(Key, Claim)]) -> Vec<Key> {
+    writers_of_target(me, others).map(|o| o.0.clone()).collect()
+}
+
+/// The other NautobotSyncs that write under `me`'s cluster name into `me`'s Nautobot.
+fn writers_of_target<'a>(
+    me: &'a (Key, Claim),
+    others: &'a [(Key, Claim)],
+) -> impl Iterator<Item = &'a (Key, Claim)> {
     others
         .iter()
-        .filter(|o| o.0 != me.0 && o.1.writes && o.1.same_target(&me.1))
-        .map(|o| o.0.clone())
-        .collect()
+        .filter(move |o| o.0 != me.0 && o.1.writes && o.1.same_target(&me.1))
 }
 
 /// The claims of the NautobotSyncs in `objs` that are not being deleted.
@@ -88,10 +92,9 @@ pub fn live<'a>(objs: impl IntoIterator<Item = &'a NautobotSync>) -> Vec<(Key, C
 /// The message of a refused duplicate.
 pub fn refused_message(holder: &Key, claim: &Claim) -> String {
     format!(
-        "NautobotSync {}/{} already syncs clusterName {:?} into {}; two writers under one cluster name \
+        "NautobotSync {} already syncs clusterName {:?} into {}; two writers under one cluster name \
          would undo each other's changes. Give this one another clusterName, or set dryRun or suspend on it",
-        holder.namespace.as_deref().unwrap_or_default(),
-        holder.name,
+        describe(holder),
         claim.cluster,
         claim.url
     )
