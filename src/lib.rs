@@ -1,33 +1,22 @@
 //! nautobot-sync-operator: keeps Nautobot exact about what runs on a Kubernetes/OpenShift
 //! cluster.
 //!
-//! The crate is a pure core with thin I/O around it (see `docs/design.md`):
-//! - [`api`]: the `NautobotSync` custom resource and condition helpers;
-//! - [`config`]: a validated, resolved form of the spec;
-//! - [`snapshot`] and [`kubevirt`]: the cluster objects the projection reads;
-//! - [`project`]: the pure projection of a snapshot into desired Nautobot [`records`].
+//! The modules follow the data path, each stage using only the ones before it
+//! (`tests/architecture.rs` checks it):
+//!
+//! ```text
+//!  cluster ──► project ──► plan ──► nautobot ──► controller ──► cli
+//!  snapshot    records     diff     apply, pass   watches,       plan, apply,
+//!                                                 worker, status run
+//! ```
 
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod controller;
-pub mod desired;
-pub mod diff;
-pub mod http;
-pub mod ids;
-pub mod intern;
-pub mod json;
-pub mod kubevirt;
-pub mod leader;
-pub mod memory;
-pub mod metrics;
-pub mod names;
+pub mod model;
 pub mod nautobot;
-pub mod plan_view;
+pub mod plan;
 pub mod project;
-pub mod quantity;
-pub mod records;
-pub mod slim;
-pub mod snapshot;
-pub mod stored;
-pub mod telemetry;
+pub mod runtime;

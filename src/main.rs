@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use nbsync::{api, cli, telemetry};
+use nbsync::runtime::telemetry;
+use nbsync::{api, cli};
 
 /// Keeps Nautobot exact about what runs on a Kubernetes/OpenShift cluster: namespaces, nodes,
 /// KubeVirt VMs, Deployments and Services.

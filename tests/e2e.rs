@@ -12,7 +12,7 @@ use std::time::Duration;
 use e2e::*;
 use nautobot::*;
 use nbsync::nautobot::NautobotApi;
-use nbsync::records::Kind;
+use nbsync::model::Kind;
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(120);

@@ -21,7 +21,7 @@ use e2e::*;
 use fault_proxy::Mode;
 use nautobot::*;
 use nbsync::nautobot::NautobotApi;
-use nbsync::records::Kind;
+use nbsync::model::Kind;
 use rig::*;
 use serde_json::json;
 

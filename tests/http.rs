@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nbsync::http::{Health, bind, serve, serve_on};
-use nbsync::metrics::Metrics;
+use nbsync::runtime::http::{Health, bind, serve, serve_on};
+use nbsync::runtime::metrics::Metrics;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);

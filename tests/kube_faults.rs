@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use e2e::*;
 use nautobot::*;
-use nbsync::diff::ObservedObject;
+use nbsync::plan::ObservedObject;
 use nbsync::nautobot::NautobotApi;
-use nbsync::records::Kind;
+use nbsync::model::Kind;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -475,7 +475,7 @@ fn nbsync_copy(k8s: &kube_stand_in::StandIn, name: &str, spec: Value) -> Value {
         .unwrap();
     copy["metadata"] = json!({"name": name, "namespace": NS, "generation": 1});
     copy.as_object_mut().unwrap().remove("status");
-    nbsync::json::merge_patch(&mut copy["spec"], spec);
+    json_patch::merge(&mut copy["spec"], &spec);
     copy
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube_stand_in::StandIn;
-use nbsync::leader::{LeaderConfig, LeaderElector, LeaderHandle};
+use nbsync::runtime::leader::{LeaderConfig, LeaderElector, LeaderHandle};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

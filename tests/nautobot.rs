@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use nbsync::nautobot::{self, ApplyOptions, NautobotApi};
-use nbsync::records::{CF_MISSING_SINCE, Kind};
+use nbsync::model::{CF_MISSING_SINCE, Kind};
 use serde_json::{Value, json};
 use support::*;
 

@@ -8,7 +8,7 @@
 //! measures the paged case only. This probe fetches the pod list as kube's client does (the
 //! body as one `String`) with and without a limit, then times and counts (counting allocator)
 //! what deserialising it costs: into `DeserializeGuard<Pod>` and stripped, as the operator did
-//! first, and into the slim pod type the operator reads now (`nbsync::slim::SlimPod`: only the
+//! first, and into the slim pod type the operator reads now (`nbsync::cluster::wire::SlimPod`: only the
 //! fields the projection reads; serde skips the rest without allocating).
 
 use std::collections::HashMap;
@@ -32,9 +32,9 @@ pub struct Options {
 }
 
 use nbsync::controller::cluster::KEPT_ANNOTATIONS;
-use nbsync::slim::SlimPod;
+use nbsync::cluster::wire::SlimPod;
 
-/// How the operator stripped a pod before it read slim types (`nbsync::slim`): the full type is
+/// How the operator stripped a pod before it read slim types (`nbsync::cluster::wire`): the full type is
 /// read, then cut down. Kept here to measure the difference.
 fn strip_full_pod(p: &mut Pod) {
     p.metadata.managed_fields = None;
@@ -253,7 +253,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
             let t0 = Instant::now();
             let slim: SlimList = serde_json::from_str(&text).map_err(|e| e.to_string())?;
             rows.push(Row {
-                what: format!("{label}: slim pod type `nbsync::slim::SlimPod` (the operator now)"),
+                what: format!("{label}: slim pod type `nbsync::cluster::wire::SlimPod` (the operator now)"),
                 items: slim.items.len(),
                 ms: t0.elapsed().as_secs_f64() * 1000.0,
                 peak: alloc::peak() - base,

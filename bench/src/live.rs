@@ -25,12 +25,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube_stand_in::StandIn;
 use nbsync::api::NautobotSync;
 use nbsync::config::SyncConfig;
-use nbsync::diff::Op;
-use nbsync::ids::record_id;
+use nbsync::plan::Op;
+use nbsync::model::record_id;
 use nbsync::nautobot::client::{ClientConfig, HttpClient, NautobotApi, Token};
 use nbsync::project::Projector;
-use nbsync::records::Kind;
-use nbsync::snapshot::ClusterIndex;
+use nbsync::model::Kind;
+use nbsync::cluster::ClusterIndex;
 use serde_json::{Value, json};
 
 use crate::procfs;
@@ -360,7 +360,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let policy = nbsync::nautobot::policy(&cfg, jiff_now(), false);
-    let plan = nbsync::diff::diff(
+    let plan = nbsync::plan::diff(
         &projection.records,
         &projection.ips_unknown,
         &BTreeMap::new(),

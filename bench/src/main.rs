@@ -360,7 +360,7 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use nbsync::project::Projector;
-    use nbsync::snapshot::ClusterIndex;
+    use nbsync::cluster::ClusterIndex;
 
     fn tiny() -> Scale {
         Scale {

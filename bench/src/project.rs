@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use nbsync::api::NautobotSync;
 use nbsync::config::SyncConfig;
-use nbsync::desired::DesiredState;
+use nbsync::plan::DesiredState;
 use nbsync::project::Projector;
-use nbsync::snapshot::ClusterIndex;
+use nbsync::cluster::ClusterIndex;
 use serde_json::{Value, json};
 
 use crate::alloc;
@@ -247,11 +247,11 @@ fn struct_sizes() -> String {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodSpec, PodStatus, Service};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use nbsync::kubevirt::{VirtualMachine, VirtualMachineInstance};
+    use nbsync::cluster::kubevirt::{VirtualMachine, VirtualMachineInstance};
     use std::mem::size_of;
     format!(
         "inline sizes (bytes): SlimPod {} (cached), Pod {} (ObjectMeta {}, PodSpec {}, PodStatus {}), Node {}, Namespace {}, Deployment {}, Service {}, VirtualMachine {}, VirtualMachineInstance {}; Record {}, Root {}\n\n",
-        size_of::<nbsync::slim::SlimPod>(),
+        size_of::<nbsync::cluster::wire::SlimPod>(),
         size_of::<Pod>(),
         size_of::<ObjectMeta>(),
         size_of::<PodSpec>(),
@@ -262,7 +262,7 @@ fn struct_sizes() -> String {
         size_of::<Service>(),
         size_of::<VirtualMachine>(),
         size_of::<VirtualMachineInstance>(),
-        size_of::<nbsync::records::Record>(),
+        size_of::<nbsync::model::Record>(),
         size_of::<nbsync::project::Root>()
     )
 }

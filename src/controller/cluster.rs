@@ -26,12 +26,12 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, watch};
 
-use crate::kubevirt::{VirtualMachine, VirtualMachineInstance};
-use crate::metrics::{Metrics, WatchEventKind};
+use crate::cluster::kubevirt::{VirtualMachine, VirtualMachineInstance};
+use crate::runtime::metrics::{Metrics, WatchEventKind};
 use crate::project::Root;
-use crate::slim::SlimPod;
-use crate::snapshot::{ClusterIndex, ClusterInfo, PodInfo};
-use crate::stored::{
+use crate::cluster::wire::SlimPod;
+use crate::cluster::{ClusterIndex, ClusterInfo, PodInfo};
+use crate::cluster::{
     DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo,
 };
 
@@ -232,7 +232,7 @@ macro_rules! stored_compact {
     };
 }
 
-pub use crate::slim::KEPT_ANNOTATIONS;
+pub use crate::cluster::wire::KEPT_ANNOTATIONS;
 
 fn strip_meta(m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
     m.managed_fields = None;
@@ -300,7 +300,7 @@ impl Cached for Node {
 }
 
 impl Cached for SlimPod {
-    // read slim (crate::slim): never env, commands or volumes; kept compact
+    // read slim (crate::cluster::wire): never env, commands or volumes; kept compact
     type Stored = PodInfo;
     const NAME: &'static str = "pods";
     fn store(self) -> PodInfo {
@@ -472,7 +472,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                 buffer.extend(usable(g));
                 if buffer.len() % TRIM_EVERY == 0 {
                     // a long list: give back the pages read so far as it goes
-                    crate::memory::release_free_memory();
+                    crate::runtime::memory::release_free_memory();
                 }
             }
             watcher::Event::InitDone => {
@@ -497,7 +497,7 @@ async fn watch_kind<K: Cached>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluster
                     metrics.set_cache_objects(K::NAME, K::keys(&idx).len());
                 }
                 // the list's transient buffers are freed now
-                crate::memory::release_free_memory();
+                crate::runtime::memory::release_free_memory();
                 cache.mark_synced(K::NAME);
                 cache.announce(Dirty::All);
                 tracing::info!(resource = K::NAME, objects = listed, "watch synced");

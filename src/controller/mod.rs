@@ -29,9 +29,9 @@ use kube::{Api, Client};
 use tokio::sync::{mpsc, watch};
 
 use crate::api::NautobotSync;
-use crate::http::Health;
-use crate::leader::{LeaderConfig, LeaderElector};
-use crate::metrics::Metrics;
+use crate::runtime::http::Health;
+use crate::runtime::leader::{LeaderConfig, LeaderElector};
+use crate::runtime::metrics::Metrics;
 
 /// How the operator runs.
 #[derive(Debug, Clone)]
@@ -65,11 +65,11 @@ pub async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    let (listener, addr) = crate::http::bind(opts.metrics_addr)
+    let (listener, addr) = crate::runtime::http::bind(opts.metrics_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.metrics_addr))?;
     tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
-    let http = tokio::spawn(crate::http::serve_on(
+    let http = tokio::spawn(crate::runtime::http::serve_on(
         listener,
         metrics.clone(),
         health.clone(),

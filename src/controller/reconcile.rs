@@ -26,7 +26,7 @@ use super::worker::{Phase, Worker, WorkerSpec};
 use crate::api::conditions::{find, types};
 use crate::api::{CaBundleKind, NautobotSync, NautobotSyncStatus, OnDeletePolicy};
 use crate::config::SyncConfig;
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
 use crate::project::Projection;
 
@@ -439,7 +439,7 @@ async fn publish(ctx: &Context, obj: &NautobotSync, type_: EventType, reason: &s
     let ev = Event {
         type_,
         reason: reason.into(),
-        note: Some(crate::names::truncate(&note, 1000)),
+        note: Some(crate::model::names::truncate(&note, 1000)),
         action: "Sync".into(),
         secondary: None,
     };

@@ -12,7 +12,7 @@ use crate::api::conditions::{
     ConditionStatus, NewCondition, same_conditions, set_condition, types,
 };
 use crate::api::{LeftBehind, NautobotSyncStatus, ObjectCounts};
-use crate::records::Kind;
+use crate::model::Kind;
 
 /// Why a NautobotSync cannot run at all (before any worker).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,13 +19,13 @@ use uuid::Uuid;
 
 use super::cluster::{ClusterCache, Dirty};
 use crate::config::SyncConfig;
-use crate::desired::DesiredState;
-use crate::diff::{ObservedObject, Plan, diff};
-use crate::metrics::Metrics;
+use crate::plan::DesiredState;
+use crate::plan::{ObservedObject, Plan, diff};
+use crate::runtime::metrics::Metrics;
 use crate::nautobot::apply::{ApplyReport, Failure, update_observed};
 use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Resolver, SyncError, Token};
 use crate::project::{Projector, Root, Warning};
-use crate::records::Kind;
+use crate::model::Kind;
 
 /// What a worker needs to run; replaced when the spec or the token changes.
 #[derive(Debug, Clone)]
@@ -341,7 +341,7 @@ async fn run(
                             // a full pass's plan and Nautobot pages are freed now: give the
                             // heap back (at L they are some 130 MiB; docs/benchmarks.md)
                             drop(outcome);
-                            crate::memory::release_free_memory();
+                            crate::runtime::memory::release_free_memory();
                         }
                     }
                     Err(e) => {
@@ -660,7 +660,7 @@ async fn incremental_pass(
     let needs_bootstrap = st.resolver.as_ref().is_none_or(|res| {
         desired.values().any(|r| {
             r.refs()
-                .any(|x| crate::diff::Resolve::resolve(res, x, r.kind).is_err())
+                .any(|x| crate::plan::Resolve::resolve(res, x, r.kind).is_err())
                 || r.tags.iter().any(|t| !res.knows_tag(t))
         })
     });

@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::client::NautobotApi;
 use super::error::ApiError;
-use crate::diff::{ObservedObject, Op, Owner, Plan};
-use crate::records::{CF_CLUSTER, Kind};
+use crate::plan::{ObservedObject, Op, Owner, Plan};
+use crate::model::{CF_CLUSTER, Kind};
 
 /// Batch size and concurrency.
 #[derive(Debug, Clone, Copy)]

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::client::NautobotApi;
 use super::error::ApiError;
 use crate::config::SyncConfig;
-use crate::diff::Resolve;
-use crate::records::{
+use crate::plan::Resolve;
+use crate::model::{
     CF_CLUSTER, CF_MISSING_SINCE, CF_NODE, CF_SOURCE, CF_STATE, CF_UID, Kind, OWNERSHIP_TAG,
     Record, Ref,
 };
@@ -489,7 +489,7 @@ impl<A: NautobotApi> Creator<'_, A> {
                         .to_string();
                     b["id"] = json!(
                         Uuid::new_v5(
-                            &crate::ids::ID_NAMESPACE,
+                            &crate::model::ID_NAMESPACE,
                             format!("dry-run {endpoint} {name}").as_bytes()
                         )
                         .to_string()

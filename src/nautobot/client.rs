@@ -201,7 +201,7 @@ pub struct HttpClient {
     backoff: Duration,
     permits: Arc<Semaphore>,
     stats: Arc<RequestStats>,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    metrics: Option<Arc<crate::runtime::metrics::Metrics>>,
     /// A CA bundle is trusted besides the system roots (for the hint of a TLS error).
     has_ca_bundle: bool,
 }
@@ -256,7 +256,7 @@ impl HttpClient {
     }
 
     /// Reports every request to these metrics (method, status class, latency).
-    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+    pub fn with_metrics(mut self, metrics: Arc<crate::runtime::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }
@@ -321,7 +321,7 @@ impl HttpClient {
                 if t.starts_with('<') {
                     "an HTML page instead of JSON (a proxy or a wrong URL?)".to_string()
                 } else {
-                    crate::names::truncate(t, 200)
+                    crate::model::names::truncate(t, 200)
                 }
             }
         };

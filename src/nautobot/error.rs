@@ -177,7 +177,7 @@ pub fn summarize(body: &Value) -> String {
             .join(" | "),
         other => flatten(other),
     };
-    crate::names::truncate(&s, 500)
+    crate::model::names::truncate(&s, 500)
 }
 
 fn flatten(v: &Value) -> String {

@@ -17,7 +17,7 @@ pub use client::{ClientConfig, HttpClient, NautobotApi, RequestCounts, Token};
 pub use error::ApiError;
 
 use crate::config::SyncConfig;
-use crate::diff::{ObservedObject, Plan, Policy, diff};
+use crate::plan::{ObservedObject, Plan, Policy, diff};
 use crate::project::Projection;
 
 /// Why a sync pass could not run.

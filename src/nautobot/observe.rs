@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::bootstrap::Resolver;
 use super::client::NautobotApi;
 use super::error::ApiError;
-use crate::diff::{ObservedObject, Owner};
-use crate::records::{CF_CLUSTER, Kind};
+use crate::plan::{ObservedObject, Owner};
+use crate::model::{CF_CLUSTER, Kind};
 
 /// Ids per assignment query (keeps URLs well under common limits).
 const ID_CHUNK: usize = 60;

@@ -3,7 +3,7 @@
 //! take the union: a pod that changes labels leaves some Services and joins others).
 
 use super::Root;
-use crate::snapshot::{ClusterIndex, NsName, PodInfo, PodOwner};
+use crate::cluster::{ClusterIndex, NsName, PodInfo, PodOwner};
 
 fn key(ns: &str, name: &str) -> NsName {
     (ns.to_string(), name.to_string())

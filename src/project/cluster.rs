@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use crate::ids::record_id;
-use crate::names;
-use crate::records::{CF_SOURCE, CF_UID, Kind, Record, Ref};
+use crate::model::record_id;
+use crate::model::names;
+use crate::model::{CF_SOURCE, CF_UID, Kind, Record, Ref};
 
 use super::{Projector, RootProjection};
 
@@ -20,7 +20,7 @@ impl Projector<'_> {
                 "cluster_group",
                 cfg.cluster_group
                     .clone()
-                    .map_or(crate::records::Field::Json(Value::Null), |g| {
+                    .map_or(crate::model::Field::Json(Value::Null), |g| {
                         Ref::ClusterGroup(g).into()
                     }),
             );

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use crate::ids::record_id;
-use crate::records::{CF_CLUSTER, Kind, OWNERSHIP_TAG, Record, Ref};
+use crate::model::record_id;
+use crate::model::{CF_CLUSTER, Kind, OWNERSHIP_TAG, Record, Ref};
 
 use super::Projector;
 
@@ -138,7 +138,7 @@ impl Projector<'_> {
             .with_opt("dns_name", dns_name)
             .with(
                 "description",
-                crate::names::truncate(&description, crate::names::DESCRIPTION_MAX),
+                crate::model::names::truncate(&description, crate::model::names::DESCRIPTION_MAX),
             );
         self.mark(&mut ip_rec);
         out.push(ip_rec);

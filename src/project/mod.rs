@@ -10,6 +10,7 @@
 mod affected;
 mod cluster;
 pub mod ip;
+pub mod quantity;
 mod node;
 mod pod;
 mod tenant;
@@ -19,16 +20,16 @@ mod workload;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::stored::Meta;
+use crate::cluster::Meta;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::config::SyncConfig;
-use crate::ids::record_id;
-use crate::names;
-use crate::records::{CF_SOURCE, CF_UID, Kind, Record};
-use crate::snapshot::{ClusterIndex, ClusterInfo, NsName};
+use crate::model::record_id;
+use crate::model::names;
+use crate::model::{CF_SOURCE, CF_UID, Kind, Record};
+use crate::cluster::{ClusterIndex, ClusterInfo, NsName};
 
 pub use ip::Cidr;
 

@@ -13,13 +13,13 @@
 
 use std::net::IpAddr;
 
-use crate::snapshot::Labels;
-use crate::stored::NodeInfo;
+use crate::cluster::Labels;
+use crate::cluster::NodeInfo;
 use serde_json::Value;
 
-use crate::ids::record_id;
-use crate::names;
-use crate::records::{CF_STATE, Kind, Record, Ref};
+use crate::model::record_id;
+use crate::model::names;
+use crate::model::{CF_STATE, Kind, Record, Ref};
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};

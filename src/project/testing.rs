@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::api::NautobotSync;
 use crate::config::SyncConfig;
-use crate::ids::record_id;
-use crate::records::{Kind, Record};
-use crate::snapshot::ClusterIndex;
+use crate::model::record_id;
+use crate::model::{Kind, Record};
+use crate::cluster::ClusterIndex;
 
 use super::{Projection, Projector};
 
@@ -20,7 +20,7 @@ pub const SAMPLE_SYNC: &str = include_str!("../../examples/nautobotsync.yaml");
 pub fn config(spec_patch: Value) -> SyncConfig {
     let obj: NautobotSync = serde_saphyr::from_str(SAMPLE_SYNC).unwrap();
     let mut spec = serde_json::to_value(&obj.spec).unwrap();
-    crate::json::merge_patch(&mut spec, spec_patch);
+    json_patch::merge(&mut spec, &spec_patch);
     SyncConfig::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
 }
 
@@ -56,7 +56,7 @@ pub fn get<'a>(p: &'a Projection, cfg: &SyncConfig, kind: Kind, key: &str) -> &'
 /// The id a record's reference field points to.
 pub fn ref_id(r: &Record, field: &str) -> Option<Uuid> {
     match r.reference(field) {
-        Some(crate::records::Ref::Record(id)) => Some(*id),
+        Some(crate::model::Ref::Record(id)) => Some(*id),
         _ => None,
     }
 }

@@ -7,17 +7,17 @@ use serde_json::{Value, json};
 
 use super::testing::*;
 use super::{Projector, Root};
-use crate::ids::record_id;
-use crate::records::{CF_CLUSTER, CF_NODE, CF_STATE, CF_UID, Field, Kind, OWNERSHIP_TAG, Ref};
+use crate::model::record_id;
+use crate::model::{CF_CLUSTER, CF_NODE, CF_STATE, CF_UID, Field, Kind, OWNERSHIP_TAG, Ref};
 
-fn status_of(r: &crate::records::Record) -> Option<&str> {
+fn status_of(r: &crate::model::Record) -> Option<&str> {
     match r.reference("status") {
         Some(Ref::Status(s)) => Some(s.as_str()),
         _ => None,
     }
 }
 
-fn num(r: &crate::records::Record, f: &str) -> Option<i64> {
+fn num(r: &crate::model::Record, f: &str) -> Option<i64> {
     r.json(f).and_then(Value::as_i64)
 }
 
@@ -814,7 +814,7 @@ fn pod_ips_are_optional_and_skip_launchers_and_host_network() {
     assert!(!off.records.values().any(|r| r.source.starts_with("Pod ")));
     let cfg = config(json!({"sync": {"podIps": true}}));
     let p = project(&cfg, &sample());
-    let pod_ips: Vec<&crate::records::Record> = p
+    let pod_ips: Vec<&crate::model::Record> = p
         .records
         .values()
         .filter(|r| r.source.starts_with("Pod "))

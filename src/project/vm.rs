@@ -6,12 +6,12 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::ids::record_id;
-use crate::kubevirt::{Cpu, VirtualMachineInstanceSpec};
-use crate::names;
-use crate::quantity::Quantity;
-use crate::records::{CF_NODE, CF_STATE, Kind, Record, Ref};
-use crate::stored::{VmInfo, VmiInfo};
+use crate::model::record_id;
+use crate::cluster::kubevirt::{Cpu, VirtualMachineInstanceSpec};
+use crate::model::names;
+use crate::project::quantity::Quantity;
+use crate::model::{CF_NODE, CF_STATE, Kind, Record, Ref};
+use crate::cluster::{VmInfo, VmiInfo};
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
@@ -156,17 +156,17 @@ impl Projector<'_> {
             .and_then(|d| d.devices.as_ref())
             .and_then(|d| d.autoattach_pod_interface)
             != Some(false);
-        let implicit = [crate::kubevirt::Network {
+        let implicit = [crate::cluster::kubevirt::Network {
             name: "default".into(),
             pod: Some(json!({})),
             multus: None,
         }];
-        let networks: &[crate::kubevirt::Network] = match net_spec {
+        let networks: &[crate::cluster::kubevirt::Network] = match net_spec {
             Some(s) => &s.networks,
             None if autoattach => &implicit,
             None => &[],
         };
-        let default_iface = crate::kubevirt::Interface::default();
+        let default_iface = crate::cluster::kubevirt::Interface::default();
         for net in networks {
             let iface_name = names::fit(&net.name, 64);
             if iface_name.is_empty() {
@@ -395,14 +395,14 @@ fn vm_of_standalone(vmi: &VmiInfo) -> VmInfo {
     };
     VmInfo {
         meta: vmi.meta.clone(),
-        spec: crate::kubevirt::VirtualMachineSpec {
-            template: Some(crate::kubevirt::VmiTemplate {
+        spec: crate::cluster::kubevirt::VirtualMachineSpec {
+            template: Some(crate::cluster::kubevirt::VmiTemplate {
                 metadata: None,
                 spec: Some(vmi.spec.clone()),
             }),
             ..Default::default()
         },
-        status: Some(crate::kubevirt::VirtualMachineStatus {
+        status: Some(crate::cluster::kubevirt::VirtualMachineStatus {
             printable_status: Some(printable.to_string()),
             ..Default::default()
         }),
@@ -410,7 +410,7 @@ fn vm_of_standalone(vmi: &VmiInfo) -> VmInfo {
 }
 
 /// The status of a VMI that is running now (phase `Running`, also while paused or migrating).
-fn running(vmi: Option<&VmiInfo>) -> Option<&crate::kubevirt::VmiStatus> {
+fn running(vmi: Option<&VmiInfo>) -> Option<&crate::cluster::kubevirt::VmiStatus> {
     vmi.and_then(|v| v.status.as_ref())
         .filter(|s| s.phase.as_deref() == Some("Running"))
 }
@@ -454,7 +454,7 @@ fn vm_disk_gib(
             Some((v.name.as_str(), claim))
         })
         .collect();
-    let template_size = |dv: &crate::kubevirt::DataVolumeTemplate| {
+    let template_size = |dv: &crate::cluster::kubevirt::DataVolumeTemplate| {
         let spec = dv.spec.as_ref();
         spec.and_then(|s| s.storage.as_ref().or(s.pvc.as_ref()))
             .and_then(|s| s.resources.as_ref())
@@ -462,7 +462,7 @@ fn vm_disk_gib(
             .and_then(|q| Quantity::parse(q).ok())
             .and_then(|q| q.div_ceil(GIB))
     };
-    fn dv_name(dv: &crate::kubevirt::DataVolumeTemplate) -> &str {
+    fn dv_name(dv: &crate::cluster::kubevirt::DataVolumeTemplate) -> &str {
         dv.metadata
             .as_ref()
             .and_then(|m| m.name.as_deref())

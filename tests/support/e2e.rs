@@ -93,7 +93,7 @@ pub async fn cluster(kubevirt: bool, nautobot_url: &str, spec_patch: Value) -> S
     obj["spec"]["nautobot"]["url"] = json!(nautobot_url);
     obj["metadata"]["namespace"] = json!(NS);
     obj["metadata"]["generation"] = json!(1);
-    nbsync::json::merge_patch(&mut obj["spec"], spec_patch);
+    json_patch::merge(&mut obj["spec"], &spec_patch);
     s.apply_json(obj).unwrap();
     s
 }

@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use nbsync::config::SyncConfig;
-use nbsync::diff::ObservedObject;
+use nbsync::plan::ObservedObject;
 use nbsync::nautobot::{
     self, ApplyOptions, ClientConfig, HttpClient, NautobotApi, SyncOutcome, Token,
 };
 use nbsync::project::{Projection, Projector};
-use nbsync::snapshot::ClusterIndex;
+use nbsync::cluster::ClusterIndex;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -134,7 +134,7 @@ pub fn config(patch: Value) -> SyncConfig {
     let text = std::fs::read_to_string(repo("examples/nautobotsync.yaml")).unwrap();
     let obj: nbsync::api::NautobotSync = serde_saphyr::from_str(&text).unwrap();
     let mut spec = serde_json::to_value(&obj.spec).unwrap();
-    nbsync::json::merge_patch(&mut spec, patch);
+    json_patch::merge(&mut spec, &patch);
     SyncConfig::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
 }
 
@@ -175,7 +175,7 @@ pub async fn owned(
     let resolver = nautobot::bootstrap::bootstrap(
         api,
         &config(json!({"clusterName": cluster})),
-        &std::collections::BTreeMap::<uuid::Uuid, nbsync::records::Record>::new(),
+        &std::collections::BTreeMap::<uuid::Uuid, nbsync::model::Record>::new(),
         true,
     )
     .await

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kube_stand_in::StandIn;
 use nbsync::config::SyncConfig;
 use nbsync::nautobot::NautobotApi;
-use nbsync::records::Kind;
+use nbsync::model::Kind;
 use serde_json::{Value, json};
 
 use super::e2e::*;

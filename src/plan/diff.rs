@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::api::DeletionPolicy;
-use crate::records::{CF_MISSING_SINCE, Field, Kind, Record, Ref};
+use crate::model::{CF_MISSING_SINCE, Field, Kind, Record, Ref};
 
 /// Fields written after every create and ordinary update of a pass: they point to objects the
 /// same pass may create (a primary IP must already be assigned to the VM's interface).
@@ -211,7 +211,7 @@ pub fn diff<R: Borrow<Record>>(
 ) -> Plan {
     let mut plan = Plan::default();
     let owns_tag = |t: &str| {
-        t == crate::records::OWNERSHIP_TAG
+        t == crate::model::OWNERSHIP_TAG
             || policy
                 .owned_tag_prefixes
                 .iter()

@@ -13,13 +13,13 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::ResourceExt;
 use serde_json::Value;
 
-use crate::intern::intern;
-use crate::kubevirt::{
+use crate::cluster::intern::intern;
+use crate::cluster::kubevirt::{
     InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
     VirtualMachineInstancetype,
 };
-use crate::slim::SlimPod;
-use crate::stored::{DeploymentInfo, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo};
+use crate::cluster::wire::SlimPod;
+use crate::cluster::{DeploymentInfo, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo};
 
 /// A namespaced object's key: (namespace, name).
 pub type NsName = (String, String);

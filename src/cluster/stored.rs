@@ -7,7 +7,7 @@
 //! one sorted slice ([`Labels`]), facts resolved once (a Service's ClusterIPs, a node's Ready
 //! condition). docs/benchmarks.md (figure 6) has the numbers.
 //!
-//! Pods have their own form, [`crate::snapshot::PodInfo`]. KubeVirt objects keep our own
+//! Pods have their own form, [`crate::cluster::PodInfo`]. KubeVirt objects keep our own
 //! spec and status structs (`crate::kubevirt`, already limited to what is read) with a compact
 //! [`Meta`].
 
@@ -18,13 +18,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use std::sync::Arc;
 
-use crate::intern::intern;
-use crate::kubevirt::{
+use crate::cluster::intern::intern;
+use crate::cluster::kubevirt::{
     VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceSpec, VirtualMachineSpec,
     VirtualMachineStatus, VmiStatus,
 };
-use crate::slim::KEPT_ANNOTATIONS;
-use crate::snapshot::{Labels, NsName};
+use crate::cluster::wire::KEPT_ANNOTATIONS;
+use crate::cluster::{Labels, NsName};
 
 /// What the projection reads of an object's metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

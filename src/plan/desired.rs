@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
 use crate::project::{Projection, Root, RootProjection, Warning};
-use crate::records::Record;
+use crate::model::Record;
 
 #[derive(Debug, Default, Clone)]
 struct RootEntry {
@@ -241,9 +241,9 @@ mod tests {
         for root in projector.roots() {
             state.update_root(root.clone(), projector.project_root(&root));
         }
-        let prefix = crate::ids::record_id(
+        let prefix = crate::model::record_id(
             "ocp-lab",
-            crate::records::Kind::Prefix,
+            crate::model::Kind::Prefix,
             "ocp-lab/10.0.1.0/24",
         );
         assert!(state.get(&prefix).is_some());
@@ -257,7 +257,7 @@ mod tests {
         let (subset, _) = state.subset(&touched);
         assert!(subset.contains_key(&prefix), "still desired");
         let device =
-            crate::ids::record_id("ocp-lab", crate::records::Kind::Device, "ocp-lab-master-0");
+            crate::model::record_id("ocp-lab", crate::model::Kind::Device, "ocp-lab-master-0");
         assert!(
             touched.contains(&device) && !subset.contains_key(&device),
             "the device is gone"

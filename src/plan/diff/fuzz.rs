@@ -19,7 +19,7 @@ use super::*;
 use crate::nautobot::apply::{ApplyReport, update_observed};
 use crate::project::fuzz::{Rng, campaign, odd_value};
 use crate::project::testing::{config, project, sample};
-use crate::records::{CF_CLUSTER, OWNERSHIP_TAG};
+use crate::model::{CF_CLUSTER, OWNERSHIP_TAG};
 
 use super::tests::{Fake, observed_from, policy as base_policy};
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use kube::CustomResource;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::snapshot::Labels;
+use crate::cluster::Labels;
 
 /// `kubevirt.io/v1` VirtualMachine spec (subset).
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]

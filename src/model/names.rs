@@ -7,7 +7,7 @@
 
 use uuid::Uuid;
 
-use crate::ids::ID_NAMESPACE;
+use crate::model::ID_NAMESPACE;
 
 /// Limit of most Nautobot names (Django `CHARFIELD_MAX_LENGTH`).
 pub const NAME_MAX: usize = 255;

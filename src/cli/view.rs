@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::config::SyncConfig;
 use crate::project::Projection;
-use crate::records::{Field, Kind, Record, Ref};
-use crate::snapshot::LoadWarning;
+use crate::model::{Field, Kind, Record, Ref};
+use crate::cluster::LoadWarning;
 
 /// Fields shown per kind, in order.
 fn columns(kind: Kind) -> &'static [&'static str] {
@@ -93,7 +93,7 @@ pub fn table(cfg: &SyncConfig, p: &Projection, load_warnings: &[LoadWarning]) ->
                 .tags
                 .iter()
                 .map(String::as_str)
-                .filter(|t| *t != crate::records::OWNERSHIP_TAG)
+                .filter(|t| *t != crate::model::OWNERSHIP_TAG)
                 .collect();
             row.push(if tags.is_empty() {
                 "-".into()
@@ -176,7 +176,7 @@ pub fn plan_table(
     outcome: &crate::nautobot::SyncOutcome,
     requests: crate::nautobot::RequestCounts,
 ) -> String {
-    use crate::diff::Op;
+    use crate::plan::Op;
     let plan = &outcome.plan;
     let mut out = String::new();
     if !outcome.prerequisites_created.is_empty() {

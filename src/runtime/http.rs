@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::metrics::{CONTENT_TYPE, Metrics};
+use crate::runtime::metrics::{CONTENT_TYPE, Metrics};
 
 /// Default time without a [`Health::tick`] after which liveness fails.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(120);

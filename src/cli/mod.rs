@@ -1,13 +1,14 @@
 //! What the subcommands do (argument parsing is in `main.rs`).
 
+pub mod view;
+
 use std::path::Path;
 
 use crate::api::NautobotSync;
 use crate::config::SyncConfig;
 use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
-use crate::plan_view;
 use crate::project::{Projection, Projector};
-use crate::snapshot::{ClusterIndex, LoadWarning};
+use crate::cluster::{ClusterIndex, LoadWarning};
 
 /// Options of `run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -170,9 +171,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, String> {
     let (cfg, projection, load_warnings) = load(snapshot, nautobotsync)?;
     Ok(if json {
-        plan_view::json(&projection, &load_warnings)
+        view::json(&projection, &load_warnings)
     } else {
-        plan_view::table(&cfg, &projection, &load_warnings)
+        view::table(&cfg, &projection, &load_warnings)
     })
 }
 
@@ -200,9 +201,9 @@ pub fn plan_live(
         .map_err(|e| e.to_string())
     })?;
     Ok(if json {
-        plan_view::plan_json(&outcome)
+        view::plan_json(&outcome)
     } else {
-        plan_view::plan_table(&outcome, client.stats())
+        view::plan_table(&outcome, client.stats())
     })
 }
 
@@ -226,7 +227,7 @@ pub fn apply(
             .await
             .map_err(|e| e.to_string())
     })?;
-    let text = plan_view::plan_table(&outcome, client.stats());
+    let text = view::plan_table(&outcome, client.stats());
     match outcome.report.as_ref().and_then(|r| r.aborted.as_ref()) {
         Some(e) => Err(format!("{text}\nthe pass stopped early: {e}")),
         None => Ok(text),

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::project::testing::{config, project, sample};
-use crate::records::{CF_CLUSTER, OWNERSHIP_TAG};
+use crate::model::{CF_CLUSTER, OWNERSHIP_TAG};
 
 /// Resolves every reference to a readable fake id; `Location` "missing" does not exist.
 pub(super) struct Fake;

@@ -13,7 +13,7 @@
 
 use uuid::Uuid;
 
-use crate::records::Kind;
+use crate::model::Kind;
 
 /// The UUIDv5 namespace of nautobot-sync-operator ids. Never change it.
 pub const ID_NAMESPACE: Uuid = uuid::uuid!("6f0f4a3e-5b1c-4f7e-9a51-2d3c8e0b7a10");

@@ -1,0 +1,14 @@
+//! Stage 1, the cluster: everything the operator knows about the cluster, as the projection
+//! reads it. [`ClusterIndex`] holds the watched objects in compact stored forms (`stored`),
+//! read through lean wire types (`wire`) and lenient KubeVirt types (`kubevirt`), with repeated
+//! strings shared (`intern`). It is fed one object at a time: by `plan` from a `List` file, by
+//! the controller from watch events. Pure: no I/O, no clock.
+
+pub mod index;
+pub mod intern;
+pub mod kubevirt;
+pub mod stored;
+pub mod wire;
+
+pub use index::{ClusterIndex, ClusterInfo, Labels, LoadWarning, NsName, PodInfo, PodOwner, pod_owner};
+pub use stored::*;
