@@ -35,7 +35,10 @@ fn sources() -> Vec<Source> {
                 .iter()
                 .map(|c| c.to_string_lossy().into_owned())
                 .collect();
-            if matches!(module.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+            if matches!(
+                module.last().map(String::as_str),
+                Some("mod" | "lib" | "main")
+            ) {
                 module.pop();
             }
             let text = std::fs::read_to_string(&f).expect("readable");
@@ -127,7 +130,9 @@ fn expand_into(prefix: &str, tree: &str, out: &mut Vec<String>) {
 /// inside (`super` there starts from the file's own module).
 fn named_paths(src: &Source) -> Vec<(usize, usize, String)> {
     let inline = regex::Regex::new(r"^(\s*)(pub(\([a-z]+\))? )?mod [a-z_0-9]+ \{").unwrap();
-    let path = regex::Regex::new(r"\b(crate|super|self|[a-z_][a-z0-9_]*)(::[A-Za-z_][A-Za-z0-9_]*)+").unwrap();
+    let path =
+        regex::Regex::new(r"\b(crate|super|self|[a-z_][a-z0-9_]*)(::[A-Za-z_][A-Za-z0-9_]*)+")
+            .unwrap();
     let mut out = Vec::new();
     let mut open: Vec<String> = Vec::new(); // indents of the inline modules we are in
     let mut in_use: Option<(usize, String)> = None;
@@ -145,7 +150,10 @@ fn named_paths(src: &Source) -> Vec<(usize, usize, String)> {
         }
         let depth = open.len();
         let t = line.trim_start();
-        let t = t.strip_prefix("pub(crate) ").or_else(|| t.strip_prefix("pub ")).unwrap_or(t);
+        let t = t
+            .strip_prefix("pub(crate) ")
+            .or_else(|| t.strip_prefix("pub "))
+            .unwrap_or(t);
         if in_use.is_none() && t.starts_with("use ") {
             in_use = Some((n, String::new()));
         }
@@ -312,7 +320,10 @@ fn src_has_no_import_circles() {
             } else {
                 format!("crate::{}", parent.join("::"))
             };
-            found.push(format!("a circle among the modules of {at}:\n  {}", c.join("\n  ")));
+            found.push(format!(
+                "a circle among the modules of {at}:\n  {}",
+                c.join("\n  ")
+            ));
         }
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
@@ -324,8 +335,16 @@ fn the_top_level_follows_the_data_path() {
     let g = graph();
     let top = g.levels.get(&Vec::new()).cloned().unwrap_or_default();
     let order = [
-        "api", "config", "model", "runtime", "cluster", "project", "plan", "nautobot",
-        "controller", "cli",
+        "api",
+        "config",
+        "model",
+        "runtime",
+        "cluster",
+        "project",
+        "plan",
+        "nautobot",
+        "controller",
+        "cli",
     ];
     let rank = |m: &str| order.iter().position(|o| *o == m);
     let mut wrong = Vec::new();
@@ -334,11 +353,17 @@ fn the_top_level_follows_the_data_path() {
             match (rank(from), rank(to)) {
                 (Some(a), Some(b)) if a > b => {}
                 (Some(_), Some(_)) => wrong.push(format!("{from} -> {to}: {evidence}")),
-                _ => wrong.push(format!("{from} -> {to} (a top-level module outside the data path): {evidence}")),
+                _ => wrong.push(format!(
+                    "{from} -> {to} (a top-level module outside the data path): {evidence}"
+                )),
             }
         }
     }
-    assert!(wrong.is_empty(), "against the data path:\n  {}", wrong.join("\n  "));
+    assert!(
+        wrong.is_empty(),
+        "against the data path:\n  {}",
+        wrong.join("\n  ")
+    );
 }
 
 #[test]
@@ -365,7 +390,11 @@ fn only_the_io_layers_use_io_crates() {
             }
         }
     }
-    assert!(wrong.is_empty(), "I/O outside nautobot/, controller/ and runtime/:\n  {}", wrong.join("\n  "));
+    assert!(
+        wrong.is_empty(),
+        "I/O outside nautobot/, controller/ and runtime/:\n  {}",
+        wrong.join("\n  ")
+    );
 }
 
 #[test]

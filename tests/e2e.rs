@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use e2e::*;
 use nautobot::*;
-use nbsync::nautobot::NautobotApi;
 use nbsync::model::Kind;
+use nbsync::nautobot::NautobotApi;
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(120);

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use e2e::*;
 use fault_proxy::Mode;
 use nautobot::*;
-use nbsync::nautobot::NautobotApi;
 use nbsync::model::Kind;
+use nbsync::nautobot::NautobotApi;
 use rig::*;
 use serde_json::json;
 

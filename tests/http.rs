@@ -45,7 +45,7 @@ async fn wait_for(client: &reqwest::Client, addr: SocketAddr, path: &str, want: 
 
 #[tokio::test]
 async fn endpoints_follow_the_health_state_and_shut_down() {
-    nbsync::cli::install_crypto_provider();
+    nbsync::nautobot::install_crypto_provider();
     let metrics = Metrics::new();
     metrics.set_leader(true);
     let health = Arc::new(Health::new(Duration::from_millis(500)));

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use e2e::*;
 use nautobot::*;
-use nbsync::plan::ObservedObject;
-use nbsync::nautobot::NautobotApi;
 use nbsync::model::Kind;
+use nbsync::nautobot::NautobotApi;
+use nbsync::plan::ObservedObject;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -7,8 +7,8 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use nbsync::nautobot::{self, ApplyOptions, NautobotApi};
 use nbsync::model::{CF_MISSING_SINCE, Kind};
+use nbsync::nautobot::{self, ApplyOptions, NautobotApi};
 use serde_json::{Value, json};
 use support::*;
 
@@ -309,7 +309,7 @@ async fn one_bad_object_in_a_batch_does_not_block_the_others() {
         .unwrap();
     bad.fields.insert("vcpus", json!(-5).into());
     let bad_id = bad.id;
-    let policy = nautobot::policy(&cfg, jiff::Timestamp::now(), false);
+    let policy = nbsync::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
     let out = nautobot::full_sync(&nb.api, &cfg, &p, &policy, false, ApplyOptions::default())
         .await
         .unwrap();
@@ -337,7 +337,7 @@ async fn an_interrupted_apply_converges_without_duplicates() {
     let Some(nb) = clean().await else { return };
     let cfg = config(json!({"sync": {"podIps": true}}));
     let p = project(&cfg, &sample_snapshot());
-    let policy = nautobot::policy(&cfg, jiff::Timestamp::now(), false);
+    let policy = nbsync::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
     // cut the first pass short after a few small batches
     let first = nautobot::full_sync(
         &nb.api,

@@ -24,13 +24,13 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube_stand_in::StandIn;
 use nbsync::api::NautobotSync;
+use nbsync::cluster::ClusterIndex;
 use nbsync::config::SyncConfig;
-use nbsync::plan::Op;
+use nbsync::model::Kind;
 use nbsync::model::record_id;
 use nbsync::nautobot::client::{ClientConfig, HttpClient, NautobotApi, Token};
+use nbsync::plan::Op;
 use nbsync::project::Projector;
-use nbsync::model::Kind;
-use nbsync::cluster::ClusterIndex;
 use serde_json::{Value, json};
 
 use crate::procfs;
@@ -359,7 +359,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     let resolver = nbsync::nautobot::bootstrap::bootstrap(&api, &cfg, &projection.records, false)
         .await
         .map_err(|e| e.to_string())?;
-    let policy = nbsync::nautobot::policy(&cfg, jiff_now(), false);
+    let policy = nbsync::plan::Policy::new(&cfg, jiff_now(), false);
     let plan = nbsync::plan::diff(
         &projection.records,
         &projection.ips_unknown,

@@ -302,7 +302,7 @@ fn default_operator() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    nbsync::cli::install_crypto_provider();
+    nbsync::nautobot::install_crypto_provider();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Gen(a) => gen_cmd(a),
@@ -359,8 +359,8 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nbsync::project::Projector;
     use nbsync::cluster::ClusterIndex;
+    use nbsync::project::Projector;
 
     fn tiny() -> Scale {
         Scale {

@@ -10,10 +10,10 @@
 use std::time::{Duration, Instant};
 
 use nbsync::api::NautobotSync;
+use nbsync::cluster::ClusterIndex;
 use nbsync::config::SyncConfig;
 use nbsync::plan::DesiredState;
 use nbsync::project::Projector;
-use nbsync::cluster::ClusterIndex;
 use serde_json::{Value, json};
 
 use crate::alloc;

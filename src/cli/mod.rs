@@ -5,10 +5,10 @@ pub mod view;
 use std::path::Path;
 
 use crate::api::NautobotSync;
+use crate::cluster::{ClusterIndex, LoadWarning};
 use crate::config::SyncConfig;
 use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
 use crate::project::{Projection, Projector};
-use crate::cluster::{ClusterIndex, LoadWarning};
 
 /// Options of `run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -43,67 +43,27 @@ pub struct RunArgs {
     pub report_unserved_namespaces: bool,
 }
 
-/// Installs rustls' ring provider as the process default. kube and reqwest both use rustls;
-/// without one process-wide provider, building an https client panics.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// `run`: the operator, until SIGTERM.
 pub fn run(args: RunArgs) -> Result<(), String> {
-    install_crypto_provider();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    rt.block_on(async move {
-        let namespaces = if args.namespaces.is_empty() {
-            vec![args.pod_namespace.clone()]
-        } else {
-            args.namespaces.clone()
-        };
-        let identity = args.identity.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| format!("nautobot-sync-operator-{}", std::process::id()))
-        });
-        tracing::info!(version = env!("CARGO_PKG_VERSION"), ?namespaces, %identity, "starting nautobot-sync-operator");
-        let client = kube::Client::try_default()
-            .await
-            .map_err(|e| format!("no Kubernetes configuration: {e}"))?;
-        let opts = crate::controller::Options {
-            namespaces,
-            pod_namespace: args.pod_namespace.clone(),
-            identity,
-            lease_name: (!args.disable_leader_election).then(|| args.lease_name.clone()),
-            metrics_addr: args.metrics_addr,
-            discovery_interval: std::time::Duration::from_secs(args.discovery_interval_seconds.max(1)),
-            report_unserved: args.report_unserved_namespaces,
-        };
-        crate::controller::run(client, opts, shutdown_signal()).await
+    let namespaces = if args.namespaces.is_empty() {
+        vec![args.pod_namespace.clone()]
+    } else {
+        args.namespaces.clone()
+    };
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| format!("nautobot-sync-operator-{}", std::process::id()))
+    });
+    crate::controller::main(crate::controller::Options {
+        namespaces,
+        pod_namespace: args.pod_namespace.clone(),
+        identity,
+        lease_name: (!args.disable_leader_election).then(|| args.lease_name.clone()),
+        metrics_addr: args.metrics_addr,
+        discovery_interval: std::time::Duration::from_secs(args.discovery_interval_seconds.max(1)),
+        report_unserved: args.report_unserved_namespaces,
     })
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// Reads a NautobotSync manifest (YAML or JSON).
@@ -129,12 +89,11 @@ pub struct Connection {
 
 impl Connection {
     fn client(&self, cfg: &SyncConfig) -> Result<HttpClient, String> {
-        install_crypto_provider();
-        let mut c = ClientConfig::new(&self.url, Token::new(self.token.clone()));
-        c.ca_bundle_pem = self.ca_bundle.clone();
+        // the spec's client, at the URL and with the TLS settings given on the command line
+        let mut c =
+            ClientConfig::from_spec(cfg, Token::new(self.token.clone()), self.ca_bundle.clone());
+        c.url = self.url.clone();
         c.insecure_skip_tls_verify = self.insecure;
-        c.max_concurrent = cfg.max_concurrent;
-        c.timeout = cfg.request_timeout;
         HttpClient::new(c)
     }
 }
@@ -160,13 +119,6 @@ fn load(
     Ok((cfg, projection, load_warnings))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 /// `plan`: projects a snapshot file under a NautobotSync and renders the records.
 pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, String> {
     let (cfg, projection, load_warnings) = load(snapshot, nautobotsync)?;
@@ -186,8 +138,8 @@ pub fn plan_live(
 ) -> Result<String, String> {
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
-    let policy = nautobot::policy(&cfg, jiff::Timestamp::now(), false);
-    let outcome = runtime()?.block_on(async {
+    let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
+    let outcome = crate::runtime::process::block_on(async {
         client.check().await.map_err(|e| e.to_string())?;
         nautobot::full_sync(
             &client,
@@ -199,7 +151,8 @@ pub fn plan_live(
         )
         .await
         .map_err(|e| e.to_string())
-    })?;
+    })
+    .map_err(|e| e.to_string())??;
     Ok(if json {
         view::plan_json(&outcome)
     } else {
@@ -216,17 +169,18 @@ pub fn apply(
 ) -> Result<String, String> {
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
-    let policy = nautobot::policy(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
+    let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
     let opts = ApplyOptions {
         batch_size: 100,
         streams: cfg.max_concurrent,
     };
-    let outcome = runtime()?.block_on(async {
+    let outcome = crate::runtime::process::block_on(async {
         client.check().await.map_err(|e| e.to_string())?;
         nautobot::full_sync(&client, &cfg, &projection, &policy, cfg.dry_run, opts)
             .await
             .map_err(|e| e.to_string())
-    })?;
+    })
+    .map_err(|e| e.to_string())??;
     let text = view::plan_table(&outcome, client.stats());
     match outcome.report.as_ref().and_then(|r| r.aborted.as_ref()) {
         Some(e) => Err(format!("{text}\nthe pass stopped early: {e}")),

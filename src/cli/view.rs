@@ -5,10 +5,10 @@ use std::fmt::Write;
 
 use uuid::Uuid;
 
-use crate::config::SyncConfig;
-use crate::project::Projection;
-use crate::model::{Field, Kind, Record, Ref};
 use crate::cluster::LoadWarning;
+use crate::config::SyncConfig;
+use crate::model::{Field, Kind, Record, Ref};
+use crate::project::Projection;
 
 /// Fields shown per kind, in order.
 fn columns(kind: Kind) -> &'static [&'static str] {

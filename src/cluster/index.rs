@@ -13,16 +13,15 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::ResourceExt;
 use serde_json::Value;
 
-use crate::cluster::intern::intern;
-use crate::cluster::kubevirt::{
+use super::kubevirt::{
     InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
     VirtualMachineInstancetype,
 };
-use crate::cluster::wire::SlimPod;
-use crate::cluster::{DeploymentInfo, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo};
-
-/// A namespaced object's key: (namespace, name).
-pub type NsName = (String, String);
+use super::labels::NsName;
+use super::stored::{
+    DeploymentInfo, NamespaceInfo, NodeInfo, PodInfo, PodOwner, ServiceInfo, VmInfo, VmiInfo,
+};
+use super::wire::SlimPod;
 
 /// What is known about the cluster as a whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,181 +67,6 @@ pub struct LoadWarning {
 
 fn key_of<K: kube::Resource>(o: &K) -> NsName {
     (o.namespace().unwrap_or_default(), o.name_any())
-}
-
-/// Labels as one sorted slice: a pod's few labels in one allocation instead of a B-tree node
-/// (pods are most of the cache; docs/benchmarks.md).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Labels(Box<[(Arc<str>, Arc<str>)]>);
-
-impl Labels {
-    /// The value of a label.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-            .ok()
-            .map(|i| self.0[i].1.as_ref())
-    }
-
-    /// Whether a Service selector selects these labels (an empty selector selects nothing).
-    pub fn selected_by(&self, selector: &Labels) -> bool {
-        !selector.is_empty() && selector.iter().all(|(k, v)| self.get(k) == Some(v))
-    }
-
-    /// (key, value) in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
-    }
-
-    /// The number of labels.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl serde::Serialize for Labels {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.iter())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Labels {
-    /// A map of strings; `null` is empty.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Option::<BTreeMap<String, String>>::deserialize(d)?
-            .unwrap_or_default()
-            .into())
-    }
-}
-
-impl From<BTreeMap<String, String>> for Labels {
-    fn from(map: BTreeMap<String, String>) -> Self {
-        // a BTreeMap iterates in key order: the slice is sorted
-        Labels(map.iter().map(|(k, v)| (intern(k), intern(v))).collect())
-    }
-}
-
-/// A pod as the index keeps it: what the projection reads, with its owner resolved once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodInfo {
-    /// Name.
-    pub name: Box<str>,
-    /// Namespace (shared).
-    pub namespace: Arc<str>,
-    /// UID.
-    pub uid: Option<Box<str>>,
-    /// Labels (Service selectors, label tags).
-    pub labels: Labels,
-    /// What it belongs to.
-    pub owner: PodOwner,
-    /// For a virt-launcher pod: the name of its VMI (the owner reference's name, else the
-    /// `kubevirt.io/domain` annotation).
-    pub vmi_name: Option<Box<str>>,
-    /// The node it runs on (shared).
-    pub node: Option<Arc<str>>,
-    /// Whether it shares the node's network (its IP is the node's).
-    pub host_network: bool,
-    /// `status.phase` (shared).
-    pub phase: Option<Arc<str>>,
-    /// `status.podIPs`, else `status.podIP`.
-    pub ips: Box<[Box<str>]>,
-}
-
-impl From<SlimPod> for PodInfo {
-    fn from(p: SlimPod) -> Self {
-        let owner = pod_owner(&p);
-        let m = p.metadata;
-        let vmi_name = match &owner {
-            PodOwner::VirtLauncher(uid) => m
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| &o.uid == uid)
-                .map(|o| o.name.clone())
-                .or_else(|| {
-                    m.annotations
-                        .as_ref()
-                        .and_then(|a| a.get("kubevirt.io/domain").cloned())
-                })
-                .map(String::into_boxed_str),
-            _ => None,
-        };
-        let spec = p.spec.unwrap_or_default();
-        let status = p.status.unwrap_or_default();
-        let mut ips: Vec<Box<str>> = status
-            .pod_ips
-            .into_iter()
-            .flatten()
-            .map(|i| i.ip.into_boxed_str())
-            .collect();
-        if ips.is_empty() {
-            ips.extend(status.pod_ip.map(String::into_boxed_str));
-        }
-        PodInfo {
-            name: m.name.unwrap_or_default().into_boxed_str(),
-            namespace: intern(m.namespace.as_deref().unwrap_or_default()),
-            uid: m.uid.map(String::into_boxed_str),
-            labels: m.labels.unwrap_or_default().into(),
-            owner,
-            vmi_name,
-            node: spec.node_name.as_deref().map(intern),
-            host_network: spec.host_network.unwrap_or(false),
-            phase: status.phase.as_deref().map(intern),
-            ips: ips.into_boxed_slice(),
-        }
-    }
-}
-
-impl PodInfo {
-    /// (namespace, name).
-    pub fn key(&self) -> NsName {
-        (self.namespace.to_string(), self.name.to_string())
-    }
-}
-
-/// How a pod relates to the objects the projection knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PodOwner {
-    /// A virt-launcher pod running the VMI with this UID.
-    VirtLauncher(String),
-    /// A pod of a ReplicaSet of this Deployment (name, same namespace).
-    Deployment(String),
-    /// Anything else.
-    Other,
-}
-
-/// Works out what a pod belongs to: KubeVirt launchers by ownerReference or the
-/// `kubevirt.io/created-by` label (never by name labels), Deployment pods by their ReplicaSet
-/// owner named `<deployment>-<pod-template-hash>`.
-pub fn pod_owner(pod: &SlimPod) -> PodOwner {
-    let labels = pod.labels();
-    let owners = pod.owner_references();
-    if labels.get("kubevirt.io").map(String::as_str) == Some("virt-launcher") {
-        if let Some(o) = owners.iter().find(|o| {
-            o.kind == "VirtualMachineInstance" && o.api_version.starts_with("kubevirt.io/")
-        }) {
-            return PodOwner::VirtLauncher(o.uid.clone());
-        }
-        if let Some(uid) = labels.get("kubevirt.io/created-by") {
-            return PodOwner::VirtLauncher(uid.clone());
-        }
-    }
-    if let (Some(rs), Some(hash)) = (
-        owners
-            .iter()
-            .find(|o| o.kind == "ReplicaSet" && o.controller == Some(true)),
-        labels.get("pod-template-hash"),
-    ) && let Some(deploy) = rs.name.strip_suffix(&format!("-{hash}"))
-        && !deploy.is_empty()
-    {
-        return PodOwner::Deployment(deploy.to_string());
-    }
-    PodOwner::Other
 }
 
 impl ClusterIndex {
@@ -647,6 +471,7 @@ fn describe_item(item: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::stored::pod_owner;
     use serde_json::json;
 
     fn pod(name: &str, labels: Value, owners: Value) -> Value {

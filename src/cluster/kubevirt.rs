@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use kube::CustomResource;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::cluster::Labels;
+use super::labels::Labels;
 
 /// `kubevirt.io/v1` VirtualMachine spec (subset).
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]

@@ -7,8 +7,10 @@
 pub mod index;
 pub mod intern;
 pub mod kubevirt;
+pub mod labels;
 pub mod stored;
 pub mod wire;
 
-pub use index::{ClusterIndex, ClusterInfo, Labels, LoadWarning, NsName, PodInfo, PodOwner, pod_owner};
+pub use index::{ClusterIndex, ClusterInfo, LoadWarning};
+pub use labels::{Labels, NsName};
 pub use stored::*;

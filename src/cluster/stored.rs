@@ -7,7 +7,7 @@
 //! one sorted slice ([`Labels`]), facts resolved once (a Service's ClusterIPs, a node's Ready
 //! condition). docs/benchmarks.md (figure 6) has the numbers.
 //!
-//! Pods have their own form, [`crate::cluster::PodInfo`]. KubeVirt objects keep our own
+//! Pods have their own form, [`PodInfo`]. KubeVirt objects keep our own
 //! spec and status structs (`crate::kubevirt`, already limited to what is read) with a compact
 //! [`Meta`].
 
@@ -15,16 +15,17 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
 
 use std::sync::Arc;
 
-use crate::cluster::intern::intern;
-use crate::cluster::kubevirt::{
+use super::intern::intern;
+use super::kubevirt::{
     VirtualMachine, VirtualMachineInstance, VirtualMachineInstanceSpec, VirtualMachineSpec,
     VirtualMachineStatus, VmiStatus,
 };
-use crate::cluster::wire::KEPT_ANNOTATIONS;
-use crate::cluster::{Labels, NsName};
+use super::labels::{Labels, NsName};
+use super::wire::{KEPT_ANNOTATIONS, SlimPod};
 
 /// What the projection reads of an object's metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -342,6 +343,124 @@ impl From<VirtualMachineInstance> for VmiInfo {
             status: vmi.status,
         }
     }
+}
+
+/// A pod as the index keeps it: what the projection reads, with its owner resolved once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    /// Name.
+    pub name: Box<str>,
+    /// Namespace (shared).
+    pub namespace: Arc<str>,
+    /// UID.
+    pub uid: Option<Box<str>>,
+    /// Labels (Service selectors, label tags).
+    pub labels: Labels,
+    /// What it belongs to.
+    pub owner: PodOwner,
+    /// For a virt-launcher pod: the name of its VMI (the owner reference's name, else the
+    /// `kubevirt.io/domain` annotation).
+    pub vmi_name: Option<Box<str>>,
+    /// The node it runs on (shared).
+    pub node: Option<Arc<str>>,
+    /// Whether it shares the node's network (its IP is the node's).
+    pub host_network: bool,
+    /// `status.phase` (shared).
+    pub phase: Option<Arc<str>>,
+    /// `status.podIPs`, else `status.podIP`.
+    pub ips: Box<[Box<str>]>,
+}
+
+impl From<SlimPod> for PodInfo {
+    fn from(p: SlimPod) -> Self {
+        let owner = pod_owner(&p);
+        let m = p.metadata;
+        let vmi_name = match &owner {
+            PodOwner::VirtLauncher(uid) => m
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| &o.uid == uid)
+                .map(|o| o.name.clone())
+                .or_else(|| {
+                    m.annotations
+                        .as_ref()
+                        .and_then(|a| a.get("kubevirt.io/domain").cloned())
+                })
+                .map(String::into_boxed_str),
+            _ => None,
+        };
+        let spec = p.spec.unwrap_or_default();
+        let status = p.status.unwrap_or_default();
+        let mut ips: Vec<Box<str>> = status
+            .pod_ips
+            .into_iter()
+            .flatten()
+            .map(|i| i.ip.into_boxed_str())
+            .collect();
+        if ips.is_empty() {
+            ips.extend(status.pod_ip.map(String::into_boxed_str));
+        }
+        PodInfo {
+            name: m.name.unwrap_or_default().into_boxed_str(),
+            namespace: intern(m.namespace.as_deref().unwrap_or_default()),
+            uid: m.uid.map(String::into_boxed_str),
+            labels: m.labels.unwrap_or_default().into(),
+            owner,
+            vmi_name,
+            node: spec.node_name.as_deref().map(intern),
+            host_network: spec.host_network.unwrap_or(false),
+            phase: status.phase.as_deref().map(intern),
+            ips: ips.into_boxed_slice(),
+        }
+    }
+}
+
+impl PodInfo {
+    /// (namespace, name).
+    pub fn key(&self) -> NsName {
+        (self.namespace.to_string(), self.name.to_string())
+    }
+}
+
+/// How a pod relates to the objects the projection knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodOwner {
+    /// A virt-launcher pod running the VMI with this UID.
+    VirtLauncher(String),
+    /// A pod of a ReplicaSet of this Deployment (name, same namespace).
+    Deployment(String),
+    /// Anything else.
+    Other,
+}
+
+/// Works out what a pod belongs to: KubeVirt launchers by ownerReference or the
+/// `kubevirt.io/created-by` label (never by name labels), Deployment pods by their ReplicaSet
+/// owner named `<deployment>-<pod-template-hash>`.
+pub fn pod_owner(pod: &SlimPod) -> PodOwner {
+    let labels = pod.labels();
+    let owners = pod.owner_references();
+    if labels.get("kubevirt.io").map(String::as_str) == Some("virt-launcher") {
+        if let Some(o) = owners.iter().find(|o| {
+            o.kind == "VirtualMachineInstance" && o.api_version.starts_with("kubevirt.io/")
+        }) {
+            return PodOwner::VirtLauncher(o.uid.clone());
+        }
+        if let Some(uid) = labels.get("kubevirt.io/created-by") {
+            return PodOwner::VirtLauncher(uid.clone());
+        }
+    }
+    if let (Some(rs), Some(hash)) = (
+        owners
+            .iter()
+            .find(|o| o.kind == "ReplicaSet" && o.controller == Some(true)),
+        labels.get("pod-template-hash"),
+    ) && let Some(deploy) = rs.name.strip_suffix(&format!("-{hash}"))
+        && !deploy.is_empty()
+    {
+        return PodOwner::Deployment(deploy.to_string());
+    }
+    PodOwner::Other
 }
 
 #[cfg(test)]

@@ -27,13 +27,13 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, watch};
 
 use crate::cluster::kubevirt::{VirtualMachine, VirtualMachineInstance};
-use crate::runtime::metrics::{Metrics, WatchEventKind};
-use crate::project::Root;
 use crate::cluster::wire::SlimPod;
 use crate::cluster::{ClusterIndex, ClusterInfo, PodInfo};
 use crate::cluster::{
     DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, ServiceInfo, VmInfo, VmiInfo,
 };
+use crate::project::Root;
+use crate::runtime::metrics::{Metrics, WatchEventKind};
 
 /// What changed in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

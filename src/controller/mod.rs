@@ -52,6 +52,22 @@ pub struct Options {
     pub report_unserved: bool,
 }
 
+/// `run`: the operator in this process, until SIGTERM or Ctrl-C: the async runtime, the kube
+/// client from the environment (in-cluster or a kubeconfig), then [`run`].
+pub fn main(opts: Options) -> Result<(), String> {
+    // kube and reqwest share rustls: one process-wide provider before either builds a client
+    crate::nautobot::install_crypto_provider();
+    crate::runtime::process::block_on_multi_thread(async move {
+        tracing::info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?opts.namespaces, identity = %opts.identity,
+            "starting nautobot-sync-operator");
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|e| format!("no Kubernetes configuration: {e}"))?;
+        run(client, opts, crate::runtime::process::shutdown_signal()).await
+    })
+    .map_err(|e| e.to_string())?
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     client: Client,

@@ -26,9 +26,9 @@ use super::worker::{Phase, Worker, WorkerSpec};
 use crate::api::conditions::{find, types};
 use crate::api::{CaBundleKind, NautobotSync, NautobotSyncStatus, OnDeletePolicy};
 use crate::config::SyncConfig;
-use crate::runtime::metrics::Metrics;
-use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
+use crate::nautobot::{self, ApplyOptions, Token};
 use crate::project::Projection;
+use crate::runtime::metrics::Metrics;
 
 /// Finalizer that runs the `onDelete` policy.
 pub const FINALIZER: &str = "nbsync.dev/cleanup";
@@ -582,12 +582,8 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     let (cfg, spec) = prepare(&obj, &ctx.client)
         .await
         .map_err(|b| ReconcileError::Cleanup(format!("{}: {}", b.reason, b.message)))?;
-    let mut c = ClientConfig::new(&cfg.nautobot_url, spec.token.clone());
-    c.ca_bundle_pem = spec.ca_bundle.clone();
-    c.insecure_skip_tls_verify = cfg.insecure_skip_tls_verify;
-    c.timeout = cfg.request_timeout;
-    let client = HttpClient::new(c).map_err(ReconcileError::Cleanup)?;
-    let mut policy = nautobot::policy(&cfg, jiff::Timestamp::now(), true);
+    let client = spec.client(&ctx.metrics).map_err(ReconcileError::Cleanup)?;
+    let mut policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), true);
     policy.deletion = crate::api::DeletionPolicy::Delete;
     let outcome = nautobot::full_sync(
         &client,

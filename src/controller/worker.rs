@@ -19,13 +19,15 @@ use uuid::Uuid;
 
 use super::cluster::{ClusterCache, Dirty};
 use crate::config::SyncConfig;
-use crate::plan::DesiredState;
-use crate::plan::{ObservedObject, Plan, diff};
-use crate::runtime::metrics::Metrics;
-use crate::nautobot::apply::{ApplyReport, Failure, update_observed};
-use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Resolver, SyncError, Token};
-use crate::project::{Projector, Root, Warning};
 use crate::model::Kind;
+use crate::nautobot::apply::ApplyReport;
+use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, SyncError, Token};
+use crate::plan::DesiredState;
+use crate::plan::Resolver;
+use crate::plan::{Failure, update_observed};
+use crate::plan::{ObservedObject, Plan, diff};
+use crate::project::{Projector, Root, Warning};
+use crate::runtime::metrics::Metrics;
 
 /// What a worker needs to run; replaced when the spec or the token changes.
 #[derive(Debug, Clone)]
@@ -44,6 +46,15 @@ pub struct WorkerSpec {
     /// (from `status.syncedClusterName` and `status.leftBehind`): their objects are counted,
     /// never touched.
     pub previous_cluster_names: Vec<String>,
+}
+
+impl WorkerSpec {
+    /// The Nautobot client this spec asks for, counting into the operator's metrics (the
+    /// worker's passes and the `onDelete` cleanup share it).
+    pub fn client(&self, metrics: &Arc<Metrics>) -> Result<HttpClient, String> {
+        let c = ClientConfig::from_spec(&self.cfg, self.token.clone(), self.ca_bundle.clone());
+        Ok(HttpClient::new(c)?.with_metrics(metrics.clone()))
+    }
 }
 
 /// Where a worker is.
@@ -218,15 +229,6 @@ impl State {
     }
 }
 
-fn client_for(spec: &WorkerSpec, metrics: &Arc<Metrics>) -> Result<HttpClient, String> {
-    let mut c = ClientConfig::new(&spec.cfg.nautobot_url, spec.token.clone());
-    c.ca_bundle_pem = spec.ca_bundle.clone();
-    c.insecure_skip_tls_verify = spec.cfg.insecure_skip_tls_verify;
-    c.timeout = spec.cfg.request_timeout;
-    c.max_concurrent = spec.cfg.max_concurrent;
-    Ok(HttpClient::new(c)?.with_metrics(metrics.clone()))
-}
-
 const DEBOUNCE: Duration = Duration::from_millis(300);
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
@@ -266,7 +268,7 @@ async fn run(
     };
     loop {
         let spec = spec_rx.borrow_and_update().clone();
-        let client = match client_for(&spec, &metrics) {
+        let client = match spec.client(&metrics) {
             Ok(c) => c,
             Err(message) => {
                 publish(&|r| {
@@ -575,7 +577,8 @@ async fn full_pass(
     let desired = st.desired.records();
     let ips_unknown = st.desired.ips_unknown();
     let write = !(spec.cfg.dry_run || spec.cfg.suspend);
-    let mut policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    let mut policy =
+        crate::plan::Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
     let resolver = nautobot::bootstrap::bootstrap(client, &spec.cfg, &desired, !write).await?;
     st.observed = if resolver.ownership_field_exists {
         nautobot::observe::load_owned(client, &spec.cfg.cluster_name, &resolver).await?
@@ -676,7 +679,8 @@ async fn incremental_pass(
         .iter()
         .filter_map(|id| st.observed.get(id).map(|o| (*id, o.clone())))
         .collect();
-    let mut policy = nautobot::policy(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    let mut policy =
+        crate::plan::Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
     policy.owned_total = Some(
         st.observed
             .values()

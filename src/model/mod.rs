@@ -4,7 +4,9 @@
 
 pub mod ids;
 pub mod names;
+pub mod prereq;
 pub mod records;
 
 pub use ids::{ID_NAMESPACE, record_id};
+pub use prereq::PrereqKind;
 pub use records::*;

@@ -13,14 +13,21 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::client::NautobotApi;
 use super::error::ApiError;
-use crate::plan::{ObservedObject, Op, Owner, Plan};
+
+/// What an apply wrote; `aborted` holds the connection-level error that stopped it.
+pub type ApplyReport = crate::plan::ApplyReport<ApiError>;
+
+/// Nautobot's uniqueness messages: "... with this name already exists.", "The fields a, b must
+/// make a unique set.", "A virtual machine with this name already exists ...".
+fn is_uniqueness_error(message: &str) -> bool {
+    message.contains("already exists") || message.contains("must make a unique set")
+}
 use crate::model::{CF_CLUSTER, Kind};
+use crate::plan::{Action, Op, Plan};
 
 /// Batch size and concurrency.
 #[derive(Debug, Clone, Copy)]
@@ -36,102 +43,6 @@ impl Default for ApplyOptions {
         ApplyOptions {
             batch_size: 100,
             streams: 2,
-        }
-    }
-}
-
-/// What happened to one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct KindReport {
-    /// Objects created.
-    pub created: usize,
-    /// Objects updated.
-    pub updated: usize,
-    /// Objects deleted.
-    pub deleted: usize,
-    /// Objects that failed.
-    pub failed: usize,
-}
-
-/// One object that could not be written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// Object id.
-    pub id: Uuid,
-    /// Kind.
-    pub kind: Kind,
-    /// Display name.
-    pub name: String,
-    /// `create`, `update` or `delete`.
-    pub action: &'static str,
-    /// Nautobot's message.
-    pub message: String,
-    /// Whether it failed because another object (not ours) already has its name: a conflict
-    /// to resolve in Nautobot, not an error of ours.
-    pub conflict: bool,
-}
-
-/// The outcome of applying a plan.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ApplyReport {
-    /// Per kind.
-    pub kinds: BTreeMap<Kind, KindReport>,
-    /// Objects that failed, with Nautobot's reason.
-    pub failures: Vec<Failure>,
-    /// Why the pass stopped early, if it did.
-    #[serde(skip)]
-    pub aborted: Option<ApiError>,
-}
-
-impl ApplyReport {
-    /// Total writes that succeeded.
-    pub fn written(&self) -> usize {
-        self.kinds
-            .values()
-            .map(|k| k.created + k.updated + k.deleted)
-            .sum()
-    }
-    fn ok(&mut self, kind: Kind, action: Action, n: usize) {
-        let k = self.kinds.entry(kind).or_default();
-        match action {
-            Action::Create => k.created += n,
-            Action::Update => k.updated += n,
-            Action::Delete => k.deleted += n,
-        }
-    }
-    fn fail(&mut self, op: &Op, action: Action, message: String) {
-        self.kinds.entry(op.kind).or_default().failed += 1;
-        let conflict = action == Action::Create && is_uniqueness_error(&message);
-        self.failures.push(Failure {
-            id: op.id,
-            kind: op.kind,
-            name: op.name.clone(),
-            action: action.as_str(),
-            message,
-            conflict,
-        });
-    }
-}
-
-/// Nautobot's uniqueness messages: "... with this name already exists.", "The fields a, b must
-/// make a unique set.", "A virtual machine with this name already exists ...".
-fn is_uniqueness_error(message: &str) -> bool {
-    message.contains("already exists") || message.contains("must make a unique set")
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Create,
-    Update,
-    Delete,
-}
-
-impl Action {
-    fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
         }
     }
 }
@@ -165,7 +76,8 @@ pub async fn apply<A: NautobotApi>(api: &A, plan: &Plan, opts: ApplyOptions) -> 
             for r in results {
                 report.ok(kind, action, r.ok);
                 for (op, msg) in r.failed {
-                    report.fail(op, action, msg);
+                    let conflict = action == Action::Create && is_uniqueness_error(&msg);
+                    report.fail(op, action, msg, conflict);
                 }
                 if let Some(e) = r.fatal {
                     report.aborted.get_or_insert(e);
@@ -178,84 +90,6 @@ pub async fn apply<A: NautobotApi>(api: &A, plan: &Plan, opts: ApplyOptions) -> 
         }
     }
     report
-}
-
-/// Brings a copy of Nautobot's state up to date with what an apply wrote, so the next
-/// incremental diff needs no read. Ops that failed leave the copy as it was. Returns `false`
-/// when the pass was aborted (what was written is then unknown: re-read Nautobot).
-pub fn update_observed(
-    observed: &mut BTreeMap<Uuid, ObservedObject>,
-    plan: &Plan,
-    report: &ApplyReport,
-) -> bool {
-    if report.aborted.is_some() {
-        return false;
-    }
-    let failed: std::collections::BTreeSet<(Uuid, &str)> =
-        report.failures.iter().map(|f| (f.id, f.action)).collect();
-    let tags_of = |v: &Value| -> std::collections::BTreeSet<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.get("name").and_then(Value::as_str).map(String::from))
-            .collect()
-    };
-    for op in &plan.creates {
-        if failed.contains(&(op.id, "create")) {
-            continue;
-        }
-        let mut fields = op.body.clone();
-        let tags = fields
-            .remove("tags")
-            .map(|t| tags_of(&t))
-            .unwrap_or_default();
-        let custom_fields = match fields.remove("custom_fields") {
-            Some(Value::Object(m)) => m,
-            _ => Default::default(),
-        };
-        observed.insert(
-            op.id,
-            ObservedObject {
-                id: op.id,
-                kind: op.kind,
-                display: op.name.clone(),
-                fields,
-                tags,
-                custom_fields,
-                owner: Owner::Us,
-            },
-        );
-    }
-    for op in plan.updates.iter().chain(&plan.late_updates) {
-        if failed.contains(&(op.id, "update")) {
-            continue;
-        }
-        let Some(o) = observed.get_mut(&op.id) else {
-            continue;
-        };
-        for (k, v) in &op.body {
-            match k.as_str() {
-                "tags" => o.tags = tags_of(v),
-                "custom_fields" => {
-                    for (ck, cv) in v.as_object().into_iter().flatten() {
-                        o.custom_fields.insert(ck.clone(), cv.clone());
-                    }
-                }
-                _ => {
-                    o.fields.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        if o.owner == Owner::Unowned {
-            o.owner = Owner::Us; // adopted
-        }
-    }
-    for op in &plan.deletes {
-        if !failed.contains(&(op.id, "delete")) {
-            observed.remove(&op.id);
-        }
-    }
-    true
 }
 
 struct BatchOutcome<'a> {
@@ -464,6 +298,7 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::sync::Mutex;
+    use uuid::Uuid;
 
     /// A Nautobot that already holds some objects, as after a create whose answer was lost;
     /// bulk creates are atomic and refused per item when an id exists.

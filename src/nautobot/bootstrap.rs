@@ -9,7 +9,7 @@
 //! `InvalidSpec`, never a crash. One list request per collection; idempotent.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -17,11 +17,11 @@ use uuid::Uuid;
 use super::client::NautobotApi;
 use super::error::ApiError;
 use crate::config::SyncConfig;
-use crate::plan::Resolve;
 use crate::model::{
     CF_CLUSTER, CF_MISSING_SINCE, CF_NODE, CF_SOURCE, CF_STATE, CF_UID, Kind, OWNERSHIP_TAG,
-    Record, Ref,
+    PrereqKind, Record,
 };
+use crate::plan::Resolver;
 
 /// Description put on every prerequisite the operator creates (and the mark that allows it to
 /// add content types to it later).
@@ -39,136 +39,6 @@ pub enum BootstrapError {
     /// A prerequisite exists but cannot be used as it is (and is not ours to change).
     #[error("{0}")]
     Unusable(String),
-}
-
-/// The kinds of prerequisite objects, with their endpoint and the field holding their name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum PrereqKind {
-    Status,
-    Role,
-    Platform,
-    DeviceType,
-    Manufacturer,
-    Location,
-    ClusterType,
-    ClusterGroup,
-    TenantGroup,
-    IpamNamespace,
-    CloudResourceType,
-}
-
-impl PrereqKind {
-    fn of(r: &Ref) -> Option<(PrereqKind, &str)> {
-        Some(match r {
-            Ref::Record(_) => return None,
-            Ref::Status(n) => (PrereqKind::Status, n),
-            Ref::Role(n) => (PrereqKind::Role, n),
-            Ref::Platform(n) => (PrereqKind::Platform, n),
-            Ref::DeviceType(n) => (PrereqKind::DeviceType, n),
-            Ref::Manufacturer(n) => (PrereqKind::Manufacturer, n),
-            Ref::Location(n) => (PrereqKind::Location, n),
-            Ref::ClusterType(n) => (PrereqKind::ClusterType, n),
-            Ref::ClusterGroup(n) => (PrereqKind::ClusterGroup, n),
-            Ref::TenantGroup(n) => (PrereqKind::TenantGroup, n),
-            Ref::IpamNamespace(n) => (PrereqKind::IpamNamespace, n),
-            Ref::CloudResourceType(n) => (PrereqKind::CloudResourceType, n),
-        })
-    }
-    fn endpoint(self) -> &'static str {
-        match self {
-            PrereqKind::Status => "extras/statuses/",
-            PrereqKind::Role => "extras/roles/",
-            PrereqKind::Platform => "dcim/platforms/",
-            PrereqKind::DeviceType => "dcim/device-types/",
-            PrereqKind::Manufacturer => "dcim/manufacturers/",
-            PrereqKind::Location => "dcim/locations/",
-            PrereqKind::ClusterType => "virtualization/cluster-types/",
-            PrereqKind::ClusterGroup => "virtualization/cluster-groups/",
-            PrereqKind::TenantGroup => "tenancy/tenant-groups/",
-            PrereqKind::IpamNamespace => "ipam/namespaces/",
-            PrereqKind::CloudResourceType => "cloud/cloud-resource-types/",
-        }
-    }
-    fn name_field(self) -> &'static str {
-        if self == PrereqKind::DeviceType {
-            "model"
-        } else {
-            "name"
-        }
-    }
-    fn has_content_types(self) -> bool {
-        matches!(
-            self,
-            PrereqKind::Status | PrereqKind::Role | PrereqKind::CloudResourceType
-        )
-    }
-    fn label(self) -> &'static str {
-        match self {
-            PrereqKind::Status => "status",
-            PrereqKind::Role => "role",
-            PrereqKind::Platform => "platform",
-            PrereqKind::DeviceType => "device type",
-            PrereqKind::Manufacturer => "manufacturer",
-            PrereqKind::Location => "location",
-            PrereqKind::ClusterType => "cluster type",
-            PrereqKind::ClusterGroup => "cluster group",
-            PrereqKind::TenantGroup => "tenant group",
-            PrereqKind::IpamNamespace => "IPAM namespace",
-            PrereqKind::CloudResourceType => "cloud resource type",
-        }
-    }
-}
-
-/// Names to ids of everything the records reference, plus tag ids to names for reading
-/// objects back. Built by [`bootstrap`].
-#[derive(Debug, Clone, Default)]
-pub struct Resolver {
-    ids: HashMap<(PrereqKind, String), Uuid>,
-    tag_names: HashMap<Uuid, String>,
-    /// Prerequisites created (or, in a dry run, that would be created), as `kind "name"`.
-    pub created: Vec<String>,
-    /// Whether the custom field that marks ownership exists (a dry run on a fresh Nautobot).
-    pub ownership_field_exists: bool,
-}
-
-impl Resolver {
-    /// The name of a tag id.
-    pub fn tag_name(&self, id: &str) -> Option<&str> {
-        id.parse()
-            .ok()
-            .and_then(|id| self.tag_names.get(&id))
-            .map(String::as_str)
-    }
-    /// Whether a tag of this name exists.
-    pub fn knows_tag(&self, name: &str) -> bool {
-        self.tag_names.values().any(|n| n == name)
-    }
-    /// Records a tag's id and name.
-    pub fn insert_tag(&mut self, id: Uuid, name: &str) {
-        self.tag_names.insert(id, name.to_string());
-    }
-    /// The id of a status (for tests and reports).
-    pub fn status_id(&self, name: &str) -> Option<Uuid> {
-        self.ids
-            .get(&(PrereqKind::Status, name.to_string()))
-            .copied()
-    }
-}
-
-impl Resolve for Resolver {
-    fn resolve(&self, r: &Ref, _kind: Kind) -> Result<Value, String> {
-        match PrereqKind::of(r) {
-            None => match r {
-                Ref::Record(id) => Ok(Value::String(id.to_string())),
-                _ => unreachable!("only records have no prerequisite kind"),
-            },
-            Some((k, name)) => self
-                .ids
-                .get(&(k, name.to_string()))
-                .map(|id| Value::String(id.to_string()))
-                .ok_or_else(|| format!("{} {name:?} does not exist in Nautobot", k.label())),
-        }
-    }
 }
 
 /// The content types each prerequisite is needed for.
@@ -383,7 +253,7 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
     );
     for t in &tags {
         if let (Some(id), Some(name)) = (id_of(t), t.get("name").and_then(Value::as_str)) {
-            resolver.tag_names.insert(id, name.to_string());
+            resolver.insert_tag(id, name);
         }
     }
 
@@ -416,7 +286,7 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
                         .await?;
                     }
                     if let Some(id) = id_of(o) {
-                        resolver.ids.insert((kind, name.clone()), id);
+                        resolver.insert(kind, name, id);
                     }
                 }
                 None if kind == PrereqKind::Location => {
@@ -439,7 +309,7 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
             if let (Some(id), Some(name)) =
                 (id_of(&o), o.get(kind.name_field()).and_then(Value::as_str))
             {
-                resolver.ids.insert((kind, name.to_string()), id);
+                resolver.insert(kind, name, id);
             }
         }
     }
@@ -543,8 +413,7 @@ fn prerequisite_body(
 ) -> Result<Value, BootstrapError> {
     let manufacturer = |m: &str| {
         resolver
-            .ids
-            .get(&(PrereqKind::Manufacturer, m.to_string()))
+            .id(PrereqKind::Manufacturer, m)
             .map(|id| id.to_string())
             .ok_or_else(|| {
                 BootstrapError::Missing(format!("manufacturer {m:?} could not be created"))

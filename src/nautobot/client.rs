@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::error::{ApiError, summarize};
+use crate::config::SyncConfig;
 
 /// The REST API version the operator speaks.
 pub const API_VERSION: &str = "3.2";
@@ -110,7 +111,25 @@ pub struct ClientConfig {
     pub backoff: Duration,
 }
 
+/// Installs rustls' ring provider as the process default. kube and reqwest both use rustls;
+/// without one process-wide provider, building an https client panics. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl ClientConfig {
+    /// The client a NautobotSync asks for: its URL, TLS, timeout and concurrency (the one way
+    /// every caller builds it: the worker, the `onDelete` cleanup, `plan` and `apply`).
+    pub fn from_spec(cfg: &SyncConfig, token: Token, ca_bundle_pem: Option<Vec<u8>>) -> Self {
+        ClientConfig {
+            ca_bundle_pem,
+            insecure_skip_tls_verify: cfg.insecure_skip_tls_verify,
+            timeout: cfg.request_timeout,
+            max_concurrent: cfg.max_concurrent,
+            ..ClientConfig::new(&cfg.nautobot_url, token)
+        }
+    }
+
     /// Defaults for a URL and token.
     pub fn new(url: impl Into<String>, token: Token) -> Self {
         ClientConfig {
@@ -218,7 +237,7 @@ impl HttpClient {
     /// Builds a client; fails on a malformed CA bundle.
     pub fn new(cfg: ClientConfig) -> Result<Self, String> {
         // idempotent; a library user (the bench, tests) need not know about rustls providers
-        crate::cli::install_crypto_provider();
+        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))

@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 pub use apply::{ApplyOptions, ApplyReport};
-pub use bootstrap::{BootstrapError, Resolver};
-pub use client::{ClientConfig, HttpClient, NautobotApi, RequestCounts, Token};
+pub use bootstrap::BootstrapError;
+pub use client::{
+    ClientConfig, HttpClient, NautobotApi, RequestCounts, Token, install_crypto_provider,
+};
 pub use error::ApiError;
 
 use crate::config::SyncConfig;
@@ -53,23 +55,6 @@ pub struct SyncOutcome {
     pub observed: BTreeMap<Uuid, ObservedObject>,
     /// Prerequisites created (or that would be).
     pub prerequisites_created: Vec<String>,
-}
-
-/// The diff policy of a config at `now`.
-pub fn policy(cfg: &SyncConfig, now: jiff::Timestamp, allow_mass_deletion: bool) -> Policy {
-    Policy {
-        cluster: cfg.cluster_name.clone(),
-        deletion: cfg.deletion_policy,
-        grace_period: cfg.grace_period,
-        max_delete_fraction: cfg.max_delete_fraction,
-        guard_min_objects: cfg.guard_min_objects,
-        allow_mass_deletion,
-        adopt_existing: cfg.adopt_existing,
-        owned_tag_prefixes: cfg.label_tags.iter().map(|k| format!("{k}=")).collect(),
-        now,
-        owned_total: None,
-        hold_removals: None,
-    }
 }
 
 /// One full pass: bootstrap, read what the cluster owns, diff, and (unless `dry_run`) apply.

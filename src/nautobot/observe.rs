@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::bootstrap::Resolver;
 use super::client::NautobotApi;
 use super::error::ApiError;
-use crate::plan::{ObservedObject, Owner};
 use crate::model::{CF_CLUSTER, Kind};
+use crate::plan::Resolver;
+use crate::plan::{ObservedObject, Owner};
 
 /// Ids per assignment query (keeps URLs well under common limits).
 const ID_CHUNK: usize = 60;

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
 
-use crate::project::{Projection, Root, RootProjection, Warning};
 use crate::model::Record;
+use crate::project::{Projection, Root, RootProjection, Warning};
 
 #[derive(Debug, Default, Clone)]
 struct RootEntry {
@@ -241,11 +241,8 @@ mod tests {
         for root in projector.roots() {
             state.update_root(root.clone(), projector.project_root(&root));
         }
-        let prefix = crate::model::record_id(
-            "ocp-lab",
-            crate::model::Kind::Prefix,
-            "ocp-lab/10.0.1.0/24",
-        );
+        let prefix =
+            crate::model::record_id("ocp-lab", crate::model::Kind::Prefix, "ocp-lab/10.0.1.0/24");
         assert!(state.get(&prefix).is_some());
         // one node goes: the node /24 is still wanted by the others
         let touched = state.update_root(

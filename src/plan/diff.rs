@@ -9,12 +9,13 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::policy::Policy;
+use super::resolve::Resolve;
 use crate::api::DeletionPolicy;
 use crate::model::{CF_MISSING_SINCE, Field, Kind, Record, Ref};
 
@@ -51,44 +52,6 @@ pub struct ObservedObject {
     pub custom_fields: Map<String, Value>,
     /// Ownership.
     pub owner: Owner,
-}
-
-/// Turns a symbolic reference into the JSON Nautobot expects (usually the UUID string).
-pub trait Resolve {
-    /// The JSON value for `reference`, used by a record of `kind`; an error message when the
-    /// referenced object does not exist.
-    fn resolve(&self, reference: &Ref, kind: Kind) -> Result<Value, String>;
-}
-
-/// What governs deletions.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    /// This cluster's name (the ownership marker value).
-    pub cluster: String,
-    /// Deletion policy.
-    pub deletion: DeletionPolicy,
-    /// Grace period of `MarkOffline`.
-    pub grace_period: Duration,
-    /// Guard: largest fraction of owned objects one pass may delete.
-    pub max_delete_fraction: f64,
-    /// Guard: passes deleting at most this many objects are never held.
-    pub guard_min_objects: u32,
-    /// A person allowed this pass to exceed the guard.
-    pub allow_mass_deletion: bool,
-    /// Adopt unowned objects with our id.
-    pub adopt_existing: bool,
-    /// Prefixes of the tags the operator owns besides the ownership tag (`<label key>=` of the
-    /// configured label keys): such tags are removed when no longer wanted; others are kept.
-    pub owned_tag_prefixes: Vec<String>,
-    /// The current time.
-    pub now: jiff::Timestamp,
-    /// Owned objects in all (for the guard) when the diff sees only a part of them
-    /// (incremental passes); `None` counts the observed objects given.
-    pub owned_total: Option<usize>,
-    /// Hold every removal of this pass, whatever the count, for this reason (unless a person
-    /// allowed mass deletion): set while the KubeVirt API is not served but Nautobot holds this
-    /// cluster's VMs, so that a KubeVirt upgrade or reinstall never empties the VM inventory.
-    pub hold_removals: Option<String>,
 }
 
 /// One write.
@@ -514,6 +477,4 @@ fn same_value(field: &str, desired: &Value, observed: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod fuzz;
-#[cfg(test)]
-mod tests;
+pub(crate) mod tests;

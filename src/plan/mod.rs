@@ -4,6 +4,16 @@
 
 pub mod desired;
 pub mod diff;
+#[cfg(test)]
+mod fuzz;
+pub mod observed;
+pub mod policy;
+pub mod report;
+pub mod resolve;
 
 pub use desired::DesiredState;
 pub use diff::*;
+pub use observed::update_observed;
+pub use policy::Policy;
+pub use report::{Action, ApplyReport, Failure, KindReport};
+pub use resolve::{Resolve, Resolver};

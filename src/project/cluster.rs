@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::model::record_id;
 use crate::model::names;
+use crate::model::record_id;
 use crate::model::{CF_SOURCE, CF_UID, Kind, Record, Ref};
 
 use super::{Projector, RootProjection};

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::Projector;
 use super::testing::{SAMPLE, config};
+use crate::cluster::ClusterIndex;
 use crate::model::names::{NAME_MAX, TAG_MAX};
 use crate::model::{Field, Ref};
-use crate::cluster::ClusterIndex;
 
 /// xorshift64*: small, deterministic, good enough to pick mutations.
 pub(crate) struct Rng(pub(crate) u64);

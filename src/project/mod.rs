@@ -10,9 +10,9 @@
 mod affected;
 mod cluster;
 pub mod ip;
-pub mod quantity;
 mod node;
 mod pod;
+pub mod quantity;
 mod tenant;
 mod vm;
 mod workload;
@@ -25,11 +25,11 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::config::SyncConfig;
-use crate::model::record_id;
-use crate::model::names;
-use crate::model::{CF_SOURCE, CF_UID, Kind, Record};
 use crate::cluster::{ClusterIndex, ClusterInfo, NsName};
+use crate::config::SyncConfig;
+use crate::model::names;
+use crate::model::record_id;
+use crate::model::{CF_SOURCE, CF_UID, Kind, Record};
 
 pub use ip::Cidr;
 

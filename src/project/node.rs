@@ -17,8 +17,8 @@ use crate::cluster::Labels;
 use crate::cluster::NodeInfo;
 use serde_json::Value;
 
-use crate::model::record_id;
 use crate::model::names;
+use crate::model::record_id;
 use crate::model::{CF_STATE, Kind, Record, Ref};
 
 use super::ip::{is_unusable, parse_ip};

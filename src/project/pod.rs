@@ -2,8 +2,8 @@
 //! named like Kubernetes' pod DNS record (`10-128-2-5.<ns>.pod.<domain>`). Host-network pods
 //! (their IP is the node's) and virt-launcher pods (their IP is the VM's) are skipped.
 
-use crate::model::names;
 use crate::cluster::PodOwner;
+use crate::model::names;
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection};

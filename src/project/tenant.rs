@@ -2,10 +2,10 @@
 //! Nautobot, so the cluster name keeps two clusters' `team-a` apart). OpenShift's display name
 //! becomes the description, its description and requester the comments.
 
-use crate::model::record_id;
-use crate::model::names;
-use crate::model::{Field, Kind, Record, Ref};
 use crate::cluster::Meta;
+use crate::model::names;
+use crate::model::record_id;
+use crate::model::{Field, Kind, Record, Ref};
 
 use super::{Projector, RootProjection, source_of};
 

@@ -4,10 +4,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api::NautobotSync;
+use crate::cluster::ClusterIndex;
 use crate::config::SyncConfig;
 use crate::model::record_id;
 use crate::model::{Kind, Record};
-use crate::cluster::ClusterIndex;
 
 use super::{Projection, Projector};
 

@@ -6,12 +6,12 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::model::record_id;
 use crate::cluster::kubevirt::{Cpu, VirtualMachineInstanceSpec};
-use crate::model::names;
-use crate::project::quantity::Quantity;
-use crate::model::{CF_NODE, CF_STATE, Kind, Record, Ref};
 use crate::cluster::{VmInfo, VmiInfo};
+use crate::model::names;
+use crate::model::record_id;
+use crate::model::{CF_NODE, CF_STATE, Kind, Record, Ref};
+use crate::project::quantity::Quantity;
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};

@@ -13,11 +13,11 @@ use std::net::IpAddr;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use crate::model::record_id;
-use crate::model::names;
-use crate::model::{Kind, Record, Ref};
 use crate::cluster::PodOwner;
 use crate::cluster::ServiceInfo;
+use crate::model::names;
+use crate::model::record_id;
+use crate::model::{Kind, Record, Ref};
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};

@@ -6,4 +6,5 @@ pub mod http;
 pub mod leader;
 pub mod memory;
 pub mod metrics;
+pub mod process;
 pub mod telemetry;

@@ -9,13 +9,13 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+use nbsync::cluster::ClusterIndex;
 use nbsync::config::SyncConfig;
-use nbsync::plan::ObservedObject;
 use nbsync::nautobot::{
     self, ApplyOptions, ClientConfig, HttpClient, NautobotApi, SyncOutcome, Token,
 };
+use nbsync::plan::ObservedObject;
 use nbsync::project::{Projection, Projector};
-use nbsync::cluster::ClusterIndex;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -44,7 +44,7 @@ fn url() -> String {
 
 /// A client with the test token (or NAUTOBOT_TOKEN).
 pub fn client(url: &str) -> HttpClient {
-    nbsync::cli::install_crypto_provider();
+    nbsync::nautobot::install_crypto_provider();
     let token = std::env::var("NAUTOBOT_TOKEN").unwrap_or_else(|_| TEST_TOKEN.into());
     let mut cfg = ClientConfig::new(url, Token::new(token));
     cfg.max_attempts = 3;
@@ -67,7 +67,7 @@ async fn healthy(url: &str) -> bool {
 /// Takes the Nautobot lock and resets the database; `None` (test skipped) when no Nautobot runs
 /// and CI does not require one.
 pub async fn clean() -> Option<Nautobot> {
-    nbsync::cli::install_crypto_provider();
+    nbsync::nautobot::install_crypto_provider();
     let guard = LOCK.lock().await;
     let url = url();
     if !healthy(&url).await {
@@ -157,7 +157,7 @@ pub async fn sync_at(
     now: jiff::Timestamp,
     allow_mass_deletion: bool,
 ) -> SyncOutcome {
-    let policy = nautobot::policy(cfg, now, allow_mass_deletion);
+    let policy = nbsync::plan::Policy::new(cfg, now, allow_mass_deletion);
     let outcome = nautobot::full_sync(api, cfg, p, &policy, false, ApplyOptions::default())
         .await
         .unwrap_or_else(|e| panic!("sync failed: {e}"));

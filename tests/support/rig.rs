@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use kube_stand_in::StandIn;
 use nbsync::config::SyncConfig;
-use nbsync::nautobot::NautobotApi;
 use nbsync::model::Kind;
+use nbsync::nautobot::NautobotApi;
 use serde_json::{Value, json};
 
 use super::e2e::*;
@@ -117,7 +117,7 @@ pub fn expected(k8s: &StandIn) -> BTreeMap<uuid::Uuid, Kind> {
 pub async fn pending_writes(r: &Rig) -> Vec<String> {
     let cfg = config_of(&r.k8s);
     let projection = project(&cfg, &snapshot_of(&r.k8s));
-    let policy = nbsync::nautobot::policy(&cfg, jiff::Timestamp::now(), false);
+    let policy = nbsync::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
     let outcome = nbsync::nautobot::full_sync(
         &r.nb.api,
         &cfg,

@@ -137,7 +137,7 @@ impl Pki {
     }
 
     fn server_config(&self) -> rustls::ServerConfig {
-        nbsync::cli::install_crypto_provider();
+        nbsync::nautobot::install_crypto_provider();
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_file_iter(self.dir.join("server.pem"))
                 .unwrap()

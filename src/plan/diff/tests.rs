@@ -5,11 +5,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::*;
-use crate::project::testing::{config, project, sample};
 use crate::model::{CF_CLUSTER, OWNERSHIP_TAG};
+use crate::plan::policy::Policy;
+use crate::project::testing::{config, project, sample};
 
 /// Resolves every reference to a readable fake id; `Location` "missing" does not exist.
-pub(super) struct Fake;
+pub(crate) struct Fake;
 impl Resolve for Fake {
     fn resolve(&self, r: &Ref, _kind: Kind) -> Result<Value, String> {
         match r {
@@ -20,7 +21,7 @@ impl Resolve for Fake {
     }
 }
 
-pub(super) fn policy() -> Policy {
+pub(crate) fn policy() -> Policy {
     Policy {
         cluster: "ocp-lab".into(),
         deletion: DeletionPolicy::Delete,
@@ -37,7 +38,7 @@ pub(super) fn policy() -> Policy {
 }
 
 /// What Nautobot would hold after applying `desired` exactly.
-pub(super) fn observed_from(desired: &BTreeMap<Uuid, Record>) -> BTreeMap<Uuid, ObservedObject> {
+pub(crate) fn observed_from(desired: &BTreeMap<Uuid, Record>) -> BTreeMap<Uuid, ObservedObject> {
     desired
         .values()
         .map(|r| {
@@ -62,14 +63,14 @@ pub(super) fn observed_from(desired: &BTreeMap<Uuid, Record>) -> BTreeMap<Uuid, 
         .collect()
 }
 
-fn sample_projection() -> crate::project::Projection {
+pub(crate) fn sample_projection() -> crate::project::Projection {
     project(
         &config(json!({"labels": {"toTags": ["app.kubernetes.io/part-of"]}})),
         &sample(),
     )
 }
 
-fn vm_id(p: &crate::project::Projection, name: &str) -> Uuid {
+pub(crate) fn vm_id(p: &crate::project::Projection, name: &str) -> Uuid {
     p.records
         .values()
         .find(|r| r.kind == Kind::VirtualMachine && r.name == name)
@@ -421,33 +422,4 @@ fn a_stopped_vm_keeps_its_ip_addresses() {
     let plan = diff(&desired, &unknown, &observed, &policy(), &Fake);
     assert!(plan.deletes.is_empty(), "{:#?}", plan.deletes);
     assert_eq!(plan.kept, 2, "the address and its assignment");
-}
-
-#[test]
-fn the_cache_updated_from_an_apply_diffs_clean() {
-    use crate::nautobot::apply::{ApplyReport, update_observed};
-    let p = sample_projection();
-    let mut cache = BTreeMap::new();
-    let plan = diff(&p.records, &p.ips_unknown, &cache, &policy(), &Fake);
-    assert!(update_observed(&mut cache, &plan, &ApplyReport::default()));
-    let again = diff(&p.records, &p.ips_unknown, &cache, &policy(), &Fake);
-    assert!(again.is_empty(), "{again:#?}");
-
-    // an update and a delete, applied to the cache, also leave nothing to do
-    let mut desired = p.records.clone();
-    let id = vm_id(&p, "shop-prod/fedora-db-01");
-    desired
-        .get_mut(&id)
-        .unwrap()
-        .fields
-        .insert("vcpus", json!(6).into());
-    desired.retain(|_, r| {
-        !r.source
-            .starts_with("VirtualMachine data-platform/centos-build-01")
-    });
-    let plan = diff(&desired, &p.ips_unknown, &cache, &policy(), &Fake);
-    assert!(!plan.updates.is_empty() && !plan.deletes.is_empty());
-    update_observed(&mut cache, &plan, &ApplyReport::default());
-    assert!(diff(&desired, &p.ips_unknown, &cache, &policy(), &Fake).is_empty());
-    assert_eq!(cache[&id].fields["vcpus"], json!(6));
 }

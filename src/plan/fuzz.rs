@@ -15,13 +15,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::*;
-use crate::nautobot::apply::{ApplyReport, update_observed};
+use super::diff::*;
+use super::observed::update_observed;
+use super::policy::Policy;
+use super::report::ApplyReport;
+use crate::api::DeletionPolicy;
+use crate::model::{CF_CLUSTER, CF_MISSING_SINCE, Kind, OWNERSHIP_TAG};
 use crate::project::fuzz::{Rng, campaign, odd_value};
 use crate::project::testing::{config, project, sample};
-use crate::model::{CF_CLUSTER, OWNERSHIP_TAG};
+use serde_json::Map;
 
-use super::tests::{Fake, observed_from, policy as base_policy};
+use super::diff::tests::{Fake, observed_from, policy as base_policy};
 
 const LABEL_PREFIX: &str = "app.kubernetes.io/part-of=";
 
@@ -207,7 +211,7 @@ fn plans_against_a_mutated_nautobot_touch_only_ours_keep_hand_edits_and_converge
         assert!(update_observed(
             &mut observed,
             &plan,
-            &ApplyReport::default()
+            &ApplyReport::<()>::default()
         ));
         // nothing lost: every desired record is in Nautobot now, or blocked by someone else's
         let blocked: BTreeSet<Uuid> = plan.conflicts.iter().map(|c| c.id).collect();
