@@ -16,6 +16,9 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "module layering: no import circles, I/O only in nautobot/, controller/, runtime/ (tests/architecture.rs)"
+cargo test --locked --test architecture
+
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 

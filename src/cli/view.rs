@@ -226,7 +226,7 @@ pub fn plan_table(
         plan.kept,
         plan.conflicts.len(),
         plan.errors.len(),
-        outcome.observed.len()
+        outcome.observed_before
     );
     for (label, ops) in [
         ("update", &plan.updates),

@@ -20,12 +20,11 @@ use uuid::Uuid;
 use super::cluster::{ClusterCache, Dirty};
 use crate::config::SyncConfig;
 use crate::model::Kind;
-use crate::nautobot::apply::ApplyReport;
-use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, SyncError, Token};
-use crate::plan::DesiredState;
-use crate::plan::Resolver;
-use crate::plan::{Failure, update_observed};
-use crate::plan::{ObservedObject, Plan, diff};
+use crate::nautobot::{
+    self, ApplyReport, ClientConfig, HttpClient, NautobotApi, Pass, SyncError, SyncOutcome, Synced,
+    Token,
+};
+use crate::plan::{DesiredState, Failure, ObservedObject, Plan, Policy, Resolver};
 use crate::project::{Projector, Root, Warning};
 use crate::runtime::metrics::Metrics;
 
@@ -172,8 +171,8 @@ impl Drop for Worker {
 /// The worker's state between passes.
 struct State {
     desired: DesiredState,
-    observed: BTreeMap<Uuid, ObservedObject>,
-    resolver: Option<Resolver>,
+    /// Nautobot's owned objects as last read and written, and the prerequisite ids.
+    synced: Synced,
     need_full: bool,
     reproject_all: bool,
     roots: BTreeSet<Root>,
@@ -244,8 +243,7 @@ async fn run(
     let mut ready = cache.readiness();
     let mut st = State {
         desired: DesiredState::new(),
-        observed: BTreeMap::new(),
-        resolver: None,
+        synced: Synced::default(),
         need_full: true,
         reproject_all: true,
         roots: BTreeSet::new(),
@@ -444,7 +442,7 @@ impl PassOutcome {
     /// Object and write metrics of this pass.
     fn record(&self, metrics: &Metrics, st: &State) {
         let mut per: BTreeMap<Kind, [usize; 4]> = BTreeMap::new();
-        for o in st.observed.values() {
+        for o in st.synced.observed.values() {
             per.entry(o.kind).or_default()[0] += 1;
         }
         for op in &self.plan.held {
@@ -490,7 +488,7 @@ impl PassOutcome {
             r.last_full_sync = Some(now);
         }
         let mut in_sync: BTreeMap<Kind, usize> = BTreeMap::new();
-        for o in st.observed.values() {
+        for o in st.synced.observed.values() {
             *in_sync.entry(o.kind).or_default() += 1;
         }
         r.in_sync = in_sync;
@@ -564,9 +562,9 @@ fn projector_roots(st: &mut State, spec: &WorkerSpec, cache: &ClusterCache) -> B
     touched
 }
 
-async fn full_pass(
+async fn full_pass<A: NautobotApi>(
     spec: &WorkerSpec,
-    client: &HttpClient,
+    client: &A,
     cache: &ClusterCache,
     st: &mut State,
     metrics: &Metrics,
@@ -576,22 +574,23 @@ async fn full_pass(
     client.check().await?;
     let desired = st.desired.records();
     let ips_unknown = st.desired.ips_unknown();
-    let write = !(spec.cfg.dry_run || spec.cfg.suspend);
-    let mut policy =
-        crate::plan::Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
-    let resolver = nautobot::bootstrap::bootstrap(client, &spec.cfg, &desired, !write).await?;
-    st.observed = if resolver.ownership_field_exists {
-        nautobot::observe::load_owned(client, &spec.cfg.cluster_name, &resolver).await?
-    } else {
-        BTreeMap::new()
-    };
-    policy.hold_removals = kubevirt_hold(cache, &st.observed);
-    let plan = diff(&desired, &ips_unknown, &st.observed, &policy, &resolver);
+    let policy = Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    let outcome = pass_of(spec)
+        .full(
+            client,
+            &desired,
+            &ips_unknown,
+            policy,
+            |observed| kubevirt_hold(cache, observed),
+            &mut st.synced,
+        )
+        .await?;
     drop(desired);
-    let report = apply_plan(spec, client, st, &plan).await?;
-    st.left_behind = count_left_behind(spec, client, &resolver).await;
-    st.resolver = Some(resolver);
-    st.need_full = false;
+    let (plan, report) = settle(outcome)?;
+    if let Some(resolver) = st.synced.resolver.as_ref() {
+        st.left_behind = count_left_behind(spec, client, resolver).await;
+    }
+    st.need_full = st.synced.stale;
     st.last_full = Some(Instant::now());
     metrics.observe_sync("full", started.elapsed());
     log_pass("full", spec, &plan, report.as_ref(), started);
@@ -603,13 +602,30 @@ async fn full_pass(
     })
 }
 
+/// The pass a spec asks for: written unless it is a dry run or suspended.
+fn pass_of(spec: &WorkerSpec) -> Pass<'_> {
+    Pass::new(&spec.cfg, !(spec.cfg.dry_run || spec.cfg.suspend))
+}
+
+/// A pass's plan and report as the worker keeps them: a pass that stopped early is an error
+/// (its copy of Nautobot is stale: the next pass is a full one); an empty plan wrote nothing
+/// and needs nothing, dry run or not.
+fn settle(outcome: SyncOutcome) -> Result<(Plan, Option<ApplyReport>), SyncError> {
+    let SyncOutcome { plan, report, .. } = outcome;
+    if let Some(e) = report.as_ref().and_then(|r| r.aborted.clone()) {
+        return Err(SyncError::Api(e));
+    }
+    let report = report.or_else(|| plan.is_empty().then(ApplyReport::default));
+    Ok((plan, report))
+}
+
 /// After `spec.clusterName` changed: how many objects each previous name still owns in
 /// Nautobot (reads only). They are never touched (nothing proves this cluster is the one they
 /// came from); the status reports them until a person removes them. A failed count is logged
 /// and reported as unknown.
 async fn count_left_behind(
     spec: &WorkerSpec,
-    client: &HttpClient,
+    client: &impl NautobotApi,
     resolver: &Resolver,
 ) -> Vec<(String, Option<usize>)> {
     let mut counts = Vec::with_capacity(spec.previous_cluster_names.len());
@@ -637,9 +653,9 @@ async fn count_left_behind(
     counts
 }
 
-async fn incremental_pass(
+async fn incremental_pass<A: NautobotApi>(
     spec: &WorkerSpec,
-    client: &HttpClient,
+    client: &A,
     cache: &ClusterCache,
     st: &mut State,
     metrics: &Metrics,
@@ -659,37 +675,22 @@ async fn incremental_pass(
         });
     }
     let (desired, unknown) = st.desired.subset(&touched);
-    // a new prerequisite (a platform never seen, a new label tag) needs a bootstrap first
-    let needs_bootstrap = st.resolver.as_ref().is_none_or(|res| {
-        desired.values().any(|r| {
-            r.refs()
-                .any(|x| crate::plan::Resolve::resolve(res, x, r.kind).is_err())
-                || r.tags.iter().any(|t| !res.knows_tag(t))
-        })
-    });
-    if needs_bootstrap {
-        let write = !(spec.cfg.dry_run || spec.cfg.suspend);
-        st.resolver = Some(
-            nautobot::bootstrap::bootstrap(client, &spec.cfg, &st.desired.records(), !write)
-                .await?,
-        );
-    }
-    let resolver = st.resolver.as_ref().expect("set above");
-    let observed: BTreeMap<Uuid, ObservedObject> = touched
-        .iter()
-        .filter_map(|id| st.observed.get(id).map(|o| (*id, o.clone())))
-        .collect();
-    let mut policy =
-        crate::plan::Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
-    policy.owned_total = Some(
-        st.observed
-            .values()
-            .filter(|o| o.kind.carries_marker())
-            .count(),
-    );
-    policy.hold_removals = kubevirt_hold(cache, &st.observed);
-    let plan = diff(&desired, &unknown, &observed, &policy, resolver);
-    let report = apply_plan(spec, client, st, &plan).await?;
+    let policy = Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
+    let outcome = pass_of(spec)
+        .incremental(
+            client,
+            &touched,
+            &desired,
+            &unknown,
+            || st.desired.records(),
+            policy,
+            |observed| kubevirt_hold(cache, observed),
+            &mut st.synced,
+        )
+        .await;
+    let stale = st.synced.stale;
+    st.need_full |= stale;
+    let (plan, report) = settle(outcome?)?;
     metrics.observe_sync("incremental", started.elapsed());
     if !plan.is_empty() || !plan.held.is_empty() {
         log_pass("incremental", spec, &plan, report.as_ref(), started);
@@ -700,34 +701,6 @@ async fn incremental_pass(
         full: false,
         touched: Some(touched),
     })
-}
-
-/// Applies a plan unless the spec says dry run or suspend; keeps the observed copy current.
-async fn apply_plan(
-    spec: &WorkerSpec,
-    client: &HttpClient,
-    st: &mut State,
-    plan: &Plan,
-) -> Result<Option<ApplyReport>, SyncError> {
-    if spec.cfg.dry_run || spec.cfg.suspend || plan.is_empty() {
-        return Ok(if plan.is_empty() {
-            Some(ApplyReport::default())
-        } else {
-            None
-        });
-    }
-    let opts = ApplyOptions {
-        batch_size: 100,
-        streams: spec.cfg.max_concurrent,
-    };
-    let report = nautobot::apply::apply(client, plan, opts).await;
-    if !update_observed(&mut st.observed, plan, &report) {
-        st.need_full = true;
-    }
-    if let Some(e) = &report.aborted {
-        return Err(SyncError::Api(e.clone()));
-    }
-    Ok(Some(report))
 }
 
 fn log_pass(
@@ -797,8 +770,7 @@ mod tests {
     fn state() -> State {
         State {
             desired: DesiredState::new(),
-            observed: BTreeMap::new(),
-            resolver: None,
+            synced: Synced::default(),
             need_full: false,
             reproject_all: false,
             roots: BTreeSet::new(),

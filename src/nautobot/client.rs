@@ -60,6 +60,11 @@ pub trait NautobotApi: Send + Sync {
         endpoint: &str,
         ids: Vec<Uuid>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Checks that this is a Nautobot the operator can speak to, before a full pass: the
+    /// server's version. Nothing to check by default (fakes).
+    fn check(&self) -> impl Future<Output = Result<String, ApiError>> + Send {
+        async { Ok(String::new()) }
+    }
 }
 
 /// An API token. Its Debug and Display never show it.
@@ -638,6 +643,9 @@ fn backoff_delay(base: Duration, attempt: u32) -> Duration {
 }
 
 impl NautobotApi for HttpClient {
+    async fn check(&self) -> Result<String, ApiError> {
+        HttpClient::check(self).await
+    }
     async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
         let mut q: Vec<(&str, String)> = vec![("limit", PAGE_SIZE.to_string())];
         q.extend(query.iter().cloned());
