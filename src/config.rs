@@ -13,7 +13,7 @@ use regex::Regex;
 use crate::api::{DeletionPolicy, NautobotSyncSpec, OnDeletePolicy, SyncSelection};
 
 /// A spec the operator can act on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SyncConfig {
     /// Nautobot base URL (without a trailing slash).
     pub nautobot_url: String,
@@ -93,6 +93,16 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> InvalidSpec 
 pub struct NamespaceMatcher {
     include: Vec<Regex>,
     exclude: Vec<Regex>,
+}
+
+/// Two matchers are equal when their patterns are (a compiled regex has no equality of its own).
+impl PartialEq for NamespaceMatcher {
+    fn eq(&self, other: &Self) -> bool {
+        fn same(a: &[Regex], b: &[Regex]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_str() == y.as_str())
+        }
+        same(&self.include, &other.include) && same(&self.exclude, &other.exclude)
+    }
 }
 
 impl NamespaceMatcher {
@@ -349,6 +359,18 @@ spec:
     tokenSecretRef: {name: tok}
   placement: {location: dc1}
 "#;
+
+    #[test]
+    fn configs_compare_by_value() {
+        // the worker restarts its passes when the config changes: equal specs must compare
+        // equal (compiled regexes included), a changed filter must not
+        let spec = spec_from_yaml(MINIMAL);
+        let a = SyncConfig::from_spec(&spec).unwrap();
+        assert_eq!(a, SyncConfig::from_spec(&spec).unwrap());
+        let mut other = spec.clone();
+        other.namespace_filter.include = vec!["team-.*".into()];
+        assert_ne!(a, SyncConfig::from_spec(&other).unwrap());
+    }
 
     #[test]
     fn minimal_spec_gets_defaults() {

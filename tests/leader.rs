@@ -38,7 +38,7 @@ fn spawn(stand_in: &StandIn, identity: &str) -> (LeaderHandle, JoinHandle<()>) {
         retry_period: RETRY,
         ..LeaderConfig::new(NS, LEASE, identity)
     };
-    LeaderElector::spawn(stand_in.client(), cfg)
+    LeaderElector::spawn(stand_in.client(), cfg).expect("a valid config")
 }
 
 async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {

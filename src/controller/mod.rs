@@ -116,7 +116,24 @@ pub async fn run(
                 lease.clone(),
                 opts.identity.clone(),
             );
-            let (handle, _task) = LeaderElector::spawn(client.clone(), cfg);
+            let (handle, task) = LeaderElector::spawn(client.clone(), cfg)?;
+            // supervised: an election that ends before shutdown (a panic, a bug) has turned
+            // the flag false, so nothing is written any more; say so and fail liveness so
+            // that the kubelet restarts the pod
+            let health = health.clone();
+            let stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let ended = task.await;
+                if !*stop.borrow() {
+                    let why = match ended {
+                        Err(e) if e.is_panic() => "it panicked".to_string(),
+                        Err(e) => e.to_string(),
+                        Ok(()) => "it ended".to_string(),
+                    };
+                    tracing::error!(reason = %why, "leader election stopped: this replica writes nothing to Nautobot any more");
+                    health.set_healthy(false, format!("leader election stopped ({why})"));
+                }
+            });
             (handle.subscribe(), Some(handle))
         }
         None => {

@@ -145,7 +145,7 @@ impl Worker {
         self.spec.send_if_modified(|cur| {
             let changed = cur.generation != spec.generation
                 || cur.allow_mass_deletion != spec.allow_mass_deletion
-                || format!("{:?}", cur.cfg) != format!("{:?}", spec.cfg)
+                || cur.cfg != spec.cfg
                 || !cur.token.same_as(&spec.token)
                 || cur.ca_bundle != spec.ca_bundle
                 || cur.previous_cluster_names != spec.previous_cluster_names;

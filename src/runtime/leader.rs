@@ -180,14 +180,15 @@ pub struct LeaderElector {
 }
 
 impl LeaderElector {
-    /// Starts electing on the current tokio runtime.
-    ///
-    /// # Panics
-    /// When [`LeaderConfig::validate`] fails.
-    pub fn spawn(client: kube::Client, cfg: LeaderConfig) -> (LeaderHandle, JoinHandle<()>) {
-        if let Err(err) = cfg.validate() {
-            panic!("invalid leader election config: {err}");
-        }
+    /// Starts electing on the current tokio runtime; refuses a config that
+    /// [`LeaderConfig::validate`] refuses. When the returned task ends (or panics), the flag
+    /// turns false: a replica whose election died never writes.
+    pub fn spawn(
+        client: kube::Client,
+        cfg: LeaderConfig,
+    ) -> Result<(LeaderHandle, JoinHandle<()>), String> {
+        cfg.validate()
+            .map_err(|err| format!("invalid leader election config: {err}"))?;
         let (tx, rx) = watch::channel(false);
         let (stop, stopped) = oneshot::channel();
         let elector = Self {
@@ -197,7 +198,7 @@ impl LeaderElector {
         let span =
             info_span!("leader", lease = %elector.cfg.lease_name, identity = %elector.cfg.identity);
         let task = tokio::spawn(elector.run(Flag(tx), stopped).instrument(span));
-        (LeaderHandle { rx, stop }, task)
+        Ok((LeaderHandle { rx, stop }, task))
     }
 
     async fn run(self, flag: Flag, mut stop: oneshot::Receiver<()>) {
