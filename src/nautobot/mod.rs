@@ -7,6 +7,8 @@ pub mod apply;
 pub mod bootstrap;
 pub mod client;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod observe;
 pub mod pass;
 

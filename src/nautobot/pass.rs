@@ -203,3 +203,150 @@ impl<'a> Pass<'a> {
         Some(report)
     }
 }
+
+/// Request-level tests: the pass against an in-memory Nautobot, no network.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use crate::nautobot::fake::FakeNautobot;
+    use crate::project::Projection;
+    use crate::project::testing::{config, project, sample};
+    use serde_json::json;
+
+    fn setup() -> (SyncConfig, Projection, FakeNautobot) {
+        let cfg = config(json!({}));
+        let p = project(&cfg, &sample());
+        let location = cfg.location.clone().unwrap_or_default();
+        (cfg, p, FakeNautobot::with_location(&location))
+    }
+
+    async fn full(
+        api: &FakeNautobot,
+        cfg: &SyncConfig,
+        p: &Projection,
+        synced: &mut Synced,
+    ) -> SyncOutcome {
+        let policy = Policy::new(cfg, jiff::Timestamp::now(), false);
+        Pass::new(cfg, true)
+            .full(api, &p.records, &p.ips_unknown, policy, |_| None, synced)
+            .await
+            .expect("the pass runs")
+    }
+
+    fn writes(api: &FakeNautobot) -> usize {
+        api.take_log().iter().filter(|r| r.method != "GET").count()
+    }
+
+    #[tokio::test]
+    async fn a_full_pass_creates_everything_once_and_then_writes_nothing() {
+        let (cfg, p, api) = setup();
+        let mut synced = Synced::default();
+        let first = full(&api, &cfg, &p, &mut synced).await;
+        let report = first.report.expect("written");
+        assert!(report.failures.is_empty(), "{:#?}", report.failures);
+        assert!(report.aborted.is_none());
+        assert_eq!(api.objects("virtualization/virtual-machines/").len(), 5);
+        assert!(writes(&api) > 0);
+        // the copy the pass kept diffs clean, and so does a fresh read of Nautobot
+        assert!(!synced.stale);
+        let again = full(&api, &cfg, &p, &mut Synced::default()).await;
+        assert!(again.plan.is_empty(), "{:#?}", again.plan);
+        assert_eq!(again.observed_before, synced.observed.len());
+        assert_eq!(writes(&api), 0, "a second pass only reads");
+    }
+
+    #[tokio::test]
+    async fn a_pass_cut_off_mid_apply_is_stale_and_the_next_one_repairs_without_duplicates() {
+        let (cfg, p, api) = setup();
+        // what a clean pass writes
+        full(&api, &cfg, &p, &mut Synced::default()).await;
+        let count = |api: &FakeNautobot| -> usize {
+            Kind::ALL.iter().map(|k| api.objects(k.endpoint()).len()).sum()
+        };
+        let total = count(&api);
+        // again into a clean Nautobot: the connection is lost at the VMs' create, in the middle
+        // of the pass (bootstrap, the cluster, tenants and devices written; VMs and what hangs
+        // on them not)
+        let (_, _, api) = setup();
+        let mut synced = Synced::default();
+        api.lose_connection_after("virtualization/virtual-machines/", 0);
+        let cut = full(&api, &cfg, &p, &mut synced).await;
+        let report = cut.report.expect("it tried to write");
+        assert_eq!(report.aborted.as_ref().map(ApiError::category), Some("NautobotUnreachable"));
+        assert!(synced.stale, "what was written is unknown");
+        assert!(api.objects("virtualization/virtual-machines/").is_empty());
+        assert!(count(&api) > 0 && count(&api) < total, "cut off in the middle");
+        api.reconnect();
+        let repaired = full(&api, &cfg, &p, &mut synced).await;
+        assert!(repaired.report.expect("written").failures.is_empty());
+        assert!(!synced.stale);
+        assert_eq!(count(&api), total, "no duplicates, nothing lost");
+        assert!(full(&api, &cfg, &p, &mut synced).await.plan.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_incremental_pass_writes_only_the_changed_object_and_reads_nothing() {
+        let (cfg, p, api) = setup();
+        let mut synced = Synced::default();
+        full(&api, &cfg, &p, &mut synced).await;
+        api.take_log();
+        let vm = p
+            .records
+            .values()
+            .find(|r| r.kind == Kind::VirtualMachine)
+            .expect("a VM")
+            .clone();
+        let mut changed = vm.clone();
+        changed.fields.insert("vcpus", json!(64).into());
+        let touched = BTreeSet::from([vm.id]);
+        let desired = BTreeMap::from([(vm.id, changed)]);
+        let policy = Policy::new(&cfg, jiff::Timestamp::now(), false);
+        let out = Pass::new(&cfg, true)
+            .incremental(
+                &api,
+                &touched,
+                &desired,
+                &BTreeSet::new(),
+                || p.records.iter().map(|(id, r)| (*id, r)).collect::<BTreeMap<_, _>>(),
+                policy,
+                |_| None,
+                &mut synced,
+            )
+            .await
+            .expect("the pass runs");
+        assert_eq!(out.plan.updates.len(), 1);
+        let log = api.take_log();
+        assert_eq!(log.len(), 1, "one PATCH, no read: {log:?}");
+        assert_eq!((log[0].method, log[0].objects), ("PATCH", 1));
+        let stored = api
+            .object("virtualization/virtual-machines/", vm.id)
+            .expect("still there");
+        assert_eq!(stored["vcpus"], json!(64));
+    }
+
+    #[tokio::test]
+    async fn a_mass_deletion_is_held_and_nothing_is_deleted() {
+        let (cfg, p, api) = setup();
+        full(&api, &cfg, &p, &mut Synced::default()).await;
+        api.take_log();
+        // the cluster looks empty (a broken cache would look like this)
+        let out = full(&api, &cfg, &Projection::default(), &mut Synced::default()).await;
+        assert!(out.plan.deletes.is_empty());
+        assert!(!out.plan.held.is_empty() && out.plan.held_reason.is_some());
+        assert!(api.take_log().iter().all(|r| r.method == "GET"), "only reads");
+        assert_eq!(api.objects("virtualization/virtual-machines/").len(), 5);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_written_unless_the_pass_writes() {
+        let (cfg, p, api) = setup();
+        let out = Pass::new(&cfg, false)
+            .full(&api, &p.records, &p.ips_unknown, Policy::new(&cfg, jiff::Timestamp::now(), false), |_| None, &mut Synced::default())
+            .await
+            .expect("the pass runs");
+        assert!(out.report.is_none() && !out.plan.creates.is_empty());
+        assert!(!out.prerequisites_created.is_empty());
+        assert_eq!(writes(&api), 0, "a dry run writes nothing, not even prerequisites");
+    }
+}
