@@ -739,6 +739,28 @@ async fn openshift_info(client: &Client) -> Option<ClusterInfo> {
     Some(idx.cluster_info())
 }
 
+/// For request-level tests of what reads the cache (the worker): fill and change it as the
+/// watches would.
+#[cfg(test)]
+impl ClusterCache {
+    /// Loads an index as if every watch had listed it, KubeVirt served.
+    pub(crate) fn load(&self, index: ClusterIndex) {
+        *self.write() = index;
+        self.set_kubevirt(true);
+        let required = self.ready.borrow().required.clone();
+        for kind in required {
+            self.mark_synced(kind);
+        }
+        self.announce(Dirty::All);
+    }
+
+    /// Changes the index as one watch event would, announcing the roots `f` returns.
+    pub(crate) fn change(&self, f: impl FnOnce(&mut ClusterIndex) -> Vec<Root>) {
+        let roots = f(&mut self.write());
+        self.announce(Dirty::Roots(roots));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,7 +122,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts a worker.
+    /// Starts a worker that talks to the Nautobot its spec names.
     pub fn spawn(
         spec: WorkerSpec,
         cache: Arc<ClusterCache>,
@@ -130,9 +130,36 @@ impl Worker {
         metrics: Arc<Metrics>,
         on_report: Arc<dyn Fn() + Send + Sync>,
     ) -> Worker {
+        let m = metrics.clone();
+        Self::spawn_with(
+            spec,
+            cache,
+            leader,
+            metrics,
+            on_report,
+            move |s: &WorkerSpec| s.client(&m),
+        )
+    }
+
+    /// Starts a worker on any Nautobot interface: `connect` makes the client for each spec
+    /// (the request-level tests give an in-memory Nautobot).
+    pub fn spawn_with<A, F>(
+        spec: WorkerSpec,
+        cache: Arc<ClusterCache>,
+        leader: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+        on_report: Arc<dyn Fn() + Send + Sync>,
+        connect: F,
+    ) -> Worker
+    where
+        A: NautobotApi + 'static,
+        F: Fn(&WorkerSpec) -> Result<A, String> + Send + 'static,
+    {
         let (spec_tx, spec_rx) = watch::channel(spec);
         let (report_tx, report_rx) = watch::channel(WorkerReport::default());
-        let task = tokio::spawn(run(spec_rx, cache, leader, metrics, report_tx, on_report));
+        let task = tokio::spawn(run(
+            spec_rx, cache, leader, metrics, report_tx, on_report, connect,
+        ));
         Worker {
             spec: spec_tx,
             report: report_rx,
@@ -231,13 +258,14 @@ impl State {
 const DEBOUNCE: Duration = Duration::from_millis(300);
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
-async fn run(
+async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, String>>(
     mut spec_rx: watch::Receiver<WorkerSpec>,
     cache: Arc<ClusterCache>,
     mut leader: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
     report_tx: watch::Sender<WorkerReport>,
     on_report: Arc<dyn Fn() + Send + Sync>,
+    connect: F,
 ) {
     let mut dirty = cache.subscribe();
     let mut ready = cache.readiness();
@@ -266,7 +294,7 @@ async fn run(
     };
     loop {
         let spec = spec_rx.borrow_and_update().clone();
-        let client = match spec.client(&metrics) {
+        let client = match connect(&spec) {
             Ok(c) => c,
             Err(message) => {
                 publish(&|r| {
@@ -766,6 +794,8 @@ fn kubevirt_hold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nautobot::fake::FakeNautobot;
+    use crate::project::testing::{config, sample};
 
     fn state() -> State {
         State {
@@ -798,6 +828,143 @@ mod tests {
             failures,
             ..ApplyReport::default()
         }
+    }
+
+    /// The request-level rig: a worker on the sample cluster and an in-memory Nautobot.
+    struct Rig {
+        nautobot: Arc<FakeNautobot>,
+        cache: Arc<ClusterCache>,
+        leader: watch::Sender<bool>,
+        worker: Worker,
+    }
+
+    fn spec(generation: i64) -> WorkerSpec {
+        WorkerSpec {
+            cfg: config(serde_json::json!({})),
+            token: Token::new("t"),
+            ca_bundle: None,
+            generation,
+            allow_mass_deletion: false,
+            previous_cluster_names: Vec::new(),
+        }
+    }
+
+    fn rig() -> Rig {
+        let metrics = Metrics::new();
+        let cache = ClusterCache::new(metrics.clone());
+        let spec = spec(1);
+        let nautobot = Arc::new(FakeNautobot::with_location(
+            spec.cfg.location.as_deref().unwrap_or_default(),
+        ));
+        let (leader, leading) = watch::channel(true);
+        let fake = nautobot.clone();
+        let worker = Worker::spawn_with(
+            spec,
+            cache.clone(),
+            leading,
+            metrics,
+            Arc::new(|| {}),
+            move |_: &WorkerSpec| Ok(fake.clone()),
+        );
+        Rig {
+            nautobot,
+            cache,
+            leader,
+            worker,
+        }
+    }
+
+    impl Rig {
+        /// Waits (bounded) until the report satisfies `ok`.
+        async fn until(&self, what: &str, ok: impl Fn(&WorkerReport) -> bool) -> WorkerReport {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let r = self.worker.report();
+                if ok(&r) {
+                    return r;
+                }
+                assert!(Instant::now() < deadline, "{what}: {r:#?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    fn a_service(idx: &crate::cluster::ClusterIndex) -> (String, String) {
+        idx.services()
+            .map(|s| s.meta.key())
+            .find(|(ns, _)| ns.starts_with("shop"))
+            .expect("a Service of a synced namespace")
+    }
+
+    #[tokio::test]
+    async fn the_worker_waits_for_the_cache_then_syncs_and_a_change_costs_its_writes_only() {
+        let rig = rig();
+        rig.until("waiting for caches", |r| {
+            matches!(r.phase, Phase::WaitingForCaches(_))
+        })
+        .await;
+        assert!(
+            rig.nautobot.take_log().is_empty(),
+            "nothing before the cache is ready"
+        );
+        rig.cache.load(sample());
+        let r = rig
+            .until("synced", |r| r.phase == Phase::Synced && r.passes >= 1)
+            .await;
+        assert!(r.in_sync.get(&Kind::VirtualMachine) == Some(&5), "{r:#?}");
+        rig.nautobot.take_log();
+        // a Service goes: an incremental pass writes and reads nothing
+        let passes = r.passes;
+        rig.cache.change(|idx| {
+            let (ns, name) = a_service(idx);
+            idx.delete_service(&ns, &name);
+            vec![Root::Service((ns, name))]
+        });
+        rig.until("the change synced", |r| r.passes > passes).await;
+        let log = rig.nautobot.take_log();
+        assert!(
+            !log.is_empty() && log.iter().all(|q| q.method != "GET"),
+            "{log:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_is_not_leader_writes_nothing_and_a_spec_change_starts_a_full_pass() {
+        let rig = rig();
+        rig.cache.load(sample());
+        let r = rig.until("synced", |r| r.phase == Phase::Synced).await;
+        rig.leader.send_replace(false);
+        rig.until("not leader", |r| r.phase == Phase::NotLeader)
+            .await;
+        rig.nautobot.take_log();
+        rig.cache.change(|idx| {
+            let (ns, name) = a_service(idx);
+            idx.delete_service(&ns, &name);
+            vec![Root::Service((ns, name))]
+        });
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(
+            rig.nautobot.take_log().is_empty(),
+            "no request without the Lease"
+        );
+        // leader again: a full pass (it reads) catches up with what changed meanwhile
+        rig.leader.send_replace(true);
+        let r = rig
+            .until("synced again", |x| {
+                x.phase == Phase::Synced && x.passes > r.passes
+            })
+            .await;
+        let log = rig.nautobot.take_log();
+        assert!(log.iter().any(|q| q.method == "GET") && log.iter().any(|q| q.method != "GET"));
+        // a new spec (another generation, the same config) is a full pass too
+        let mut next = spec(2);
+        next.cfg.cluster_domain = "changed.example".into();
+        rig.worker.update(next);
+        rig.until("the new generation", |x| {
+            x.generation == 2 && x.passes > r.passes
+        })
+        .await;
+        assert!(rig.nautobot.take_log().iter().any(|q| q.method == "GET"));
     }
 
     #[test]

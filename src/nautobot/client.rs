@@ -67,6 +67,48 @@ pub trait NautobotApi: Send + Sync {
     }
 }
 
+/// A shared client is a client (a worker and a test holding the same one).
+impl<T: NautobotApi> NautobotApi for std::sync::Arc<T> {
+    fn list(
+        &self,
+        endpoint: &str,
+        query: &[(&str, String)],
+    ) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send {
+        (**self).list(endpoint, query)
+    }
+    fn get(
+        &self,
+        endpoint: &str,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Value>, ApiError>> + Send {
+        (**self).get(endpoint, id)
+    }
+    fn create(
+        &self,
+        endpoint: &str,
+        items: Vec<Value>,
+    ) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send {
+        (**self).create(endpoint, items)
+    }
+    fn update(
+        &self,
+        endpoint: &str,
+        items: Vec<Value>,
+    ) -> impl Future<Output = Result<Vec<Value>, ApiError>> + Send {
+        (**self).update(endpoint, items)
+    }
+    fn delete(
+        &self,
+        endpoint: &str,
+        ids: Vec<Uuid>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        (**self).delete(endpoint, ids)
+    }
+    fn check(&self) -> impl Future<Output = Result<String, ApiError>> + Send {
+        (**self).check()
+    }
+}
+
 /// An API token. Its Debug and Display never show it.
 #[derive(Clone)]
 pub struct Token(String);

@@ -50,7 +50,10 @@ impl FakeNautobot {
     /// Puts an object into a collection as a person would.
     pub fn insert(&self, endpoint: &str, object: Value) {
         let id = object["id"].as_str().unwrap_or_default().to_string();
-        self.lock().entry(endpoint.into()).or_default().insert(id, object);
+        self.lock()
+            .entry(endpoint.into())
+            .or_default()
+            .insert(id, object);
     }
 
     /// The objects of a collection.
@@ -64,17 +67,6 @@ impl FakeNautobot {
     /// One object.
     pub fn object(&self, endpoint: &str, id: Uuid) -> Option<Value> {
         self.lock().get(endpoint)?.get(&id.to_string()).cloned()
-    }
-
-    /// Edits an object as a person would.
-    pub fn edit(&self, endpoint: &str, id: Uuid, f: impl FnOnce(&mut Value)) {
-        if let Some(o) = self
-            .lock()
-            .get_mut(endpoint)
-            .and_then(|c| c.get_mut(&id.to_string()))
-        {
-            f(o);
-        }
     }
 
     /// After `n` more write requests to `endpoint`, every request fails as if the connection
@@ -176,10 +168,12 @@ impl NautobotApi for FakeNautobot {
         // atomic, as Nautobot's bulk create: an id that exists refuses the whole batch
         let errors: Vec<Value> = items
             .iter()
-            .map(|i| match i["id"].as_str().is_some_and(|id| c.contains_key(id)) {
-                true => json!({"id": ["object with this id already exists."]}),
-                false => json!({}),
-            })
+            .map(
+                |i| match i["id"].as_str().is_some_and(|id| c.contains_key(id)) {
+                    true => json!({"id": ["object with this id already exists."]}),
+                    false => json!({}),
+                },
+            )
             .collect();
         if errors.iter().any(|e| e != &json!({})) {
             return Err(ApiError::Http {

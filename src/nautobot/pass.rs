@@ -262,7 +262,10 @@ mod tests {
         // what a clean pass writes
         full(&api, &cfg, &p, &mut Synced::default()).await;
         let count = |api: &FakeNautobot| -> usize {
-            Kind::ALL.iter().map(|k| api.objects(k.endpoint()).len()).sum()
+            Kind::ALL
+                .iter()
+                .map(|k| api.objects(k.endpoint()).len())
+                .sum()
         };
         let total = count(&api);
         // again into a clean Nautobot: the connection is lost at the VMs' create, in the middle
@@ -273,10 +276,16 @@ mod tests {
         api.lose_connection_after("virtualization/virtual-machines/", 0);
         let cut = full(&api, &cfg, &p, &mut synced).await;
         let report = cut.report.expect("it tried to write");
-        assert_eq!(report.aborted.as_ref().map(ApiError::category), Some("NautobotUnreachable"));
+        assert_eq!(
+            report.aborted.as_ref().map(ApiError::category),
+            Some("NautobotUnreachable")
+        );
         assert!(synced.stale, "what was written is unknown");
         assert!(api.objects("virtualization/virtual-machines/").is_empty());
-        assert!(count(&api) > 0 && count(&api) < total, "cut off in the middle");
+        assert!(
+            count(&api) > 0 && count(&api) < total,
+            "cut off in the middle"
+        );
         api.reconnect();
         let repaired = full(&api, &cfg, &p, &mut synced).await;
         assert!(repaired.report.expect("written").failures.is_empty());
@@ -308,7 +317,12 @@ mod tests {
                 &touched,
                 &desired,
                 &BTreeSet::new(),
-                || p.records.iter().map(|(id, r)| (*id, r)).collect::<BTreeMap<_, _>>(),
+                || {
+                    p.records
+                        .iter()
+                        .map(|(id, r)| (*id, r))
+                        .collect::<BTreeMap<_, _>>()
+                },
                 policy,
                 |_| None,
                 &mut synced,
@@ -334,7 +348,10 @@ mod tests {
         let out = full(&api, &cfg, &Projection::default(), &mut Synced::default()).await;
         assert!(out.plan.deletes.is_empty());
         assert!(!out.plan.held.is_empty() && out.plan.held_reason.is_some());
-        assert!(api.take_log().iter().all(|r| r.method == "GET"), "only reads");
+        assert!(
+            api.take_log().iter().all(|r| r.method == "GET"),
+            "only reads"
+        );
         assert_eq!(api.objects("virtualization/virtual-machines/").len(), 5);
     }
 
@@ -342,11 +359,22 @@ mod tests {
     async fn nothing_is_written_unless_the_pass_writes() {
         let (cfg, p, api) = setup();
         let out = Pass::new(&cfg, false)
-            .full(&api, &p.records, &p.ips_unknown, Policy::new(&cfg, jiff::Timestamp::now(), false), |_| None, &mut Synced::default())
+            .full(
+                &api,
+                &p.records,
+                &p.ips_unknown,
+                Policy::new(&cfg, jiff::Timestamp::now(), false),
+                |_| None,
+                &mut Synced::default(),
+            )
             .await
             .expect("the pass runs");
         assert!(out.report.is_none() && !out.plan.creates.is_empty());
         assert!(!out.prerequisites_created.is_empty());
-        assert_eq!(writes(&api), 0, "a dry run writes nothing, not even prerequisites");
+        assert_eq!(
+            writes(&api),
+            0,
+            "a dry run writes nothing, not even prerequisites"
+        );
     }
 }
