@@ -170,10 +170,7 @@ pub fn apply(
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
-    let opts = ApplyOptions {
-        batch_size: 100,
-        streams: cfg.max_concurrent,
-    };
+    let opts = ApplyOptions::for_spec(&cfg);
     let outcome = crate::runtime::process::block_on(async {
         client.check().await.map_err(|e| e.to_string())?;
         nautobot::full_sync(&client, &cfg, &projection, &policy, cfg.dry_run, opts)

@@ -715,10 +715,10 @@ async fn incremental_pass<A: NautobotApi>(
             |observed| kubevirt_hold(cache, observed),
             &mut st.synced,
         )
-        .await;
-    let stale = st.synced.stale;
-    st.need_full |= stale;
-    let (plan, report) = settle(outcome?)?;
+        .await?;
+    // a pass cut off mid-apply is an error here: the worker's error path then asks for a
+    // full pass
+    let (plan, report) = settle(outcome)?;
     metrics.observe_sync("incremental", started.elapsed());
     if !plan.is_empty() || !plan.held.is_empty() {
         log_pass("incremental", spec, &plan, report.as_ref(), started);

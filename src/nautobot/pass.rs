@@ -85,15 +85,12 @@ pub struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    /// A pass with the spec's concurrency (bulk batches of 100, as measured best).
+    /// A pass with the spec's apply options.
     pub fn new(cfg: &'a SyncConfig, write: bool) -> Self {
         Pass {
             cfg,
             write,
-            opts: ApplyOptions {
-                batch_size: 100,
-                streams: cfg.max_concurrent,
-            },
+            opts: ApplyOptions::for_spec(cfg),
         }
     }
 
