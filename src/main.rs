@@ -93,20 +93,22 @@ struct PlanArgs {
 }
 
 impl NautobotArgs {
-    fn connection(&self) -> Result<Option<cli::Connection>, String> {
+    fn connection(&self) -> Result<Option<cli::Connection>, cli::CliError> {
         let Some(url) = &self.nautobot else {
             return Ok(None);
         };
         let token = match &self.token_file {
-            Some(p) => std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-            None => std::env::var("NAUTOBOT_TOKEN")
-                .map_err(|_| "set NAUTOBOT_TOKEN or --token-file".to_string())?,
+            Some(p) => std::fs::read_to_string(p).map_err(|source| cli::CliError::Read {
+                path: p.clone(),
+                source,
+            })?,
+            None => std::env::var("NAUTOBOT_TOKEN").map_err(|_| cli::CliError::NoToken)?,
         };
         let ca_bundle = match &self.ca_bundle {
-            Some(p) => {
-                Some(std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?)
-            }
+            Some(p) => Some(std::fs::read(p).map_err(|source| cli::CliError::Read {
+                path: p.clone(),
+                source,
+            })?),
             None => None,
         };
         Ok(Some(cli::Connection {
@@ -127,7 +129,7 @@ enum PlanOutput {
 }
 
 /// Prints a command's text, or its error on stderr with exit code 2.
-fn print_result(result: Result<String, String>) -> ExitCode {
+fn print_result(result: Result<String, cli::CliError>) -> ExitCode {
     match result {
         Ok(text) => {
             print!("{text}");
@@ -165,7 +167,7 @@ fn main() -> ExitCode {
                 cli.log_format.unwrap_or(telemetry::LogFormat::Text),
             );
             let result = args.nautobot.connection().and_then(|c| {
-                let c = c.ok_or("--nautobot URL is required")?;
+                let c = c.ok_or(cli::CliError::NoNautobot)?;
                 cli::apply(
                     &args.snapshot,
                     &args.nautobotsync,

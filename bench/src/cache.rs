@@ -17,7 +17,7 @@ use crate::procfs;
 use crate::source::Source;
 
 /// The KubeVirt CRDs the stand-in needs before it serves VMs.
-use nbsync::controller::cluster::{CORE_KINDS, KUBEVIRT_KINDS};
+use nbsync::cluster::{CORE_KINDS, KUBEVIRT_KINDS};
 
 const KUBEVIRT_CRDS: &str = include_str!("../../examples/kubevirt-crds.json");
 
@@ -329,7 +329,8 @@ async fn dry_run_pass(s: &StandIn, pid: &str, url: &str, token: &str) -> Result<
     let api = nbsync::nautobot::HttpClient::new(nbsync::nautobot::ClientConfig::new(
         url,
         nbsync::nautobot::Token::new(token),
-    ))?;
+    ))
+    .map_err(|e| e.to_string())?;
     crate::live::ensure_location(&api, "ocp-lab-dc1").await?;
     let mut spec = crate::live::sync_spec(url)?;
     spec["dryRun"] = json!(true);

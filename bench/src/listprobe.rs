@@ -31,8 +31,8 @@ pub struct Options {
     pub source: Source,
 }
 
+use nbsync::cluster::wire::KEPT_ANNOTATIONS;
 use nbsync::cluster::wire::SlimPod;
-use nbsync::controller::cluster::KEPT_ANNOTATIONS;
 
 /// How the operator stripped a pod before it read slim types (`nbsync::cluster::wire`): the full type is
 /// read, then cut down. Kept here to measure the difference.

@@ -69,6 +69,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
 
 fn client(opts: &Options) -> Result<HttpClient, String> {
     HttpClient::new(ClientConfig::new(&opts.nautobot, Token::new(&opts.token)))
+        .map_err(|e| e.to_string())
 }
 
 fn spec(opts: &Options) -> Result<Value, String> {

@@ -17,7 +17,6 @@ mod procfs;
 mod project;
 mod rng;
 mod source;
-mod strip;
 mod synth;
 
 use std::io::Write;
@@ -179,9 +178,6 @@ struct ProjectArgs {
     /// Read this `kind: List` snapshot instead of generating one.
     #[arg(long, short = 's')]
     snapshot: Option<PathBuf>,
-    /// Strip objects as the operator's watch cache does before indexing them.
-    #[arg(long)]
-    strip: bool,
     /// Also sync pod IPs (`sync.podIps: true`).
     #[arg(long)]
     pod_ips: bool,
@@ -309,7 +305,6 @@ fn main() -> ExitCode {
         Command::Project(a) => a.scale.source(&a.snapshot).and_then(|source| {
             project::run(&project::Options {
                 source,
-                strip: a.strip,
                 pod_ips: a.pod_ips,
                 repeat: a.repeat,
                 cluster_name: a.cluster_name.clone(),

@@ -28,8 +28,6 @@ const SAMPLE_SYNC: &str = include_str!("../../examples/nautobotsync.yaml");
 pub struct Options {
     /// What to load.
     pub source: Source,
-    /// Strip objects as the operator's watch cache does before indexing them.
-    pub strip: bool,
     /// Also sync pod IPs (`sync.podIps: true`).
     pub pod_ips: bool,
     /// Runs of each measured phase.
@@ -99,13 +97,9 @@ pub fn run(opts: &Options) -> Result<String, String> {
     let mut index = ClusterIndex::new();
     let mut load_warnings = 0usize;
     let mut retained: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
-    let strip = opts.strip;
     let heap_start = alloc::live();
     let (counts, load) = measure(|| {
-        opts.source.for_each(&mut |mut v: Value| {
-            if strip {
-                crate::strip::strip(&mut v);
-            }
+        opts.source.for_each(&mut |v: Value| {
             let before = alloc::live();
             if index.apply_value(&v).is_err() {
                 load_warnings += 1;
@@ -133,12 +127,7 @@ pub fn run(opts: &Options) -> Result<String, String> {
     ));
     out.push_str(&format!("objects that failed to load: {load_warnings}\n"));
     out.push_str(&format!(
-        "index: {} (objects {})\n",
-        if strip {
-            "objects stripped as the operator's watch cache does (--strip)"
-        } else {
-            "objects as listed (not stripped)"
-        },
+        "index: the compact stored forms the operator's watch cache keeps (objects {})\n",
         index
             .counts()
             .iter()

@@ -2,13 +2,92 @@
 
 pub mod view;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::api::NautobotSync;
-use crate::cluster::{ClusterIndex, LoadWarning};
-use crate::config::SyncConfig;
-use crate::nautobot::{self, ApplyOptions, ClientConfig, HttpClient, Token};
+use crate::cluster::{ClusterIndex, LoadError, LoadWarning};
+use crate::config::{InvalidSpec, SyncConfig};
+use crate::nautobot::{
+    self, ApiError, ApplyOptions, ClientBuildError, ClientConfig, HttpClient, SyncError, Token,
+};
 use crate::project::{Projection, Projector};
+use crate::runtime::process::RuntimeError;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file (or standard input) cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file; `-` is standard input.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The snapshot is not JSON.
+    #[error("{} is not JSON: {source}", path.display())]
+    NotJson {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The manifest is not a NautobotSync.
+    #[error("{} is not a valid NautobotSync: {message}", path.display())]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The NautobotSync's spec is invalid.
+    #[error("invalid NautobotSync: {0}")]
+    InvalidSpec(#[from] InvalidSpec),
+    /// The snapshot is not a List.
+    #[error(transparent)]
+    Snapshot(#[from] LoadError),
+    /// The command needs a Nautobot and none was given.
+    #[error("--nautobot URL is required")]
+    NoNautobot,
+    /// No token was given.
+    #[error("set NAUTOBOT_TOKEN or --token-file")]
+    NoToken,
+    /// The HTTP client cannot be built.
+    #[error(transparent)]
+    Client(#[from] ClientBuildError),
+    /// Nautobot refused or failed (the connection check).
+    #[error(transparent)]
+    Nautobot(#[from] ApiError),
+    /// The pass could not start or read what it needs.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The pass started and stopped early; `report` is what it did until then.
+    #[error("{report}\nthe pass stopped early: {error}")]
+    Stopped {
+        /// The apply report so far.
+        report: String,
+        /// Why it stopped.
+        error: String,
+    },
+    /// No async runtime.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The operator stopped with an error.
+    #[error(transparent)]
+    Operator(#[from] crate::controller::StartError),
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    let read = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    read.map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// Options of `run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -44,7 +123,7 @@ pub struct RunArgs {
 }
 
 /// `run`: the operator, until SIGTERM.
-pub fn run(args: RunArgs) -> Result<(), String> {
+pub fn run(args: RunArgs) -> Result<(), CliError> {
     let namespaces = if args.namespaces.is_empty() {
         vec![args.pod_namespace.clone()]
     } else {
@@ -63,15 +142,17 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         metrics_addr: args.metrics_addr,
         discovery_interval: std::time::Duration::from_secs(args.discovery_interval_seconds.max(1)),
         report_unserved: args.report_unserved_namespaces,
-    })
+    })?;
+    Ok(())
 }
 
 /// Reads a NautobotSync manifest (YAML or JSON).
-pub fn read_nautobotsync(path: &Path) -> Result<NautobotSync, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_saphyr::from_str::<NautobotSync>(&text)
-        .map_err(|e| format!("{} is not a valid NautobotSync: {e}", path.display()))
+pub fn read_nautobotsync(path: &Path) -> Result<NautobotSync, CliError> {
+    let text = read(path)?;
+    serde_saphyr::from_str::<NautobotSync>(&text).map_err(|e| CliError::Manifest {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// How to reach Nautobot from the command line.
@@ -88,7 +169,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn client(&self, cfg: &SyncConfig) -> Result<HttpClient, String> {
+    fn client(&self, cfg: &SyncConfig) -> Result<HttpClient, ClientBuildError> {
         // the spec's client, at the URL and with the TLS settings given on the command line
         let mut c =
             ClientConfig::from_spec(cfg, Token::new(self.token.clone()), self.ca_bundle.clone());
@@ -102,25 +183,21 @@ impl Connection {
 fn load(
     snapshot: &Path,
     nautobotsync: &Path,
-) -> Result<(SyncConfig, Projection, Vec<LoadWarning>), String> {
+) -> Result<(SyncConfig, Projection, Vec<LoadWarning>), CliError> {
     let obj = read_nautobotsync(nautobotsync)?;
-    let cfg = SyncConfig::from_spec(&obj.spec).map_err(|e| format!("invalid NautobotSync: {e}"))?;
-    let text = if snapshot == Path::new("-") {
-        std::io::read_to_string(std::io::stdin())
-            .map_err(|e| format!("cannot read standard input: {e}"))?
-    } else {
-        std::fs::read_to_string(snapshot)
-            .map_err(|e| format!("cannot read {}: {e}", snapshot.display()))?
-    };
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not JSON: {e}", snapshot.display()))?;
+    let cfg = SyncConfig::from_spec(&obj.spec)?;
+    let value: serde_json::Value =
+        serde_json::from_str(&read(snapshot)?).map_err(|source| CliError::NotJson {
+            path: snapshot.to_path_buf(),
+            source,
+        })?;
     let (index, load_warnings) = ClusterIndex::from_list(&value)?;
     let projection = Projector::new(&cfg, &index).project_all();
     Ok((cfg, projection, load_warnings))
 }
 
 /// `plan`: projects a snapshot file under a NautobotSync and renders the records.
-pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, String> {
+pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, CliError> {
     let (cfg, projection, load_warnings) = load(snapshot, nautobotsync)?;
     Ok(if json {
         view::json(&projection, &load_warnings)
@@ -135,24 +212,17 @@ pub fn plan_live(
     nautobotsync: &Path,
     conn: &Connection,
     json: bool,
-) -> Result<String, String> {
+) -> Result<String, CliError> {
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
     let outcome = crate::runtime::process::block_on(async {
-        client.check().await.map_err(|e| e.to_string())?;
-        nautobot::full_sync(
-            &client,
-            &cfg,
-            &projection,
-            &policy,
-            true,
-            ApplyOptions::default(),
+        client.check().await?;
+        let opts = ApplyOptions::default();
+        Ok::<_, CliError>(
+            nautobot::full_sync(&client, &cfg, &projection, &policy, true, opts).await?,
         )
-        .await
-        .map_err(|e| e.to_string())
-    })
-    .map_err(|e| e.to_string())??;
+    })??;
     Ok(if json {
         view::plan_json(&outcome)
     } else {
@@ -166,21 +236,24 @@ pub fn apply(
     nautobotsync: &Path,
     conn: &Connection,
     allow_mass_deletion: bool,
-) -> Result<String, String> {
+) -> Result<String, CliError> {
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
     let opts = ApplyOptions::for_spec(&cfg);
     let outcome = crate::runtime::process::block_on(async {
-        client.check().await.map_err(|e| e.to_string())?;
-        nautobot::full_sync(&client, &cfg, &projection, &policy, cfg.dry_run, opts)
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .map_err(|e| e.to_string())??;
+        client.check().await?;
+        let dry_run = cfg.dry_run;
+        Ok::<_, CliError>(
+            nautobot::full_sync(&client, &cfg, &projection, &policy, dry_run, opts).await?,
+        )
+    })??;
     let text = view::plan_table(&outcome, client.stats());
     match outcome.report.as_ref().and_then(|r| r.aborted.as_ref()) {
-        Some(e) => Err(format!("{text}\nthe pass stopped early: {e}")),
+        Some(e) => Err(CliError::Stopped {
+            report: text,
+            error: e.to_string(),
+        }),
         None => Ok(text),
     }
 }

@@ -8,20 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
-use kube::ResourceExt;
 use serde_json::Value;
 
-use super::kubevirt::{
-    InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
-    VirtualMachineInstancetype,
-};
+use super::kubevirt::InstancetypeSize;
 use super::labels::NsName;
 use super::stored::{
     DeploymentInfo, NamespaceInfo, NodeInfo, PodInfo, PodOwner, ServiceInfo, VmInfo, VmiInfo,
 };
-use super::wire::SlimPod;
 
 /// What is known about the cluster as a whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,109 +49,19 @@ pub struct ClusterIndex {
     kube_system_uid: Option<String>,
 }
 
-/// Something in the input that was skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadWarning {
-    /// `kind ns/name` or the item position.
-    pub object: String,
-    /// Why.
-    pub message: String,
-}
-
-fn key_of<K: kube::Resource>(o: &K) -> NsName {
-    (o.namespace().unwrap_or_default(), o.name_any())
-}
-
 impl ClusterIndex {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Loads a `kind: List` document such as `oc get ... -o json` prints. Items of other kinds
-    /// are skipped; items that fail to parse are skipped with a warning.
-    pub fn from_list(list: &Value) -> Result<(Self, Vec<LoadWarning>), String> {
-        let items = list
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or("the snapshot must be a JSON object with an `items` list (kind: List)")?;
-        let mut index = ClusterIndex::new();
-        let mut warnings = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            if let Err(message) = index.apply_value(item) {
-                let object = describe_item(item).unwrap_or_else(|| format!("items[{i}]"));
-                warnings.push(LoadWarning { object, message });
-            }
-        }
-        Ok((index, warnings))
+    /// Adds or replaces a cluster-wide instancetype's size.
+    pub fn apply_cluster_instancetype(&mut self, name: String, size: InstancetypeSize) {
+        self.cluster_instancetypes.insert(name, size);
     }
-
-    /// Applies one object given as JSON, dispatching on apiVersion and kind. Unknown kinds are
-    /// ignored (Ok).
-    pub fn apply_value(&mut self, item: &Value) -> Result<(), String> {
-        let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let kind = item.get("kind").and_then(Value::as_str).unwrap_or("");
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
-            T::deserialize(v).map_err(|e| format!("cannot be read: {e}"))
-        }
-        // the API server never serves an object without a name; a file can
-        let named = |field: &str| {
-            item.pointer(&format!("/metadata/{field}"))
-                .and_then(Value::as_str)
-                .is_some_and(|n| !n.trim().is_empty())
-        };
-        let namespaced = matches!(
-            (group, kind),
-            ("", "Pod" | "Service")
-                | ("apps", "Deployment")
-                | ("kubevirt.io", _)
-                | ("instancetype.kubevirt.io", "VirtualMachineInstancetype")
-        );
-        let known = namespaced
-            || matches!(
-                (group, kind),
-                ("", "Namespace" | "Node")
-                    | (
-                        "instancetype.kubevirt.io",
-                        "VirtualMachineClusterInstancetype"
-                    )
-            );
-        if known && !named("name") {
-            return Err("has no metadata.name".into());
-        }
-        if namespaced && !named("namespace") {
-            return Err("has no metadata.namespace".into());
-        }
-        match (group, kind) {
-            ("", "Namespace") => self.apply_namespace(Arc::new(parse::<Namespace>(item)?.into())),
-            ("", "Node") => self.apply_node(Arc::new(parse::<Node>(item)?.into())),
-            ("", "Pod") => self.apply_pod(Arc::new(PodInfo::from(parse::<SlimPod>(item)?))),
-            ("", "Service") => self.apply_service(Arc::new(parse::<Service>(item)?.into())),
-            ("apps", "Deployment") => {
-                self.apply_deployment(Arc::new(parse::<Deployment>(item)?.into()))
-            }
-            ("kubevirt.io", "VirtualMachine") => {
-                self.apply_vm(Arc::new(parse::<VirtualMachine>(item)?.into()))
-            }
-            ("kubevirt.io", "VirtualMachineInstance") => {
-                self.apply_vmi(Arc::new(parse::<VirtualMachineInstance>(item)?.into()))
-            }
-            ("instancetype.kubevirt.io", "VirtualMachineClusterInstancetype") => {
-                let it: VirtualMachineClusterInstancetype = parse(item)?;
-                self.cluster_instancetypes
-                    .insert(it.name_any(), InstancetypeSize::from(&it.spec));
-            }
-            ("instancetype.kubevirt.io", "VirtualMachineInstancetype") => {
-                let it: VirtualMachineInstancetype = parse(item)?;
-                self.instancetypes
-                    .insert(key_of(&it), InstancetypeSize::from(&it.spec));
-            }
-            ("config.openshift.io", "Network") => self.apply_network_config(item),
-            ("config.openshift.io", "ClusterVersion") => self.apply_cluster_version(item),
-            _ => {}
-        }
-        Ok(())
+    /// Adds or replaces a namespaced instancetype's size.
+    pub fn apply_instancetype(&mut self, key: NsName, size: InstancetypeSize) {
+        self.instancetypes.insert(key, size);
     }
 
     /// Adds or replaces a namespace.
@@ -459,19 +362,11 @@ impl ClusterIndex {
     }
 }
 
-fn describe_item(item: &Value) -> Option<String> {
-    let kind = item.get("kind")?.as_str()?;
-    let name = item["metadata"]["name"].as_str().unwrap_or("?");
-    Some(match item["metadata"]["namespace"].as_str() {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cluster::stored::pod_owner;
+    use crate::cluster::wire::SlimPod;
     use serde_json::json;
 
     fn pod(name: &str, labels: Value, owners: Value) -> Value {

@@ -6,11 +6,15 @@
 
 pub mod index;
 pub mod intern;
+pub mod kinds;
 pub mod kubevirt;
 pub mod labels;
+pub mod load;
 pub mod stored;
 pub mod wire;
 
-pub use index::{ClusterIndex, ClusterInfo, LoadWarning};
+pub use index::{ClusterIndex, ClusterInfo};
+pub use kinds::{CORE_KINDS, KUBEVIRT_KINDS, Kind};
 pub use labels::{Labels, NsName};
+pub use load::{LoadError, LoadWarning};
 pub use stored::*;

@@ -8,11 +8,12 @@
 //!  Lease ──► leader flag (only the holder writes)
 //! ```
 
+pub mod cache;
 pub mod claims;
-pub mod cluster;
 pub mod reconcile;
 pub mod status;
 pub mod unserved;
+pub mod watches;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -52,9 +53,31 @@ pub struct Options {
     pub report_unserved: bool,
 }
 
+/// Why the operator cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No kubeconfig and not in a pod.
+    #[error("no Kubernetes configuration: {0}")]
+    NoKubeConfig(#[source] kube::Error),
+    /// The metrics and health address is taken or not allowed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The Lease settings are not usable.
+    #[error("leader election: {0}")]
+    Leader(String),
+    /// No async runtime.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::process::RuntimeError),
+}
+
 /// `run`: the operator in this process, until SIGTERM or Ctrl-C: the async runtime, the kube
 /// client from the environment (in-cluster or a kubeconfig), then [`run`].
-pub fn main(opts: Options) -> Result<(), String> {
+pub fn main(opts: Options) -> Result<(), StartError> {
     // kube and reqwest share rustls: one process-wide provider before either builds a client
     crate::nautobot::install_crypto_provider();
     crate::runtime::process::block_on_multi_thread(async move {
@@ -62,10 +85,9 @@ pub fn main(opts: Options) -> Result<(), String> {
             "starting nautobot-sync-operator");
         let client = kube::Client::try_default()
             .await
-            .map_err(|e| format!("no Kubernetes configuration: {e}"))?;
+            .map_err(StartError::NoKubeConfig)?;
         run(client, opts, crate::runtime::process::shutdown_signal()).await
-    })
-    .map_err(|e| e.to_string())?
+    })?
 }
 
 /// Runs until `shutdown` resolves.
@@ -73,7 +95,7 @@ pub async fn run(
     client: Client,
     opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let metrics = Metrics::new();
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -83,7 +105,10 @@ pub async fn run(
 
     let (listener, addr) = crate::runtime::http::bind(opts.metrics_addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", opts.metrics_addr))?;
+        .map_err(|source| StartError::Listen {
+            addr: opts.metrics_addr,
+            source,
+        })?;
     tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
     let http = tokio::spawn(crate::runtime::http::serve_on(
         listener,
@@ -92,8 +117,8 @@ pub async fn run(
         stopped(stop_rx.clone()),
     ));
 
-    let cache = cluster::ClusterCache::new(metrics.clone());
-    let watch_tasks = cluster::spawn(client.clone(), cache.clone(), opts.discovery_interval);
+    let cache = cache::ClusterCache::new(metrics.clone());
+    let watch_tasks = watches::spawn(client.clone(), cache.clone(), opts.discovery_interval);
 
     // readiness and liveness follow the cache and the main loop
     {
@@ -116,7 +141,8 @@ pub async fn run(
                 lease.clone(),
                 opts.identity.clone(),
             );
-            let (handle, task) = LeaderElector::spawn(client.clone(), cfg)?;
+            let (handle, task) =
+                LeaderElector::spawn(client.clone(), cfg).map_err(StartError::Leader)?;
             // supervised: an election that ends before shutdown (a panic, a bug) has turned
             // the flag false, so nothing is written any more; say so and fail liveness so
             // that the kubelet restarts the pod

@@ -19,8 +19,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
+use super::cache::ClusterCache;
 use super::claims::{self, Claim};
-use super::cluster::ClusterCache;
 use super::status::{self, Blocked, StatusInput};
 use super::worker::{Phase, Worker, WorkerSpec};
 use crate::api::conditions::{find, types};
@@ -582,7 +582,9 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     let (cfg, spec) = prepare(&obj, &ctx.client)
         .await
         .map_err(|b| ReconcileError::Cleanup(format!("{}: {}", b.reason, b.message)))?;
-    let client = spec.client(&ctx.metrics).map_err(ReconcileError::Cleanup)?;
+    let client = spec
+        .client(&ctx.metrics)
+        .map_err(|e| ReconcileError::Cleanup(e.to_string()))?;
     let mut policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), true);
     policy.deletion = crate::api::DeletionPolicy::Delete;
     let outcome = nautobot::full_sync(

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use super::cluster::{ClusterCache, Dirty};
+use super::cache::{ClusterCache, Dirty};
 use crate::config::SyncConfig;
 use crate::model::Kind;
 use crate::nautobot::{
-    self, ApplyReport, ClientConfig, HttpClient, NautobotApi, Pass, SyncError, SyncOutcome, Synced,
-    Token,
+    self, ApplyReport, ClientBuildError, ClientConfig, HttpClient, NautobotApi, Pass, SyncError,
+    SyncOutcome, Synced, Token,
 };
 use crate::plan::{DesiredState, Failure, ObservedObject, Plan, Policy, Resolver};
 use crate::project::{Projector, Root, Warning};
@@ -50,7 +50,7 @@ pub struct WorkerSpec {
 impl WorkerSpec {
     /// The Nautobot client this spec asks for, counting into the operator's metrics (the
     /// worker's passes and the `onDelete` cleanup share it).
-    pub fn client(&self, metrics: &Arc<Metrics>) -> Result<HttpClient, String> {
+    pub fn client(&self, metrics: &Arc<Metrics>) -> Result<HttpClient, ClientBuildError> {
         let c = ClientConfig::from_spec(&self.cfg, self.token.clone(), self.ca_bundle.clone());
         Ok(HttpClient::new(c)?.with_metrics(metrics.clone()))
     }
@@ -153,7 +153,7 @@ impl Worker {
     ) -> Worker
     where
         A: NautobotApi + 'static,
-        F: Fn(&WorkerSpec) -> Result<A, String> + Send + 'static,
+        F: Fn(&WorkerSpec) -> Result<A, ClientBuildError> + Send + 'static,
     {
         let (spec_tx, spec_rx) = watch::channel(spec);
         let (report_tx, report_rx) = watch::channel(WorkerReport::default());
@@ -258,7 +258,7 @@ impl State {
 const DEBOUNCE: Duration = Duration::from_millis(300);
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
-async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, String>>(
+async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     mut spec_rx: watch::Receiver<WorkerSpec>,
     cache: Arc<ClusterCache>,
     mut leader: watch::Receiver<bool>,
@@ -296,7 +296,8 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, String>>(
         let spec = spec_rx.borrow_and_update().clone();
         let client = match connect(&spec) {
             Ok(c) => c,
-            Err(message) => {
+            Err(e) => {
+                let message = e.to_string();
                 publish(&|r| {
                     r.phase = Phase::Error {
                         category: "InvalidCaBundle".into(),

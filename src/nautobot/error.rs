@@ -3,6 +3,20 @@
 use serde_json::Value;
 
 /// What went wrong talking to Nautobot. Messages never contain the token.
+/// Why an HTTP client cannot be built (before any request).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    /// The CA bundle does not parse.
+    #[error("the CA bundle is not valid PEM: {0}")]
+    CaBundle(reqwest::Error),
+    /// The CA bundle parses but holds nothing.
+    #[error("the CA bundle holds no certificate")]
+    EmptyCaBundle,
+    /// reqwest refused the configuration.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// Connection refused, DNS, TLS handshake: Nautobot cannot be reached.

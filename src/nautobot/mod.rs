@@ -17,7 +17,7 @@ pub use bootstrap::BootstrapError;
 pub use client::{
     ClientConfig, HttpClient, NautobotApi, RequestCounts, Token, install_crypto_provider,
 };
-pub use error::ApiError;
+pub use error::{ApiError, ClientBuildError};
 pub use pass::{Pass, SyncError, SyncOutcome, Synced};
 
 use crate::config::SyncConfig;

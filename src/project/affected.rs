@@ -2,8 +2,57 @@
 //! those. Computed from the index as it is (call it before and after applying the change and
 //! take the union: a pod that changes labels leaves some Services and joins others).
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+
 use super::Root;
-use crate::cluster::{ClusterIndex, NsName, PodInfo, PodOwner};
+use crate::cluster::kubevirt::{VirtualMachine, VirtualMachineInstance};
+use crate::cluster::wire::SlimPod;
+use crate::cluster::{ClusterIndex, HasMeta, Kind, NsName, PodInfo, PodOwner};
+
+/// The roots one object of a watched kind feeds, in the index as it is.
+pub trait Affects: Kind {
+    /// The roots `obj` feeds.
+    fn roots(idx: &ClusterIndex, obj: &Self::Stored) -> Vec<Root>;
+}
+
+impl Affects for Namespace {
+    fn roots(idx: &ClusterIndex, ns: &Self::Stored) -> Vec<Root> {
+        idx.namespace_roots(&ns.name)
+    }
+}
+impl Affects for Node {
+    fn roots(_: &ClusterIndex, node: &Self::Stored) -> Vec<Root> {
+        vec![Root::Node(node.meta.name.to_string())]
+    }
+}
+impl Affects for SlimPod {
+    fn roots(idx: &ClusterIndex, pod: &PodInfo) -> Vec<Root> {
+        idx.pod_roots(pod)
+    }
+}
+impl Affects for Deployment {
+    fn roots(_: &ClusterIndex, d: &Self::Stored) -> Vec<Root> {
+        vec![Root::Deployment(d.meta().key())]
+    }
+}
+impl Affects for Service {
+    fn roots(_: &ClusterIndex, s: &Self::Stored) -> Vec<Root> {
+        vec![Root::Service(s.meta().key())]
+    }
+}
+// Services selecting a VM follow its launcher pod; the VM itself is its root.
+impl Affects for VirtualMachine {
+    fn roots(_: &ClusterIndex, vm: &Self::Stored) -> Vec<Root> {
+        vec![Root::VirtualMachine(vm.meta().key())]
+    }
+}
+// A VMI is named after its VM (or is a standalone VMI, its own root under the same key).
+impl Affects for VirtualMachineInstance {
+    fn roots(_: &ClusterIndex, vmi: &Self::Stored) -> Vec<Root> {
+        vec![Root::VirtualMachine(vmi.meta().key())]
+    }
+}
 
 fn key(ns: &str, name: &str) -> NsName {
     (ns.to_string(), name.to_string())

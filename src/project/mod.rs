@@ -7,7 +7,7 @@
 //! re-project just the roots a watch event touched; [`Projector::project_all`] is the union of
 //! all roots.
 
-mod affected;
+pub mod affected;
 mod cluster;
 pub mod ip;
 mod node;
@@ -31,6 +31,7 @@ use crate::model::names;
 use crate::model::record_id;
 use crate::model::{CF_SOURCE, CF_UID, Kind, Record};
 
+pub use affected::Affects;
 pub use ip::Cidr;
 
 /// A cluster object that owns records.
