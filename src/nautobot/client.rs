@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-use super::error::{ApiError, summarize};
+use super::error::{ApiError, ClientBuildError, summarize};
 use crate::config::SyncConfig;
 
 /// The REST API version the operator speaks.
@@ -282,7 +282,7 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// Builds a client; fails on a malformed CA bundle.
-    pub fn new(cfg: ClientConfig) -> Result<Self, String> {
+    pub fn new(cfg: ClientConfig) -> Result<Self, ClientBuildError> {
         // idempotent; a library user (the bench, tests) need not know about rustls providers
         install_crypto_provider();
         let mut builder = reqwest::Client::builder()
@@ -294,19 +294,17 @@ impl HttpClient {
                 env!("CARGO_PKG_VERSION")
             ));
         if let Some(pem) = &cfg.ca_bundle_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("the CA bundle is not valid PEM: {e}"))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(ClientBuildError::CaBundle)?;
             if certs.is_empty() {
-                return Err("the CA bundle holds no certificate".into());
+                return Err(ClientBuildError::EmptyCaBundle);
             }
             builder = builder.tls_certs_merge(certs);
         }
         if cfg.insecure_skip_tls_verify {
             builder = builder.danger_accept_invalid_certs(true);
         }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = builder.build().map_err(ClientBuildError::Build)?;
         Ok(HttpClient {
             http,
             base: cfg.url.trim_end_matches('/').to_string(),
@@ -425,6 +423,7 @@ impl HttpClient {
             .unwrap_or("")
             .to_string();
         let mut attempt = 0;
+        let mut backoff = retry_backoff(self.backoff);
         loop {
             attempt += 1;
             let result = {
@@ -484,7 +483,7 @@ impl HttpClient {
             match retry_after {
                 None => return result,
                 Some(wait) => {
-                    let delay = wait.unwrap_or_else(|| backoff_delay(self.backoff, attempt));
+                    let delay = wait.unwrap_or_else(|| backoff.next().unwrap_or(MAX_BACKOFF));
                     tracing::debug!(%method, %path, attempt, delay_ms = delay.as_millis() as u64, "retrying Nautobot request");
                     tokio::time::sleep(delay).await;
                 }
@@ -658,30 +657,33 @@ fn encode_query(query: &[(&str, String)]) -> String {
         .join("&")
 }
 
-/// Percent-encodes a query component (RFC 3986 unreserved characters are kept).
-fn pct(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// What a query component escapes: everything but RFC 3986's unreserved characters.
+const QUERY_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a query component.
+fn pct(s: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT)
 }
 
-/// Exponential backoff with jitter: base x 2^(attempt-1), +-25%, capped at 10 s.
-fn backoff_delay(base: Duration, attempt: u32) -> Duration {
-    let exp = base.as_millis() as u64 * (1u64 << attempt.saturating_sub(1).min(10));
-    let capped = exp.min(10_000);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let jitter = capped / 4;
-    let offset = if jitter == 0 { 0 } else { nanos % (2 * jitter) };
-    Duration::from_millis(capped - jitter + offset)
+/// The longest wait between two attempts before jitter.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The waits between attempts of one request: base x 2^(attempt-1), capped at [`MAX_BACKOFF`],
+/// each plus a random jitter of up to itself (so that replicas and workers that failed together
+/// do not retry together).
+fn retry_backoff(base: Duration) -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(base)
+        .with_factor(2.0)
+        .with_max_delay(MAX_BACKOFF)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 impl NautobotApi for HttpClient {
@@ -791,18 +793,16 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let b = Duration::from_millis(500);
-        let d1 = backoff_delay(b, 1);
-        let d3 = backoff_delay(b, 3);
+        let ms = Duration::from_millis;
+        let waits: Vec<Duration> = retry_backoff(ms(500)).take(30).collect();
+        assert!(waits[0] >= ms(500) && waits[0] < ms(1000), "{waits:?}");
+        assert!(waits[2] >= ms(2000) && waits[2] < ms(4000), "{waits:?}");
         assert!(
-            d1 >= Duration::from_millis(375) && d1 <= Duration::from_millis(625),
-            "{d1:?}"
+            waits[29] >= MAX_BACKOFF && waits[29] < 2 * MAX_BACKOFF,
+            "{waits:?}"
         );
-        assert!(
-            d3 >= Duration::from_millis(1500) && d3 <= Duration::from_millis(2500),
-            "{d3:?}"
-        );
-        assert!(backoff_delay(b, 30) <= Duration::from_millis(12_500));
+        let again: Vec<Duration> = retry_backoff(ms(500)).take(30).collect();
+        assert_ne!(waits, again, "jittered");
     }
 
     #[test]

@@ -75,7 +75,6 @@ pub struct Metrics {
     leader: IntGauge,
     kubevirt_detected: IntGauge,
     cache_objects: IntGaugeVec,
-    resident_memory: IntGauge,
 }
 
 /// `value` if it is one of `allowed`, else [`OTHER`].
@@ -155,9 +154,20 @@ impl Metrics {
             leader: gauge(&r, "leader", "1 while this replica holds the leader lease."),
             kubevirt_detected: gauge(&r, "kubevirt_detected", "1 when the KubeVirt API is served."),
             cache_objects: gauges(&r, "cache_objects", "Objects in the watch caches.", &["resource"]),
-            resident_memory: gauge(&r, "process_resident_memory_bytes", "Resident memory (Linux; 0 elsewhere)."),
             registry: r,
         };
+        // the standard process families (CPU seconds, resident and virtual memory, open and
+        // maximum file descriptors, threads, start time), read from /proc on Linux, as
+        // nbsync_process_*
+        #[cfg(target_os = "linux")]
+        if let Err(e) = m.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::new(
+                std::process::id() as i32,
+                "nbsync",
+            ),
+        )) {
+            tracing::error!(error = %e, "cannot register the process metrics");
+        }
         for result in RESULTS {
             m.reconcile_duration.with_label_values(&[result]);
         }
@@ -271,7 +281,6 @@ impl Metrics {
 
     /// Refreshes the process gauges and renders every family in the text exposition format.
     pub fn render(&self) -> String {
-        self.resident_memory.set(to_i64(resident_memory_bytes()));
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::warn!(error = %e, "cannot encode metrics");
@@ -282,20 +291,6 @@ impl Metrics {
 
 fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Resident set size from `/proc/self/status` (`VmRSS`, in kB, so no page size is needed);
-/// 0 where it cannot be read.
-fn resident_memory_bytes() -> usize {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return 0;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .map_or(0, |kb| kb.saturating_mul(1024))
 }
 
 #[cfg(test)]
@@ -328,7 +323,6 @@ mod tests {
             "nbsync_leader",
             "nbsync_kubevirt_detected",
             "nbsync_cache_objects",
-            "nbsync_process_resident_memory_bytes",
         ] {
             assert!(
                 text.contains(&format!("# TYPE {family} ")),
@@ -338,6 +332,17 @@ mod tests {
         assert!(text.contains("nbsync_leader 1"));
         assert!(text.contains(r#"nbsync_objects{kind="VirtualMachine",state="in_sync"} 3"#));
         if cfg!(target_os = "linux") {
+            for family in [
+                "nbsync_process_resident_memory_bytes",
+                "nbsync_process_cpu_seconds_total",
+                "nbsync_process_open_fds",
+                "nbsync_process_start_time_seconds",
+            ] {
+                assert!(
+                    text.contains(&format!("# TYPE {family} ")),
+                    "{family} missing"
+                );
+            }
             assert!(!text.contains("nbsync_process_resident_memory_bytes 0\n"));
         }
     }
