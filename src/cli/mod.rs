@@ -218,7 +218,7 @@ pub fn plan_live(
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
     let outcome = crate::runtime::process::block_on(async {
         client.check().await?;
-        let opts = ApplyOptions::default();
+        let opts = ApplyOptions::for_spec(&cfg);
         Ok::<_, CliError>(
             nautobot::full_sync(&client, &cfg, &projection, &policy, true, opts).await?,
         )

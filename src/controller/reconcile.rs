@@ -593,7 +593,7 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
         &Projection::default(),
         &policy,
         false,
-        ApplyOptions::default(),
+        ApplyOptions::for_spec(&cfg),
     )
     .await
     .map_err(|e| {
@@ -621,4 +621,45 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     }
     tracing::info!(name = %obj.name_any(), deleted = report.written(), failed = report.failures.len(), "NautobotSync deleted; owned Nautobot objects removed");
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{LeftBehind, NautobotSyncStatus};
+
+    fn status(synced: Option<&str>, left: &[&str]) -> NautobotSyncStatus {
+        NautobotSyncStatus {
+            synced_cluster_name: synced.map(String::from),
+            left_behind: left
+                .iter()
+                .map(|n| LeftBehind {
+                    cluster_name: n.to_string(),
+                    objects: Some(3),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn earlier_cluster_names_are_counted_never_the_current_one() {
+        // nothing synced yet, or synced under the name it still has: nothing left behind
+        assert!(previous_cluster_names(&status(None, &[]), "ocp-a").is_empty());
+        assert!(previous_cluster_names(&status(Some("ocp-a"), &[]), "ocp-a").is_empty());
+        // renamed: the name it synced under is left behind
+        assert_eq!(
+            previous_cluster_names(&status(Some("ocp-a"), &[]), "ocp-b"),
+            vec!["ocp-a"]
+        );
+        // renamed twice: both earlier names, once each, and a name renamed back to is current
+        assert_eq!(
+            previous_cluster_names(&status(Some("ocp-b"), &["ocp-a", "ocp-b"]), "ocp-c"),
+            vec!["ocp-a", "ocp-b"]
+        );
+        assert_eq!(
+            previous_cluster_names(&status(Some("ocp-b"), &["ocp-a"]), "ocp-a"),
+            vec!["ocp-b"]
+        );
+    }
 }
