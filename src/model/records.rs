@@ -291,6 +291,11 @@ pub struct Record {
     /// Owned custom fields (ownership marker and label mappings); others are kept.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_fields: BTreeMap<String, Value>,
+    /// Fields written only when the object is created, where `fields` has no value: Nautobot
+    /// requires them, and the cluster does not say (a VM status KubeVirt does not report).
+    /// Never compared afterwards, so what Nautobot holds is kept.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub on_create: BTreeMap<&'static str, Field>,
 }
 
 impl Record {
@@ -304,7 +309,14 @@ impl Record {
             fields: BTreeMap::new(),
             tags: BTreeSet::new(),
             custom_fields: BTreeMap::new(),
+            on_create: BTreeMap::new(),
         }
+    }
+
+    /// Sets a field written on create only, when `fields` has none (builder style).
+    pub fn on_create(mut self, key: &'static str, value: impl Into<Field>) -> Self {
+        self.on_create.insert(key, value.into());
+        self
     }
 
     /// Sets a field (builder style).
@@ -340,7 +352,7 @@ impl Record {
 
     /// All references this record makes (for ordering and bootstrap).
     pub fn refs(&self) -> impl Iterator<Item = &Ref> {
-        self.fields.values().filter_map(|f| match f {
+        self.fields.values().chain(self.on_create.values()).filter_map(|f| match f {
             Field::Ref(r) => Some(r),
             _ => None,
         })

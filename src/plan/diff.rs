@@ -145,8 +145,16 @@ impl Plan {
 
 /// The JSON write form of a desired record: resolved fields, tags, custom fields.
 fn resolve_record(r: &Record, resolver: &dyn Resolve) -> Result<Map<String, Value>, String> {
+    resolve_fields(r, &r.fields, resolver)
+}
+
+fn resolve_fields(
+    r: &Record,
+    fields: &BTreeMap<&'static str, Field>,
+    resolver: &dyn Resolve,
+) -> Result<Map<String, Value>, String> {
     let mut body = Map::new();
-    for (k, f) in &r.fields {
+    for (k, f) in fields {
         let v = match f {
             Field::Json(v) => v.clone(),
             Field::Ref(reference) => resolver.resolve(reference, r.kind)?,
@@ -197,6 +205,22 @@ pub fn diff<R: Borrow<Record>>(
         match observed.get(&r.id) {
             None => {
                 let mut create = body.clone();
+                match resolve_fields(r, &r.on_create, resolver) {
+                    Ok(defaults) => {
+                        for (k, v) in defaults {
+                            create.entry(k).or_insert(v);
+                        }
+                    }
+                    Err(message) => {
+                        plan.errors.push(Conflict {
+                            id: r.id,
+                            kind: r.kind,
+                            name: r.name.clone(),
+                            message,
+                        });
+                        continue;
+                    }
+                }
                 create.insert("id".into(), Value::String(r.id.to_string()));
                 let mut late = Map::new();
                 for f in LATE_FIELDS {

@@ -19,9 +19,14 @@ use super::{Projector, RootProjection, Warning, source_of};
 const MIB: i64 = 1 << 20;
 const GIB: i64 = 1 << 30;
 
+/// The Nautobot status a VM is created with when its `printableStatus` maps to none (absent,
+/// `Unknown`, or a value this version does not know): Nautobot requires a status. An existing
+/// VM keeps the status it has.
+pub const UNMAPPED_VM_STATUS: &str = "Unknown";
+
 /// Nautobot VM status for a KubeVirt `printableStatus`; `None` for `Unknown` and values this
-/// version does not know (the status is then left as it is in Nautobot, and the raw value is
-/// still recorded in `k8s_state`).
+/// version does not know (the status is then left as it is in Nautobot, a new VM is created
+/// [`UNMAPPED_VM_STATUS`], and the raw value is still recorded in `k8s_state`).
 pub fn vm_status(printable: &str) -> Option<&'static str> {
     Some(match printable {
         "Running" | "Migrating" => "Active",
@@ -86,7 +91,9 @@ impl Projector<'_> {
         if let (Some(p), None) = (&printable, status) {
             warn(
                 out,
-                format!("printableStatus {p:?} is not mapped; Nautobot status left unchanged"),
+                format!(
+                    "printableStatus {p:?} is not mapped; Nautobot status left unchanged (created {UNMAPPED_VM_STATUS:?})"
+                ),
             );
         }
         let template = vm.spec.template.as_ref().and_then(|t| t.spec.as_ref());
@@ -122,6 +129,7 @@ impl Projector<'_> {
             .with("cluster", Ref::Record(self.cluster_id()))
             .with_opt("tenant", tenant.map(Ref::Record))
             .with_opt("status", status.map(|s| Ref::Status(s.into())))
+            .on_create("status", Ref::Status(UNMAPPED_VM_STATUS.into()))
             .with_opt("vcpus", vcpus)
             .with_opt("memory", memory)
             .with_opt("disk", disk)

@@ -423,3 +423,34 @@ fn a_stopped_vm_keeps_its_ip_addresses() {
     assert!(plan.deletes.is_empty(), "{:#?}", plan.deletes);
     assert_eq!(plan.kept, 2, "the address and its assignment");
 }
+
+#[test]
+fn every_vm_is_created_and_an_unmapped_status_is_never_overwritten() {
+    let mut p = sample_projection();
+    let id = vm_id(&p, "shop-prod/fedora-db-01");
+    // as the projection leaves a printableStatus this version does not know
+    p.records.get_mut(&id).unwrap().fields.remove("status");
+    let plan = diff(
+        &p.records,
+        &p.ips_unknown,
+        &BTreeMap::new(),
+        &policy(),
+        &Fake,
+    );
+    let create = plan.creates.iter().find(|o| o.id == id).unwrap();
+    assert_eq!(create.body["status"], json!("status:Unknown"), "{create:?}");
+    // a mapped status is created as it is
+    let other = vm_id(&p, "data-platform/centos-build-01");
+    let create = plan.creates.iter().find(|o| o.id == other).unwrap();
+    assert_eq!(create.body["status"], json!("status:Offline"));
+
+    // once it exists, the status it has is kept
+    let mut observed = observed_from(&p.records);
+    observed
+        .get_mut(&id)
+        .unwrap()
+        .fields
+        .insert("status".into(), json!("status:Active"));
+    let plan = diff(&p.records, &p.ips_unknown, &observed, &policy(), &Fake);
+    assert!(plan.is_empty(), "{plan:#?}");
+}
