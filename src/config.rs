@@ -63,6 +63,8 @@ pub struct SyncConfig {
     pub on_delete: OnDeletePolicy,
     /// Adopt unowned objects with the same natural key.
     pub adopt_existing: bool,
+    /// The identity of the cluster this one replaces (`spec.replacesClusterId`).
+    pub replaces_cluster_id: Option<String>,
     /// Full re-diff interval.
     pub full_resync_interval: Duration,
     /// Compute only.
@@ -244,6 +246,7 @@ impl SyncConfig {
             guard_min_objects: spec.deletion.guard_min_objects,
             on_delete: spec.on_delete,
             adopt_existing: spec.adopt_existing,
+            replaces_cluster_id: spec.replaces_cluster_id.clone(),
             full_resync_interval,
             dry_run: spec.dry_run,
             suspend: spec.suspend,

@@ -130,6 +130,16 @@ pub struct NautobotSyncSpec {
     #[serde(default)]
     pub adopt_existing: bool,
 
+    /// This cluster replaces the Kubernetes cluster with this identity (a rebuilt cluster
+    /// keeping its name): the Nautobot Cluster of `clusterName` records that identity (custom
+    /// field `k8s_uid`), and without this the operator refuses to write into another
+    /// cluster's records (Ready=False, reason ClusterIdentityMismatch, which names the
+    /// identity to put here). Once the Cluster records this cluster's identity, the field has
+    /// no effect and can be removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub replaces_cluster_id: Option<String>,
+
     /// How often everything is re-read from Nautobot and re-diffed, to repair drift and edits
     /// made by hand. Go duration syntax, 1m to 168h.
     #[serde(default = "default_full_resync_interval")]

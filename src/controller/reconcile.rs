@@ -26,7 +26,7 @@ use super::worker::{Phase, Worker, WorkerSpec};
 use crate::api::conditions::{find, types};
 use crate::api::{CaBundleKind, NautobotSync, NautobotSyncStatus, OnDeletePolicy};
 use crate::config::SyncConfig;
-use crate::nautobot::{self, ApplyOptions, Token};
+use crate::nautobot::{self, Token};
 use crate::project::Projection;
 use crate::runtime::metrics::Metrics;
 
@@ -587,20 +587,33 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
         .map_err(|e| ReconcileError::Cleanup(e.to_string()))?;
     let mut policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), true);
     policy.deletion = crate::api::DeletionPolicy::Delete;
-    let outcome = nautobot::full_sync(
-        &client,
-        &cfg,
-        &Projection::default(),
-        &policy,
-        false,
-        ApplyOptions::for_spec(&cfg),
-    )
-    .await
-    .map_err(|e| {
-        ReconcileError::Cleanup(format!(
-            "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
-        ))
-    })?;
+    // only this cluster's records: the Nautobot Cluster must record this cluster's identity
+    let Some(identity) = ctx.cache.read().cluster_info().cluster_id.clone() else {
+        return Err(ReconcileError::Cleanup(
+            "this cluster's identity is not known yet (the watch caches are not synced); retrying"
+                .into(),
+        ));
+    };
+    let pass = nautobot::Pass {
+        identity: Some(&identity),
+        ..nautobot::Pass::new(&cfg, true)
+    };
+    let empty = Projection::default();
+    let outcome = pass
+        .full(
+            &client,
+            &empty.records,
+            &empty.ips_unknown,
+            policy,
+            |_| None,
+            &mut nautobot::Synced::default(),
+        )
+        .await
+        .map_err(|e| {
+            ReconcileError::Cleanup(format!(
+                "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
+            ))
+        })?;
     let report = outcome.report.unwrap_or_default();
     if let Some(e) = report.aborted {
         return Err(ReconcileError::Cleanup(format!(

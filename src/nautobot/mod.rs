@@ -38,6 +38,7 @@ pub async fn full_sync<A: NautobotApi>(
         cfg,
         write: !dry_run,
         opts,
+        identity: None,
     };
     pass.full(
         api,

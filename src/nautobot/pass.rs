@@ -23,7 +23,10 @@ use super::error::ApiError;
 use super::observe;
 use crate::config::SyncConfig;
 use crate::model::Record;
-use crate::plan::{ObservedObject, Plan, Policy, Resolve, Resolver, diff, update_observed};
+use crate::plan::{
+    IdentityMismatch, ObservedObject, Plan, Policy, Resolve, Resolver, diff, identity,
+    update_observed,
+};
 
 /// Why a sync pass could not run.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,6 +37,9 @@ pub enum SyncError {
     /// Reading from Nautobot failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The Nautobot Cluster belongs to another Kubernetes cluster.
+    #[error(transparent)]
+    Identity(#[from] IdentityMismatch),
 }
 
 impl SyncError {
@@ -43,6 +49,7 @@ impl SyncError {
             SyncError::Bootstrap(BootstrapError::Api(e)) | SyncError::Api(e) => e.category(),
             SyncError::Bootstrap(BootstrapError::Missing(_)) => "InvalidSpec",
             SyncError::Bootstrap(BootstrapError::Unusable(_)) => "PrerequisiteUnusable",
+            SyncError::Identity(_) => "ClusterIdentityMismatch",
         }
     }
 }
@@ -82,6 +89,9 @@ pub struct Pass<'a> {
     pub write: bool,
     /// Batches and streams of the apply.
     pub opts: ApplyOptions,
+    /// This cluster's identity when the desired records hold no Cluster (the `onDelete`
+    /// cleanup): checked against the Nautobot Cluster's all the same.
+    pub identity: Option<&'a str>,
 }
 
 impl<'a> Pass<'a> {
@@ -91,6 +101,7 @@ impl<'a> Pass<'a> {
             cfg,
             write,
             opts: ApplyOptions::for_spec(cfg),
+            identity: None,
         }
     }
 
@@ -112,6 +123,9 @@ impl<'a> Pass<'a> {
             BTreeMap::new()
         };
         synced.stale = false;
+        // before anything of the cluster's is written (bootstrap wrote only shared
+        // prerequisites)
+        self.check_identity(desired, &synced.observed)?;
         if let Some(reason) = hold(&synced.observed) {
             policy.hold_removals = Some(reason);
         }
@@ -172,6 +186,7 @@ impl<'a> Pass<'a> {
         if let Some(reason) = hold(&synced.observed) {
             policy.hold_removals = Some(reason);
         }
+        self.check_identity(desired, &synced.observed)?;
         let plan = diff(desired, ips_unknown, &observed, &policy, &resolver);
         synced.resolver = Some(resolver);
         let report = self.apply(api, &plan, synced).await;
@@ -181,6 +196,20 @@ impl<'a> Pass<'a> {
             observed_before: observed.len(),
             prerequisites_created,
         })
+    }
+
+    /// Refuses another cluster's Nautobot Cluster ([`identity::check`]).
+    fn check_identity<R: Borrow<Record>>(
+        &self,
+        desired: &BTreeMap<Uuid, R>,
+        observed: &BTreeMap<Uuid, ObservedObject>,
+    ) -> Result<(), IdentityMismatch> {
+        let replaces = self.cfg.replaces_cluster_id.as_deref();
+        identity::check(desired, observed, replaces)?;
+        match self.identity {
+            Some(ours) => identity::check_cluster(&self.cfg.cluster_name, ours, observed, replaces),
+            None => Ok(()),
+        }
     }
 
     /// Applies the plan when writing, and folds what was written into the copy.
@@ -251,6 +280,84 @@ mod tests {
         assert!(again.plan.is_empty(), "{:#?}", again.plan);
         assert_eq!(again.observed_before, synced.observed.len());
         assert_eq!(writes(&api), 0, "a second pass only reads");
+    }
+
+    #[tokio::test]
+    async fn another_cluster_under_the_same_name_writes_nothing_until_it_says_it_replaces_it() {
+        let (mut cfg, p, api) = setup();
+        full(&api, &cfg, &p, &mut Synced::default()).await;
+        let cluster_id = crate::model::record_id(&cfg.cluster_name, Kind::Cluster, "");
+        let uid = |api: &FakeNautobot| {
+            api.object("virtualization/clusters/", cluster_id).unwrap()["custom_fields"]
+                [crate::model::CF_UID]
+                .clone()
+        };
+        let first = uid(&api);
+        api.take_log();
+
+        // a second cluster, same clusterName: its projection carries its own identity
+        let mut other = p.clone();
+        other
+            .records
+            .get_mut(&cluster_id)
+            .unwrap()
+            .custom_fields
+            .insert(crate::model::CF_UID.into(), json!("second-cluster"));
+        let policy = Policy::new(&cfg, jiff::Timestamp::now(), false);
+        let refused = Pass::new(&cfg, true)
+            .full(
+                &api,
+                &other.records,
+                &other.ips_unknown,
+                policy.clone(),
+                |_| None,
+                &mut Synced::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.category(), "ClusterIdentityMismatch");
+        assert!(
+            refused.to_string().contains(first.as_str().unwrap()),
+            "{refused}"
+        );
+        assert_eq!(writes(&api), 0, "nothing written");
+        assert_eq!(uid(&api), first);
+
+        // the cleanup of a NautobotSync in the second cluster is refused the same way
+        let cleanup = Pass {
+            identity: Some("second-cluster"),
+            ..Pass::new(&cfg, true)
+        };
+        let empty = Projection::default();
+        let err = cleanup
+            .full(
+                &api,
+                &empty.records,
+                &empty.ips_unknown,
+                policy.clone(),
+                |_| None,
+                &mut Synced::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.category(), "ClusterIdentityMismatch");
+        assert_eq!(writes(&api), 0, "nothing deleted");
+
+        // a person says it replaces the first (a rebuild): it takes the Cluster over
+        cfg.replaces_cluster_id = first.as_str().map(String::from);
+        let taken = Pass::new(&cfg, true)
+            .full(
+                &api,
+                &other.records,
+                &other.ips_unknown,
+                policy,
+                |_| None,
+                &mut Synced::default(),
+            )
+            .await
+            .expect("allowed");
+        assert!(taken.report.unwrap().failures.is_empty());
+        assert_eq!(uid(&api), json!("second-cluster"));
     }
 
     #[tokio::test]

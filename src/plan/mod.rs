@@ -6,6 +6,7 @@ pub mod desired;
 pub mod diff;
 #[cfg(test)]
 mod fuzz;
+pub mod identity;
 pub mod observed;
 pub mod policy;
 pub mod report;
@@ -13,6 +14,7 @@ pub mod resolve;
 
 pub use desired::DesiredState;
 pub use diff::*;
+pub use identity::IdentityMismatch;
 pub use observed::update_observed;
 pub use policy::Policy;
 pub use report::{Action, ApplyReport, Failure, KindReport};

@@ -1,8 +1,9 @@
 //! Nodes become Devices at the configured Location, assigned to the Cluster, with one virtual
 //! interface carrying the node's InternalIP addresses (primary IPv4/IPv6 = the first of each).
 //!
-//! - name: the node name when it is a FQDN (contains a dot, unique anyway), otherwise
-//!   `<node>.<cluster>` so that `master-0` of two clusters at one Location never collide;
+//! - name: `<node>.<cluster>`, so that `master-0` of two clusters at one Location never
+//!   collide, and neither do FQDN nodes (`ip-10-0-128-12.ec2.internal` is in every AWS cluster
+//!   of a region);
 //! - role: from `node-role.kubernetes.io/*` labels, control-plane (or master) first, then infra,
 //!   worker, then any other role alphabetically; `k8s-node` without one;
 //! - device type: the `node.kubernetes.io/instance-type` label, else the configured default;
@@ -53,11 +54,7 @@ impl Projector<'_> {
             .as_deref()
             .map(|u| names::truncate(u, names::SERIAL_MAX))
             .unwrap_or_default();
-        let device_name = if name.contains('.') {
-            name.to_string()
-        } else {
-            format!("{name}.{}", self.cfg.cluster_name)
-        };
+        let device_name = format!("{name}.{}", self.cfg.cluster_name);
 
         let mut device = Record::new(device_id, Kind::Device, &device_name, &source)
             .with("name", names::fit(&device_name, names::NAME_MAX))
