@@ -280,6 +280,29 @@ pub struct Interface {
     /// Binding plugin (newer KubeVirt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binding: Option<Named>,
+    /// `absent` (hot-unplugged: being removed), `down` (link down), `up` or empty (up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Named ports the guest listens on (what a Service's named `targetPort` resolves to).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub ports: Vec<Port>,
+}
+
+/// A port of a VM interface (`spec.domain.devices.interfaces[].ports[]`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Port {
+    /// An IANA service name, optional.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// TCP (default) or UDP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// The port number.
+    pub port: i32,
 }
 
 impl Interface {
@@ -395,6 +418,33 @@ pub struct VmiStatus {
         deserialize_with = "null_as_default"
     )]
     pub volume_status: Vec<VolumeStatus>,
+    /// Conditions (only type and status are read: `AgentConnected`).
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub conditions: Vec<VmiCondition>,
+}
+
+impl VmiStatus {
+    /// The guest agent is connected now. virt-handler adds `AgentConnected: True` while the
+    /// agent's channel is connected and removes the condition when it goes.
+    pub fn agent_connected(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|c| c.type_ == "AgentConnected" && c.status == "True")
+    }
+}
+
+/// A VMI condition (subset).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct VmiCondition {
+    /// Ready, LiveMigratable, AgentConnected, ...
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// True, False, Unknown.
+    pub status: String,
 }
 
 /// One volume of a running VMI (`status.volumeStatus[]`).
@@ -442,9 +492,16 @@ pub struct VmiInterfaceStatus {
     /// Name inside the guest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface_name: Option<String>,
-    /// domain, guest-agent, multus-status.
+    /// domain, guest-agent, multus-status, joined by ", ".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info_source: Option<String>,
+    /// `up` or `down` (KubeVirt 1.5+; absent counts as up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_state: Option<String>,
+    /// The interface's name in the virt-launcher pod (KubeVirt 1.4+): `eth0`, `pod<hash>`,
+    /// `net1`; what the pod's `k8s.v1.cni.cncf.io/network-status` calls `interface`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_interface_name: Option<String>,
 }
 
 /// Guest OS information from the guest agent.
@@ -592,7 +649,7 @@ impl From<&InstancetypeSpec> for InstancetypeSize {
 }
 
 /// `null` deserialises as the type's default (Kubernetes clients write `null` for empty lists).
-fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+pub(crate) fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
     d: D,
 ) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())

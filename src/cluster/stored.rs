@@ -369,7 +369,44 @@ pub struct PodInfo {
     pub phase: Option<Arc<str>>,
     /// `status.podIPs`, else `status.podIP`.
     pub ips: Box<[Box<str>]>,
+    /// For a virt-launcher pod: its attachments as Multus reports them
+    /// (`k8s.v1.cni.cncf.io/network-status`); empty for other pods.
+    pub network_status: Box<[NetworkStatus]>,
 }
+
+/// One attachment of a pod, from Multus' `k8s.v1.cni.cncf.io/network-status` annotation
+/// (k8snetworkplumbingwg/network-attachment-definition-client
+/// `pkg/apis/k8s.cni.cncf.io/v1/types.go`, `NetworkStatus`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct NetworkStatus {
+    /// The network: `namespace/name` of the NetworkAttachmentDefinition, or the cluster
+    /// network's CNI name for the default one.
+    pub name: Box<str>,
+    /// The interface in the pod (`eth0`, `pod<hash>`, `net1`).
+    pub interface: Option<Box<str>>,
+    /// MAC address.
+    pub mac: Option<Box<str>>,
+    /// Addresses the CNI's IPAM assigned.
+    #[serde(deserialize_with = "crate::cluster::kubevirt::null_as_default")]
+    pub ips: Box<[Box<str>]>,
+    /// The cluster's default network.
+    pub default: bool,
+}
+
+/// The network-status annotation, or nothing when it is absent or not valid JSON.
+fn network_status(
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+) -> Box<[NetworkStatus]> {
+    annotations
+        .and_then(|a| a.get(NETWORK_STATUS))
+        .and_then(|v| serde_json::from_str::<Vec<NetworkStatus>>(v).ok())
+        .unwrap_or_default()
+        .into_boxed_slice()
+}
+
+/// Multus' annotation on pods with their attachments.
+pub const NETWORK_STATUS: &str = "k8s.v1.cni.cncf.io/network-status";
 
 impl From<SlimPod> for PodInfo {
     fn from(p: SlimPod) -> Self {
@@ -389,6 +426,10 @@ impl From<SlimPod> for PodInfo {
                 })
                 .map(String::into_boxed_str),
             _ => None,
+        };
+        let network_status = match &owner {
+            PodOwner::VirtLauncher(_) => network_status(m.annotations.as_ref()),
+            _ => Box::default(),
         };
         let spec = p.spec.unwrap_or_default();
         let status = p.status.unwrap_or_default();
@@ -412,6 +453,7 @@ impl From<SlimPod> for PodInfo {
             host_network: spec.host_network.unwrap_or(false),
             phase: status.phase.as_deref().map(intern),
             ips: ips.into_boxed_slice(),
+            network_status,
         }
     }
 }

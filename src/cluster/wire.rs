@@ -17,13 +17,15 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Annotations the projection reads; all others are dropped when an object is read.
-pub const KEPT_ANNOTATIONS: [&str; 6] = [
+pub const KEPT_ANNOTATIONS: [&str; 7] = [
     "openshift.io/display-name",
     "openshift.io/description",
     "openshift.io/requester",
     "kubevirt.io/domain",
     "vm.kubevirt.io/os",
     "kubevirt.io/cluster-instancetype-name",
+    // virt-launcher pods: what Multus attached (dropped from other pods when they are stored)
+    "k8s.v1.cni.cncf.io/network-status",
 ];
 
 /// Object metadata with only what the projection and the watcher read. `managedFields` and

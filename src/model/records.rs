@@ -352,10 +352,13 @@ impl Record {
 
     /// All references this record makes (for ordering and bootstrap).
     pub fn refs(&self) -> impl Iterator<Item = &Ref> {
-        self.fields.values().chain(self.on_create.values()).filter_map(|f| match f {
-            Field::Ref(r) => Some(r),
-            _ => None,
-        })
+        self.fields
+            .values()
+            .chain(self.on_create.values())
+            .filter_map(|f| match f {
+                Field::Ref(r) => Some(r),
+                _ => None,
+            })
     }
 }
 

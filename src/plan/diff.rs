@@ -172,7 +172,8 @@ fn tags_json(tags: &BTreeSet<String>) -> Value {
     )
 }
 
-/// Computes the plan. `ips_unknown` lists VMs whose IP assignments must be kept.
+/// Computes the plan. `ips_unknown` lists VMs and VM interfaces whose IP assignments must be
+/// kept.
 pub fn diff<R: Borrow<Record>>(
     desired: &BTreeMap<Uuid, R>,
     ips_unknown: &BTreeSet<Uuid>,
@@ -350,7 +351,8 @@ fn plan_removals<R>(
     resolver: &dyn Resolve,
     plan: &mut Plan,
 ) {
-    // IP assignments (and their addresses) of VMs whose IPs are unknown right now are kept.
+    // IP assignments (and their addresses) of VMs and VM interfaces whose IPs are unknown
+    // right now are kept.
     let mut keep: BTreeSet<Uuid> = BTreeSet::new();
     if !ips_unknown.is_empty() {
         let vm_of_iface: HashMap<Uuid, Uuid> = observed
@@ -362,8 +364,11 @@ fn plan_removals<R>(
             .values()
             .filter(|o| o.kind == Kind::IpAddressToInterface)
         {
-            let vm = id_field(o, "vm_interface").and_then(|i| vm_of_iface.get(&i));
-            if vm.is_some_and(|vm| ips_unknown.contains(vm)) {
+            let iface = id_field(o, "vm_interface");
+            let vm = iface.and_then(|i| vm_of_iface.get(&i));
+            if vm.is_some_and(|vm| ips_unknown.contains(vm))
+                || iface.is_some_and(|i| ips_unknown.contains(&i))
+            {
                 keep.insert(o.id);
                 keep.extend(id_field(o, "ip_address"));
             }

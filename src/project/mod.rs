@@ -84,8 +84,9 @@ pub struct RootProjection {
     pub records: Vec<Record>,
     /// Warnings.
     pub warnings: Vec<Warning>,
-    /// Records (VMs) whose IP addresses are unknown right now (stopped, not yet running):
-    /// their owned IP assignments must be kept, not deleted.
+    /// Records (VMs, VM interfaces) whose IP addresses are unknown right now (a VM stopped or
+    /// not yet running; an interface only the guest agent reports on, while it is not
+    /// connected): their owned IP assignments must be kept, not deleted.
     pub ips_unknown: Vec<Uuid>,
 }
 

@@ -657,16 +657,25 @@ fn nodes_map_roles_status_platform_and_addresses() {
 }
 
 #[test]
-fn fqdn_node_names_are_kept_and_roles_have_a_default() {
+fn fqdn_node_names_are_qualified_by_the_cluster_and_roles_have_a_default() {
     let cfg = config(json!({}));
     let node = json!({"apiVersion": "v1", "kind": "Node",
         "metadata": {"name": "worker-7.ocp.example.com", "uid": "n7", "labels": {"node-role.kubernetes.io/gpu": ""}},
         "status": {"addresses": [{"type": "InternalIP", "address": "10.9.0.7"}, {"type": "InternalIP", "address": "fe80::7"}],
                    "nodeInfo": {"osImage": "Ubuntu 22.04.4 LTS", "systemUUID": "abc", "machineID": "", "kernelVersion": "", "containerRuntimeVersion": "", "kubeletVersion": "", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64", "bootID": ""}}});
     let bare = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n0", "uid": "n0"}});
-    let p = project(&cfg, &index(vec![node, bare]));
+    let p = project(&cfg, &index(vec![node.clone(), bare]));
     let d = get(&p, &cfg, Kind::Device, "worker-7.ocp.example.com");
-    assert_eq!(d.json("name"), Some(&json!("worker-7.ocp.example.com")));
+    assert_eq!(
+        d.json("name"),
+        Some(&json!("worker-7.ocp.example.com.ocp-lab"))
+    );
+    // the same FQDN node in another cluster at the same Location is another Device
+    let other_cfg = config(json!({"clusterName": "ocp-lab-2"}));
+    let other = project(&other_cfg, &index(vec![node]));
+    let d2 = get(&other, &other_cfg, Kind::Device, "worker-7.ocp.example.com");
+    assert_ne!(d2.json("name"), d.json("name"));
+    assert_eq!(d2.reference("location"), d.reference("location"));
     assert_eq!(d.reference("role"), Some(&Ref::Role("k8s-gpu".into())));
     assert_eq!(
         d.reference("platform"),
@@ -906,5 +915,158 @@ fn the_cluster_and_known_networks() {
     assert!(matches!(
         get(&p, &cfg, Kind::CloudAccount, "").fields.get("account_number"),
         Some(Field::Json(v)) if v == "ns-kube-system"
+    ));
+}
+
+/// The VM network rules, on shapes as KubeVirt writes them (kubevirt/kubevirt
+/// `pkg/network/setup/netstat.go`, `staging/src/kubevirt.io/api/core/v1/{schema,types}.go`,
+/// and Multus' network-status annotation on the launcher pod): masquerade guest addresses,
+/// hot-unplugged and link-down interfaces, a guest agent that went away, and an SR-IOV NIC
+/// whose status entry carries neither MAC nor IP.
+#[test]
+fn vm_networks_as_kubevirt_reports_them() {
+    let cfg = config(json!({}));
+    let mut items = vec![ns("team")];
+    // two masquerade VMs whose status shows the guest side (kubevirt/kubevirt#18760), one with
+    // its own vmNetworkCIDR
+    for (name, pod_ip, guest, cidr) in [
+        ("masq-a", "10.128.2.15", "10.0.2.2", json!({})),
+        ("masq-b", "10.128.2.16", "10.0.2.2", json!({})),
+        (
+            "masq-c",
+            "10.128.2.17",
+            "10.11.12.2",
+            json!({"vmNetworkCIDR": "10.11.12.0/24"}),
+        ),
+    ] {
+        let mut v = vm_with_vmi(
+            "team",
+            name,
+            json!({"cpu": {"cores": 1}}),
+            json!({"phase": "Running", "conditions": [{"type": "AgentConnected", "status": "True"}],
+                   "interfaces": [{"name": "default", "mac": "02:00:00:00:00:aa", "ipAddress": guest,
+                                   "ipAddresses": [guest, "fd10:0:2::2"], "infoSource": "domain, guest-agent"}]}),
+        );
+        v[0]["spec"]["template"]["spec"]["networks"] = json!([{"name": "default", "pod": cidr}]);
+        items.extend(v.clone());
+        // and its twin that reports the pod IP, as KubeVirt normally does
+        let twin = format!("{name}-ok");
+        v[0]["metadata"]["name"] = json!(twin);
+        v[0]["metadata"]["uid"] = json!(format!("vm-{twin}"));
+        v[1]["metadata"]["name"] = json!(twin);
+        v[1]["metadata"]["uid"] = json!(format!("vmi-{twin}"));
+        v[1]["metadata"]["ownerReferences"][0]["uid"] = json!(format!("vm-{twin}"));
+        v[1]["status"]["interfaces"][0]["ipAddress"] = json!(pod_ip);
+        v[1]["status"]["interfaces"][0]["ipAddresses"] = json!([pod_ip, "fd10:0:2::2"]);
+        items.extend(v);
+    }
+    // pod network (masquerade), a bridge on a multus network (link down, agent gone), a
+    // hot-unplugged one, and an SR-IOV NIC without a spec MAC
+    let mut multi = vm_with_vmi(
+        "team",
+        "multi",
+        json!({"cpu": {"cores": 2}, "devices": {"interfaces": [
+            {"name": "default", "masquerade": {}},
+            {"name": "storage", "bridge": {}, "state": "down", "ports": []},
+            {"name": "old", "bridge": {}, "state": "absent"},
+            {"name": "fast", "sriov": {}}]}}),
+        json!({"phase": "Running", "interfaces": [
+            {"name": "default", "mac": "02:00:00:00:01:01", "ipAddress": "10.128.3.9", "ipAddresses": ["10.128.3.9"],
+             "infoSource": "domain", "podInterfaceName": "eth0", "linkState": "up"},
+            {"name": "storage", "mac": "02:00:00:00:01:02", "infoSource": "domain, multus-status",
+             "podInterfaceName": "pod6446d58d6df", "linkState": "down"},
+            {"name": "old", "mac": "02:00:00:00:01:03", "ipAddress": "192.168.50.7", "ipAddresses": ["192.168.50.7"],
+             "infoSource": "domain, guest-agent, multus-status"},
+            {"name": "fast", "infoSource": "domain, multus-status", "podInterfaceName": "pod778c553efa0"},
+            {"interfaceName": "eth3", "mac": "9a:f1:0e:22:33:44", "ipAddress": "172.30.9.4",
+             "ipAddresses": ["172.30.9.4"], "infoSource": "guest-agent"}]}),
+    );
+    multi[0]["spec"]["template"]["spec"]["networks"] = json!([
+        {"name": "default", "pod": {}},
+        {"name": "storage", "multus": {"networkName": "team/storage-net"}},
+        {"name": "old", "multus": {"networkName": "old-net"}},
+        {"name": "fast", "multus": {"networkName": "team/sriov-net"}}]);
+    items.extend(multi);
+    items.push(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "virt-launcher-multi-x7k2p", "namespace": "team", "uid": "pod-multi",
+            "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "vmi-team-multi"},
+            "annotations": {"kubevirt.io/domain": "multi",
+                "k8s.v1.cni.cncf.io/network-status": r#"[{"name":"ovn-kubernetes","interface":"eth0","ips":["10.128.3.9"],"mac":"0a:58:0a:80:03:09","default":true,"dns":{}},{"name":"team/storage-net","interface":"pod6446d58d6df","mac":"02:00:00:00:01:02","dns":{}},{"name":"team/sriov-net","interface":"pod778c553efa0","mac":"9a:f1:0e:22:33:44","dns":{},"device-info":{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:65:00.3"}}}]"#},
+            "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": "multi", "uid": "vmi-team-multi", "controller": true}]},
+        "spec": {"nodeName": "w1", "containers": [{"name": "compute", "image": "virt-launcher"}]},
+        "status": {"phase": "Running", "podIP": "10.128.3.9", "podIPs": [{"ip": "10.128.3.9"}]}}));
+
+    let p = project(&cfg, &index(items));
+    let vm = |name: &str| get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
+    let ips: BTreeSet<&str> = p
+        .records
+        .values()
+        .filter(|r| r.kind == Kind::IpAddress)
+        .map(|r| r.name.as_str())
+        .collect();
+    // the guest side of masquerade is never an address, never a primary
+    for guest in ["10.0.2.2", "10.11.12.2", "fd10:0:2::2"] {
+        assert!(
+            !ips.iter().any(|ip| ip.starts_with(guest)),
+            "{guest}: {ips:?}"
+        );
+    }
+    for name in ["masq-a", "masq-b", "masq-c"] {
+        let r = vm(name);
+        assert_eq!(
+            r.fields.get("primary_ip4"),
+            Some(&Field::Json(Value::Null)),
+            "{name}"
+        );
+        let ok = vm(&format!("{name}-ok"));
+        assert!(
+            matches!(ok.reference("primary_ip4"), Some(Ref::Record(_))),
+            "{name}-ok"
+        );
+    }
+    assert!(
+        ips.contains("10.128.2.15") && ips.contains("10.128.2.17"),
+        "{ips:?}"
+    );
+
+    // interfaces: the unplugged one is gone, the link-down one disabled
+    let iface = |n: &str| {
+        p.records.get(&record_id(
+            "ocp-lab",
+            Kind::VmInterface,
+            &format!("team/multi/{n}"),
+        ))
+    };
+    assert!(iface("old").is_none(), "hot-unplugged");
+    assert!(!ips.contains("192.168.50.7"));
+    assert_eq!(
+        iface("storage").unwrap().json("enabled"),
+        Some(&json!(false))
+    );
+    assert_eq!(
+        iface("default").unwrap().json("enabled"),
+        Some(&json!(true))
+    );
+    // SR-IOV: the MAC from network-status, the guest agent's address found by it
+    let fast = iface("fast").unwrap();
+    assert_eq!(fast.json("mac_address"), Some(&json!("9A:F1:0E:22:33:44")));
+    let on_fast = p
+        .records
+        .values()
+        .filter(|r| {
+            r.kind == Kind::IpAddressToInterface && ref_id(r, "vm_interface") == Some(fast.id)
+        })
+        .count();
+    assert_eq!(on_fast, 1, "172.30.9.4 lands on the SR-IOV NIC");
+    assert!(ips.contains("172.30.9.4"));
+    // no guest agent: what only it reports (the multus networks) is unknown and kept; the pod
+    // network's address is known
+    assert!(p.ips_unknown.contains(&iface("storage").unwrap().id));
+    assert!(p.ips_unknown.contains(&fast.id));
+    assert!(!p.ips_unknown.contains(&iface("default").unwrap().id));
+    assert!(!p.ips_unknown.contains(&vm("multi").id));
+    assert!(matches!(
+        vm("multi").reference("primary_ip4"),
+        Some(Ref::Record(_))
     ));
 }

@@ -45,6 +45,80 @@ pub fn vm_status(printable: &str) -> Option<&'static str> {
     })
 }
 
+/// A VM's interfaces, projected.
+struct Nics {
+    /// VMInterfaces, IP addresses and their assignments.
+    records: Vec<Record>,
+    /// The first IPv4 and IPv6 address of the known interfaces, in spec order; `None` when
+    /// no VMI runs (every address unknown).
+    primary: Option<(Option<IpAddr>, Option<IpAddr>)>,
+    /// Interfaces whose addresses are unknown right now (only the guest agent reports them,
+    /// and it is not connected): their assignments in Nautobot are kept.
+    unknown: Vec<uuid::Uuid>,
+}
+
+/// KubeVirt's guest-side masquerade networks when a pod network does not set its own
+/// (kubevirt/kubevirt `pkg/virt-launcher/virtwrap/api/defaults.go`, `DefaultVMCIDR`,
+/// `DefaultVMIpv6CIDR`): the guest is `.2` behind a NAT to the pod IP. Never an address of
+/// the VM (two masquerade VMs would share it).
+const MASQUERADE_CIDRS: [&str; 2] = ["10.0.2.0/24", "fd10:0:2::/120"];
+
+/// The guest-side masquerade networks of a pod network (`spec.networks[].pod.vmNetworkCIDR`
+/// and `vmIPv6NetworkCIDR`, kubevirt/kubevirt `staging/src/kubevirt.io/api/core/v1/schema.go`,
+/// `PodNetwork`), defaults where unset.
+fn masquerade_cidrs(pod: &Value) -> Vec<super::Cidr> {
+    let field = |key: &str, default: &str| {
+        pod.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or(default)
+            .to_string()
+    };
+    [
+        field("vmNetworkCIDR", MASQUERADE_CIDRS[0]),
+        field("vmIPv6NetworkCIDR", MASQUERADE_CIDRS[1]),
+    ]
+    .iter()
+    .filter_map(|c| super::Cidr::parse(c))
+    .collect()
+}
+
+/// The network-status entry of a VM network in its launcher pod: by the pod interface name the
+/// VMI reports (KubeVirt 1.4+), else by the NetworkAttachmentDefinition (`ns/name`; a bare name
+/// is in the VM's namespace) when only one VM network uses it.
+fn attachment<'a>(
+    launcher: Option<&'a crate::cluster::PodInfo>,
+    net: &crate::cluster::kubevirt::Network,
+    networks: &[crate::cluster::kubevirt::Network],
+    st: Option<&crate::cluster::kubevirt::VmiInterfaceStatus>,
+    ns: &str,
+) -> Option<&'a crate::cluster::NetworkStatus> {
+    let entries = &launcher?.network_status;
+    if let Some(pod_iface) = st.and_then(|s| s.pod_interface_name.as_deref()) {
+        return entries
+            .iter()
+            .find(|e| e.interface.as_deref() == Some(pod_iface));
+    }
+    let nad = |n: &crate::cluster::kubevirt::Network| {
+        n.multus
+            .as_ref()
+            .map(|m| match m.network_name.split_once('/') {
+                Some(_) => m.network_name.clone(),
+                None => format!("{ns}/{}", m.network_name),
+            })
+    };
+    let mine = nad(net)?;
+    if networks
+        .iter()
+        .filter(|n| nad(n).as_ref() == Some(&mine))
+        .count()
+        != 1
+    {
+        return None;
+    }
+    entries.iter().find(|e| *e.name == *mine)
+}
+
 impl Projector<'_> {
     pub(super) fn project_vm(&self, ns: &str, name: &str, out: &mut RootProjection) {
         let standalone;
@@ -145,14 +219,56 @@ impl Projector<'_> {
         rec.custom_fields
             .insert(CF_NODE.into(), node.map_or(Value::Null, Value::String));
 
-        // Interfaces: one per spec network that has an interface, joined with the VMI status by
-        // the network name. Guest-only NICs (no name) are dropped.
-        let ips_known = vmi
-            .and_then(|v| v.status.as_ref())
-            .is_some_and(|s| s.phase.as_deref() == Some("Running"));
-        let mut children = Vec::new();
-        let mut primary4 = None;
-        let mut primary6 = None;
+        let nics = self.vm_interfaces(vm, vm_id, template, vmi, &source, &mut |m| warn(out, m));
+        let prim = |family: Option<IpAddr>| {
+            family.map_or(Value::Null.into(), |ip| Ref::Record(self.ip_id(ip)).into())
+        };
+        match nics.primary {
+            // a VMI that does not run: its addresses are unknown, Nautobot keeps them
+            None => out.ips_unknown.push(vm_id),
+            Some((v4, v6)) => {
+                // an address family none of the known interfaces has may be on one whose
+                // addresses are unknown right now: kept as it is
+                if v4.is_some() || nics.unknown.is_empty() {
+                    rec.fields.insert("primary_ip4", prim(v4));
+                }
+                if v6.is_some() || nics.unknown.is_empty() {
+                    rec.fields.insert("primary_ip6", prim(v6));
+                }
+            }
+        }
+        out.ips_unknown.extend(nics.unknown);
+        let children = nics.records;
+        out.records.push(rec);
+        out.records.extend(children);
+    }
+
+    /// One VMInterface per spec network that has an interface (hot-unplugged ones, `state:
+    /// absent`, are gone), joined with the VMI status by the network name, with the addresses
+    /// the VMI reports. Guest-only NICs (no name) are dropped, except to find the addresses of
+    /// a NIC whose status entry carries none (SR-IOV without a spec MAC): by MAC.
+    fn vm_interfaces(
+        &self,
+        vm: &VmInfo,
+        vm_id: uuid::Uuid,
+        template: Option<&VirtualMachineInstanceSpec>,
+        vmi: Option<&VmiInfo>,
+        source: &str,
+        warn: &mut dyn FnMut(String),
+    ) -> Nics {
+        use crate::cluster::kubevirt::{Interface, Network};
+        let (ns, name) = (&*vm.meta.namespace, &*vm.meta.name);
+        let running = running(vmi);
+        let agent = running.is_some_and(|s| s.agent_connected());
+        let launcher = vmi
+            .and_then(|v| v.meta.uid.as_deref())
+            .and_then(|uid| self.index.launcher_pod(uid))
+            .map(|p| p.as_ref());
+        let mut nics = Nics {
+            records: Vec::new(),
+            primary: running.map(|_| (None, None)),
+            unknown: Vec::new(),
+        };
         // KubeVirt adds the default pod network to a VM that declares none (unless
         // autoattachPodInterface is false): the VMI spec shows it; a stopped VM gets it here, so
         // its interface does not come and go with the VMI.
@@ -164,25 +280,22 @@ impl Projector<'_> {
             .and_then(|d| d.devices.as_ref())
             .and_then(|d| d.autoattach_pod_interface)
             != Some(false);
-        let implicit = [crate::cluster::kubevirt::Network {
+        let implicit = [Network {
             name: "default".into(),
             pod: Some(json!({})),
             multus: None,
         }];
-        let networks: &[crate::cluster::kubevirt::Network] = match net_spec {
+        let networks: &[Network] = match net_spec {
             Some(s) => &s.networks,
             None if autoattach => &implicit,
             None => &[],
         };
-        let default_iface = crate::cluster::kubevirt::Interface::default();
+        let default_iface = Interface::default();
         for net in networks {
             let iface_name = names::fit(&net.name, 64);
             if iface_name.is_empty() {
                 // KubeVirt's admission refuses it; an object from a file or an old API may not
-                warn(
-                    out,
-                    "a network without a name; its interface is skipped".into(),
-                );
+                warn("a network without a name; its interface is skipped".into());
                 continue;
             }
             let spec_iface = net_spec
@@ -190,11 +303,17 @@ impl Projector<'_> {
                 .and_then(|d| d.devices.as_ref())
                 .and_then(|d| d.interfaces.iter().find(|i| i.name == net.name))
                 .unwrap_or(&default_iface);
+            if spec_iface.state.as_deref() == Some("absent") {
+                // hot-unplugged: KubeVirt detaches it and then removes it from the spec
+                continue;
+            }
+            // a finished VMI still says which MAC KubeVirt gave the NIC
             let st = vmi.and_then(|v| v.status.as_ref()).and_then(|s| {
                 s.interfaces
                     .iter()
                     .find(|i| i.name.as_deref() == Some(net.name.as_str()))
             });
+            let attached = attachment(launcher, net, networks, st, ns);
             let iface_id = record_id(
                 &self.cfg.cluster_name,
                 Kind::VmInterface,
@@ -205,7 +324,12 @@ impl Projector<'_> {
                 .mac_address
                 .as_deref()
                 .and_then(normalize_mac)
-                .or_else(|| st.and_then(|s| s.mac.as_deref()).and_then(normalize_mac));
+                .or_else(|| st.and_then(|s| s.mac.as_deref()).and_then(normalize_mac))
+                .or_else(|| {
+                    attached
+                        .and_then(|a| a.mac.as_deref())
+                        .and_then(normalize_mac)
+                });
             let network = match (&net.pod, &net.multus) {
                 (_, Some(m)) => format!("multus {}", m.network_name),
                 (Some(_), None) => "pod network".to_string(),
@@ -215,81 +339,103 @@ impl Projector<'_> {
                 Some(b) => format!("{network} ({b})"),
                 None => network,
             };
+            // link down as running (KubeVirt 1.5+ `linkState`), else as declared
+            let link = running.and(st).and_then(|s| s.link_state.as_deref());
+            let down = match link {
+                Some(state) => state == "down",
+                None => spec_iface.state.as_deref() == Some("down"),
+            };
             let mut iface = Record::new(
                 iface_id,
                 Kind::VmInterface,
                 format!("{ns}/{name} {}", net.name),
-                &source,
+                source,
             )
             .with("virtual_machine", Ref::Record(vm_id))
             .with("name", iface_name)
             .with("status", Ref::Status("Active".into()))
+            .with("enabled", Value::Bool(!down))
             .with(
                 "description",
                 names::truncate(&description, names::DESCRIPTION_MAX),
             )
-            .with_opt("mac_address", mac);
+            .with_opt("mac_address", mac.clone());
             self.mark(&mut iface);
-            children.push(iface);
+            nics.records.push(iface);
 
-            if !ips_known {
-                continue;
-            }
-            let reported: Vec<&str> = match st {
+            let Some(status) = running else { continue };
+            let mut reported: Vec<&str> = match st {
                 Some(s) if !s.ip_addresses.is_empty() => {
                     s.ip_addresses.iter().map(String::as_str).collect()
                 }
                 Some(s) => s.ip_address.as_deref().into_iter().collect(),
                 None => Vec::new(),
             };
+            if reported.is_empty()
+                && let Some(mac) = &mac
+            {
+                // the guest agent's entry for this NIC, when KubeVirt could not join it by MAC
+                // (kubevirt/kubevirt `pkg/network/setup/netstat.go`: SR-IOV entries carry only
+                // the spec MAC)
+                reported.extend(
+                    status
+                        .interfaces
+                        .iter()
+                        .filter(|i| i.name.as_deref().is_none_or(str::is_empty))
+                        .filter(|i| i.mac.as_deref().and_then(normalize_mac).as_ref() == Some(mac))
+                        .flat_map(|i| {
+                            if i.ip_addresses.is_empty() {
+                                i.ip_address.as_slice()
+                            } else {
+                                i.ip_addresses.as_slice()
+                            }
+                        })
+                        .map(String::as_str),
+                );
+            }
+            // addresses on the pod network come from the pod (virt-handler's pod interface
+            // cache) and are known while the VMI runs; on other networks only the guest agent
+            // reports them, so without it they are unknown, not gone
+            if net.pod.is_none() && !agent {
+                nics.unknown.push(iface_id);
+            }
+            let masquerade = net.pod.as_ref().map(masquerade_cidrs).unwrap_or_default();
             let mut seen: Vec<IpAddr> = Vec::new();
             for raw in reported {
                 let Some(ip) = parse_ip(raw) else {
-                    warn(
-                        out,
-                        format!(
-                            "interface {}: {raw:?} is not an IP address; skipped",
-                            net.name
-                        ),
-                    );
+                    warn(format!(
+                        "interface {}: {raw:?} is not an IP address; skipped",
+                        net.name
+                    ));
                     continue;
                 };
-                if is_unusable(ip) || seen.contains(&ip) {
+                if is_unusable(ip)
+                    || seen.contains(&ip)
+                    || masquerade.iter().any(|c| c.contains(ip))
+                {
                     continue;
                 }
                 seen.push(ip);
-                children.extend(self.ip_records(
+                nics.records.extend(self.ip_records(
                     ip,
                     None,
                     format!("VM {ns}/{name} {}", net.name),
-                    &source,
+                    source,
                 ));
-                children.push(self.ip_assignment(
+                nics.records.push(self.ip_assignment(
                     ip,
                     iface_id,
                     &format!("{ns}/{name} {}", net.name),
                     true,
-                    &source,
+                    source,
                 ));
-                if ip.is_ipv4() && primary4.is_none() {
-                    primary4 = Some(ip);
-                }
-                if ip.is_ipv6() && primary6.is_none() {
-                    primary6 = Some(ip);
+                if let Some((v4, v6)) = &mut nics.primary {
+                    let slot = if ip.is_ipv4() { v4 } else { v6 };
+                    slot.get_or_insert(ip);
                 }
             }
         }
-        if ips_known {
-            let prim = |ip: Option<IpAddr>| {
-                ip.map_or(Value::Null.into(), |ip| Ref::Record(self.ip_id(ip)).into())
-            };
-            rec.fields.insert("primary_ip4", prim(primary4));
-            rec.fields.insert("primary_ip6", prim(primary6));
-        } else {
-            out.ips_unknown.push(vm_id);
-        }
-        out.records.push(rec);
-        out.records.extend(children);
+        nics
     }
 
     /// vCPUs = sockets x cores x threads of the template; else the instancetype's guest CPUs;

@@ -454,3 +454,32 @@ fn every_vm_is_created_and_an_unmapped_status_is_never_overwritten() {
     let plan = diff(&p.records, &p.ips_unknown, &observed, &policy(), &Fake);
     assert!(plan.is_empty(), "{plan:#?}");
 }
+
+#[test]
+fn an_interface_whose_addresses_are_unknown_keeps_them_and_no_other() {
+    let p = sample_projection();
+    let observed = observed_from(&p.records);
+    // fedora-db-01's guest agent goes away: its addresses leave the projection, and only its
+    // interface is listed as unknown
+    let gone = |r: &Record| {
+        r.source
+            .starts_with("VirtualMachine shop-prod/fedora-db-01")
+            && matches!(r.kind, Kind::IpAddress | Kind::IpAddressToInterface)
+    };
+    let iface = p
+        .records
+        .values()
+        .find(|r| r.kind == Kind::VmInterface && r.name.starts_with("shop-prod/fedora-db-01 "))
+        .unwrap()
+        .id;
+    let mut desired = p.records.clone();
+    desired.retain(|_, r| !gone(r));
+    let mut unknown = p.ips_unknown.clone();
+    unknown.insert(iface);
+    let plan = diff(&desired, &unknown, &observed, &policy(), &Fake);
+    assert!(plan.deletes.is_empty(), "{:#?}", plan.deletes);
+    assert_eq!(plan.kept, 2, "the address and its assignment");
+    // without the mark they would go
+    let plan = diff(&desired, &p.ips_unknown, &observed, &policy(), &Fake);
+    assert_eq!(plan.deletes.len(), 2);
+}
