@@ -1070,3 +1070,65 @@ fn vm_networks_as_kubevirt_reports_them() {
         Some(Ref::Record(_))
     ));
 }
+
+/// A Service's named `targetPort` resolves through the VM interface's named ports
+/// (`spec.domain.devices.interfaces[].ports[]`, kubevirt/kubevirt
+/// `staging/src/kubevirt.io/api/core/v1/schema.go`, `Port`), and a VMI created on its own gets
+/// ipam Services like a VM.
+#[test]
+fn named_target_ports_and_standalone_vmis_behind_services() {
+    let cfg = config(json!({}));
+    let launcher = |vmi: &str, uid: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("virt-launcher-{vmi}-abcde"), "namespace": "team", "uid": format!("pod-{vmi}"),
+                "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": uid, "app": "web"},
+                "annotations": {"kubevirt.io/domain": vmi},
+                "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": vmi, "uid": uid, "controller": true}]},
+            "spec": {"nodeName": "w1", "containers": [{"name": "compute", "image": "virt-launcher"}]},
+            "status": {"phase": "Running", "podIP": "10.128.4.4"}})
+    };
+    let mut items = vec![ns("team")];
+    let mut vm = vm_with_vmi(
+        "team",
+        "web-vm",
+        json!({"cpu": {"cores": 1}, "devices": {"interfaces": [{"name": "default", "masquerade": {},
+            "ports": [{"name": "http", "port": 8080}, {"name": "dns", "protocol": "UDP", "port": 5353}]}]}}),
+        json!({"phase": "Running"}),
+    );
+    vm[1]["metadata"]["labels"] = json!({"app": "web"});
+    items.extend(vm);
+    items.push(launcher("web-vm", "vmi-team-web-vm"));
+    // a standalone VMI (kubevirt examples/vmi-masquerade.yaml shape) with the same label
+    items.push(json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+        "metadata": {"name": "vmi-solo", "namespace": "team", "uid": "vmi-solo-uid", "labels": {"app": "web"}},
+        "spec": {"domain": {"devices": {"interfaces": [{"name": "testmasquerade", "masquerade": {},
+                     "ports": [{"name": "http", "port": 80}]}]}},
+                 "networks": [{"name": "testmasquerade", "pod": {}}]},
+        "status": {"phase": "Running", "interfaces": [{"name": "testmasquerade", "ipAddress": "10.128.4.5"}]}}));
+    items.push(launcher("vmi-solo", "vmi-solo-uid"));
+    items.push(json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "team", "uid": "svc-web"},
+        "spec": {"type": "ClusterIP", "clusterIP": "172.30.9.9", "clusterIPs": ["172.30.9.9"], "selector": {"app": "web"},
+                 "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"},
+                           {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "dns"}]}}));
+    let p = project(&cfg, &index(items));
+    let svc = |vm: &str, proto: &str| {
+        p.records
+            .get(&record_id("ocp-lab", Kind::IpamService, &format!("team/web/{vm}/{proto}")))
+    };
+    assert_eq!(svc("web-vm", "tcp").unwrap().json("ports"), Some(&json!([8080])));
+    assert_eq!(svc("web-vm", "udp").unwrap().json("ports"), Some(&json!([5353])));
+    let solo = svc("vmi-solo", "tcp").expect("a standalone VMI gets ipam Services");
+    assert_eq!(solo.json("ports"), Some(&json!([80])));
+    assert_eq!(
+        ref_id(solo, "virtual_machine"),
+        Some(record_id("ocp-lab", Kind::VirtualMachine, "team/vmi-solo"))
+    );
+    // the standalone VMI has no port named dns: nothing for it on UDP, and a warning says why
+    assert!(svc("vmi-solo", "udp").is_none());
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.message.contains("\"dns\"") && w.message.contains("vmi-solo"))
+    );
+}

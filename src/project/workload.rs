@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use crate::cluster::PodOwner;
-use crate::cluster::ServiceInfo;
+use crate::cluster::{ServiceInfo, ServicePortInfo};
 use crate::model::names;
 use crate::model::record_id;
 use crate::model::{Kind, Record, Ref};
@@ -211,36 +211,58 @@ impl Projector<'_> {
                 .index
                 .vmi(ns, vmi_name)
                 .is_some_and(|v| v.meta.uid.as_deref() == Some(vmi_uid.as_str()));
-            if vmi_matches && self.index.vm(ns, vmi_name).is_some() {
+            // a VM, or a VMI created on its own (synced as a VM of its name)
+            let synced = self.index.vm(ns, vmi_name).is_some()
+                || self.index.standalone_vmi(ns, vmi_name).is_some();
+            if vmi_matches && synced {
                 vms.insert(vmi_name.to_string());
             }
         }
         if vms.is_empty() {
             return;
         }
-        let mut by_proto: BTreeMap<&'static str, BTreeSet<i32>> = BTreeMap::new();
+        let mut protocols: Vec<(&ServicePortInfo, &'static str)> = Vec::new();
         for p in &svc.ports {
-            let proto = match p.protocol.as_deref().unwrap_or("TCP") {
-                "TCP" => "tcp",
-                "UDP" => "udp",
-                other => {
-                    out.warnings.push(Warning {
-                        source: source.to_string(),
-                        message: format!(
-                            "port {} uses {other}, which Nautobot services cannot hold; skipped",
-                            p.port
-                        ),
-                    });
-                    continue;
-                }
-            };
-            let port = match &p.target_port {
-                Some(IntOrString::Int(i)) if *i > 0 => *i,
-                _ => p.port,
-            };
-            by_proto.entry(proto).or_default().insert(port);
+            match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => protocols.push((p, "tcp")),
+                "UDP" => protocols.push((p, "udp")),
+                other => out.warnings.push(Warning {
+                    source: source.to_string(),
+                    message: format!(
+                        "port {} uses {other}, which Nautobot services cannot hold; skipped",
+                        p.port
+                    ),
+                }),
+            }
         }
         for vm in &vms {
+            // what the guest listens on: a numeric targetPort, a named one through the VM
+            // interfaces' named ports (virt-launcher's compute container carries them, which is
+            // where Kubernetes resolves it), else the Service port
+            let named = self.vm_named_ports(ns, vm);
+            let mut by_proto: BTreeMap<&'static str, BTreeSet<i32>> = BTreeMap::new();
+            for (p, proto) in &protocols {
+                let port = match &p.target_port {
+                    Some(IntOrString::Int(i)) if *i > 0 => *i,
+                    Some(IntOrString::String(n)) if !n.is_empty() => {
+                        match named.iter().find(|(name, pr, _)| name == n && pr == proto) {
+                            Some((_, _, port)) => *port,
+                            None => {
+                                // Kubernetes sends nothing to a pod without the named port
+                                out.warnings.push(Warning {
+                                    source: source.to_string(),
+                                    message: format!(
+                                        "targetPort {n:?} is not a named port of VM {ns}/{vm}; skipped for it"
+                                    ),
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                    _ => p.port,
+                };
+                by_proto.entry(proto).or_default().insert(port);
+            }
             let vm_id = record_id(
                 &self.cfg.cluster_name,
                 Kind::VirtualMachine,
@@ -277,5 +299,28 @@ impl Projector<'_> {
                 out.records.push(r);
             }
         }
+    }
+
+    /// The named ports of a VM's interfaces (`spec.domain.devices.interfaces[].ports[]`, of
+    /// the VM template or a standalone VMI) as (name, protocol, port).
+    fn vm_named_ports(&self, ns: &str, vm: &str) -> Vec<(String, &'static str, i32)> {
+        let spec = match self.index.vm(ns, vm) {
+            Some(v) => v.spec.template.as_ref().and_then(|t| t.spec.as_ref()),
+            None => self.index.standalone_vmi(ns, vm).map(|v| &v.spec),
+        };
+        spec.and_then(|s| s.domain.as_ref())
+            .and_then(|d| d.devices.as_ref())
+            .into_iter()
+            .flat_map(|d| &d.interfaces)
+            .flat_map(|i| &i.ports)
+            .filter_map(|p| {
+                let proto = match p.protocol.as_deref().unwrap_or("TCP").to_ascii_uppercase().as_str() {
+                    "TCP" => "tcp",
+                    "UDP" => "udp",
+                    _ => return None,
+                };
+                Some((p.name.clone()?, proto, p.port))
+            })
+            .collect()
     }
 }
