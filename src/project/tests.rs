@@ -1132,3 +1132,50 @@ fn named_target_ports_and_standalone_vmis_behind_services() {
             .any(|w| w.message.contains("\"dns\"") && w.message.contains("vmi-solo"))
     );
 }
+
+/// A DataVolume template that clones a DataSource with no size (CDI detects it:
+/// kubevirt/containerized-data-importer `pkg/controller/datavolume/pvc-clone-controller.go`,
+/// `detectCloneSize`) counts at the capacity the VMI reports; a template no volume uses never
+/// counts, whether or not other volumes are claims.
+#[test]
+fn disks_without_a_declared_size_count_at_their_reported_size() {
+    let cfg = config(json!({}));
+    let clone_template = json!({"metadata": {"name": "rhel-root"},
+        "spec": {"sourceRef": {"kind": "DataSource", "name": "rhel9", "namespace": "openshift-virtualization-os-images"},
+                 "storage": {}}});
+    let unused = json!({"metadata": {"name": "spare"},
+        "spec": {"storage": {"resources": {"requests": {"storage": "500Gi"}}}}});
+    let mut items = vec![ns("team")];
+    let mut running = vm_with_vmi(
+        "team",
+        "cloned",
+        json!({"cpu": {"cores": 1}}),
+        json!({"phase": "Running", "volumeStatus": [
+            {"name": "rootdisk", "target": "vda", "persistentVolumeClaimInfo": {"claimName": "rhel-root",
+             "accessModes": ["ReadWriteMany"], "volumeMode": "Block", "capacity": {"storage": "30Gi"},
+             "requests": {"storage": "30Gi"}, "filesystemOverhead": "0"}},
+            {"name": "cloudinitdisk", "target": "vdb"}]}),
+    );
+    running[0]["spec"]["dataVolumeTemplates"] = json!([clone_template, unused]);
+    running[0]["spec"]["template"]["spec"]["volumes"] = json!([
+        {"name": "rootdisk", "dataVolume": {"name": "rhel-root"}},
+        {"name": "cloudinitdisk", "cloudInitNoCloud": {"userData": "#cloud-config"}}]);
+    let mut stopped = running.clone();
+    items.extend(running);
+    stopped[0]["metadata"]["name"] = json!("cloned-stopped");
+    stopped[0]["metadata"]["uid"] = json!("vm-cloned-stopped");
+    stopped[0]["status"]["printableStatus"] = json!("Stopped");
+    items.push(stopped[0].clone());
+    // only a containerDisk: the unused template is not its disk either
+    let mut ephemeral = vm_with_vmi("team", "ephemeral", json!({"cpu": {"cores": 1}}), json!({"phase": "Running"}));
+    ephemeral[0]["spec"]["dataVolumeTemplates"] = json!([unused]);
+    ephemeral[0]["spec"]["template"]["spec"]["volumes"] =
+        json!([{"name": "containerdisk", "containerDisk": {"image": "quay.io/containerdisks/fedora:40"}}]);
+    items.extend(ephemeral);
+
+    let p = project(&cfg, &index(items));
+    let vm = |name: &str| get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
+    assert_eq!(num(vm("cloned"), "disk"), Some(30), "the cloned size, not 0 and not 530");
+    assert!(!vm("cloned-stopped").fields.contains_key("disk"), "unknown: kept");
+    assert!(!vm("ephemeral").fields.contains_key("disk"), "no claim: no disk");
+}

@@ -581,80 +581,57 @@ fn topology(cpu: &Cpu) -> Option<u32> {
     Some(u32::try_from(n.min(32767)).unwrap_or(32767))
 }
 
-/// Disk in GiB (Nautobot's "GB"), rounded up: the sum of the DataVolume templates used as
-/// volumes (`spec.storage` or `spec.pvc` requests), plus the claims no template declares
-/// (plain PVCs, DataVolumes made beforehand) at the capacity a running VMI reports for them.
-/// containerDisks and other ephemeral disks are not counted. `None` when no size is known, or
-/// when a claim's size is unknown because the VM is not running.
+/// Disk in GiB (Nautobot's "GB"), rounded up: the sum over the volumes backed by a claim (a
+/// `dataVolume` or a `persistentVolumeClaim` volume) of the size its DataVolume template
+/// declares (`spec.storage` or `spec.pvc` requests), else the capacity a running VMI reports for
+/// the volume (a template that clones with no size, which CDI detects; a plain PVC; a
+/// DataVolume made beforehand). DataVolume templates no volume uses are not the VM's disks and
+/// never count. containerDisks and other ephemeral disks are not counted. `None` when a
+/// claim's size is unknown (the VM is not running): the total is then kept in Nautobot rather
+/// than shown smaller, so it does not change when the VM stops.
 fn vm_disk_gib(
     vm: &VmInfo,
     template: Option<&VirtualMachineInstanceSpec>,
     vmi: Option<&VmiInfo>,
 ) -> Option<i64> {
     let volumes = template.map(|t| t.volumes.as_slice()).unwrap_or_default();
-    // a DataVolume template is used through a `dataVolume` or a `persistentVolumeClaim` volume
-    let claims: Vec<(&str, &str)> = volumes
-        .iter()
-        .filter_map(|v| {
-            let claim = v
-                .data_volume
-                .as_ref()
-                .map(|d| d.name.as_str())
-                .or_else(|| {
-                    v.persistent_volume_claim
-                        .as_ref()
-                        .map(|c| c.claim_name.as_str())
-                })?;
-            Some((v.name.as_str(), claim))
-        })
-        .collect();
-    let template_size = |dv: &crate::cluster::kubevirt::DataVolumeTemplate| {
-        let spec = dv.spec.as_ref();
-        spec.and_then(|s| s.storage.as_ref().or(s.pvc.as_ref()))
+    let declared = |claim: &str| {
+        let dv = vm.spec.data_volume_templates.iter().find(|dv| {
+            dv.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some(claim)
+        })?;
+        let spec = dv.spec.as_ref()?;
+        spec.storage
+            .as_ref()
+            .or(spec.pvc.as_ref())
             .and_then(|s| s.resources.as_ref())
             .and_then(|r| r.requests.get("storage"))
             .and_then(|q| Quantity::parse(q).ok())
             .and_then(|q| q.div_ceil(GIB))
     };
-    fn dv_name(dv: &crate::cluster::kubevirt::DataVolumeTemplate) -> &str {
-        dv.metadata
-            .as_ref()
-            .and_then(|m| m.name.as_deref())
-            .unwrap_or("")
-    }
-    let mut total: Option<i64> = None;
-    let mut add = |n: i64| total = Some(total.unwrap_or(0).saturating_add(n));
-    for dv in &vm.spec.data_volume_templates {
-        if !claims.is_empty() && !claims.iter().any(|(_, c)| *c == dv_name(dv)) {
-            continue;
-        }
-        if let Some(n) = template_size(dv) {
-            add(n);
-        }
-    }
-    // claims no template declares (a plain PVC, a DataVolume made beforehand): their size is
-    // known only from a running VMI; without one the total is unknown (and kept in Nautobot)
-    // rather than smaller, so it does not change when the VM stops
     let running = running(vmi);
-    for (volume, claim) in &claims {
-        if vm
-            .spec
-            .data_volume_templates
+    let reported = |volume: &str| {
+        running?
+            .volume_status
             .iter()
-            .any(|dv| dv_name(dv) == *claim)
-        {
-            continue;
-        }
-        let capacity = running
-            .and_then(|s| s.volume_status.iter().find(|v| v.name == *volume))
-            .and_then(|v| v.persistent_volume_claim_info.as_ref())
-            .and_then(|p| p.capacity.get("storage"))
+            .find(|v| v.name == volume)?
+            .persistent_volume_claim_info
+            .as_ref()?
+            .capacity
+            .get("storage")
             .and_then(|q| Quantity::parse(q).ok())
-            .and_then(|q| q.div_ceil(GIB));
-        match capacity {
-            Some(n) => add(n),
-            None => return None,
-        }
+            .and_then(|q| q.div_ceil(GIB))
+    };
+    let mut total: Option<i64> = None;
+    for v in volumes {
+        let Some(claim) = v.data_volume.as_ref().map(|d| d.name.as_str()).or_else(|| {
+            v.persistent_volume_claim
+                .as_ref()
+                .map(|c| c.claim_name.as_str())
+        }) else {
+            continue;
+        };
+        let size = declared(claim).or_else(|| reported(&v.name))?;
+        total = Some(total.unwrap_or(0).saturating_add(size));
     }
     total
 }
