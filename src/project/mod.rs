@@ -11,6 +11,7 @@ pub mod affected;
 mod cluster;
 pub mod ip;
 mod node;
+mod os;
 mod pod;
 pub mod quantity;
 mod tenant;

@@ -134,7 +134,8 @@ fn running_vm_with_topology_guest_agent_and_guest_only_nics() {
     assert_eq!(num(vm, "disk"), Some(30));
     assert_eq!(
         vm.reference("platform"),
-        Some(&Ref::Platform("fedora".into()))
+        Some(&Ref::Platform("Fedora".into())),
+        "the template's vm.kubevirt.io/os, as its family"
     );
     assert_eq!(
         vm.custom_fields.get(CF_NODE),
@@ -389,7 +390,8 @@ fn real_kubevirt_spellings_and_shapes() {
     let agent = vm("agent");
     assert_eq!(
         agent.reference("platform"),
-        Some(&Ref::Platform("Red Hat Enterprise Linux 9.4".into()))
+        Some(&Ref::Platform("Red Hat Enterprise Linux".into())),
+        "the family; 9.4 is a version, not a platform"
     );
     assert_eq!(
         num(agent, "vcpus"),
@@ -473,7 +475,7 @@ fn standalone_vmis_are_virtual_machines() {
     assert_eq!(vm.custom_fields.get(CF_NODE), Some(&json!("w1")));
     assert_eq!(
         vm.reference("platform"),
-        Some(&Ref::Platform("Fedora Linux 39".into()))
+        Some(&Ref::Platform("Fedora".into()))
     );
     let iface = get(
         &p,
@@ -1113,11 +1115,20 @@ fn named_target_ports_and_standalone_vmis_behind_services() {
                            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "dns"}]}}));
     let p = project(&cfg, &index(items));
     let svc = |vm: &str, proto: &str| {
-        p.records
-            .get(&record_id("ocp-lab", Kind::IpamService, &format!("team/web/{vm}/{proto}")))
+        p.records.get(&record_id(
+            "ocp-lab",
+            Kind::IpamService,
+            &format!("team/web/{vm}/{proto}"),
+        ))
     };
-    assert_eq!(svc("web-vm", "tcp").unwrap().json("ports"), Some(&json!([8080])));
-    assert_eq!(svc("web-vm", "udp").unwrap().json("ports"), Some(&json!([5353])));
+    assert_eq!(
+        svc("web-vm", "tcp").unwrap().json("ports"),
+        Some(&json!([8080]))
+    );
+    assert_eq!(
+        svc("web-vm", "udp").unwrap().json("ports"),
+        Some(&json!([5353]))
+    );
     let solo = svc("vmi-solo", "tcp").expect("a standalone VMI gets ipam Services");
     assert_eq!(solo.json("ports"), Some(&json!([80])));
     assert_eq!(
@@ -1167,15 +1178,70 @@ fn disks_without_a_declared_size_count_at_their_reported_size() {
     stopped[0]["status"]["printableStatus"] = json!("Stopped");
     items.push(stopped[0].clone());
     // only a containerDisk: the unused template is not its disk either
-    let mut ephemeral = vm_with_vmi("team", "ephemeral", json!({"cpu": {"cores": 1}}), json!({"phase": "Running"}));
+    let mut ephemeral = vm_with_vmi(
+        "team",
+        "ephemeral",
+        json!({"cpu": {"cores": 1}}),
+        json!({"phase": "Running"}),
+    );
     ephemeral[0]["spec"]["dataVolumeTemplates"] = json!([unused]);
-    ephemeral[0]["spec"]["template"]["spec"]["volumes"] =
-        json!([{"name": "containerdisk", "containerDisk": {"image": "quay.io/containerdisks/fedora:40"}}]);
+    ephemeral[0]["spec"]["template"]["spec"]["volumes"] = json!([{"name": "containerdisk", "containerDisk": {"image": "quay.io/containerdisks/fedora:40"}}]);
     items.extend(ephemeral);
 
     let p = project(&cfg, &index(items));
     let vm = |name: &str| get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
-    assert_eq!(num(vm("cloned"), "disk"), Some(30), "the cloned size, not 0 and not 530");
-    assert!(!vm("cloned-stopped").fields.contains_key("disk"), "unknown: kept");
-    assert!(!vm("ephemeral").fields.contains_key("disk"), "no claim: no disk");
+    assert_eq!(
+        num(vm("cloned"), "disk"),
+        Some(30),
+        "the cloned size, not 0 and not 530"
+    );
+    assert!(
+        !vm("cloned-stopped").fields.contains_key("disk"),
+        "unknown: kept"
+    );
+    assert!(
+        !vm("ephemeral").fields.contains_key("disk"),
+        "no claim: no disk"
+    );
+}
+
+/// One Platform per OS family however it is spelt (template annotation, preference, guest
+/// agent), and an empty annotation falls through to the next source.
+#[test]
+fn one_platform_per_os_family() {
+    let cfg = config(json!({}));
+    let mut items = vec![ns("team")];
+    let rhel_agent = |v: &str| {
+        json!({"phase": "Running", "guestOSInfo": {"id": "rhel", "name": "Red Hat Enterprise Linux",
+            "versionId": v, "prettyName": format!("Red Hat Enterprise Linux {v} (Plow)"), "kernelRelease": "5.14.0-427.13.1.el9_4.x86_64"}})
+    };
+    for (name, annotation, preference, agent) in [
+        ("by-template", Some("rhel9"), None, rhel_agent("9.4")),
+        ("by-preference", Some(""), Some("rhel.9"), rhel_agent("9.5")),
+        ("by-agent", None, None, rhel_agent("9.5")),
+        ("win", Some(""), Some("windows.2k22.virtio"), json!({"phase": "Running"})),
+    ] {
+        let mut v = vm_with_vmi("team", name, json!({"cpu": {"cores": 1}}), agent);
+        if let Some(a) = annotation {
+            v[0]["spec"]["template"]["metadata"] = json!({"annotations": {"vm.kubevirt.io/os": a}});
+        }
+        if let Some(p) = preference {
+            v[0]["spec"]["preference"] = json!({"name": p});
+        }
+        items.extend(v);
+    }
+    let p = project(&cfg, &index(items));
+    let platform = |name: &str| {
+        get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"))
+            .reference("platform")
+            .cloned()
+    };
+    let rhel = Some(Ref::Platform("Red Hat Enterprise Linux".into()));
+    assert_eq!(platform("by-template"), rhel);
+    assert_eq!(platform("by-preference"), rhel, "the empty annotation falls through");
+    assert_eq!(platform("by-agent"), rhel);
+    assert_eq!(
+        platform("win"),
+        Some(Ref::Platform("Microsoft Windows Server".into()))
+    );
 }

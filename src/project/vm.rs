@@ -596,9 +596,11 @@ fn vm_disk_gib(
 ) -> Option<i64> {
     let volumes = template.map(|t| t.volumes.as_slice()).unwrap_or_default();
     let declared = |claim: &str| {
-        let dv = vm.spec.data_volume_templates.iter().find(|dv| {
-            dv.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some(claim)
-        })?;
+        let dv = vm
+            .spec
+            .data_volume_templates
+            .iter()
+            .find(|dv| dv.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some(claim))?;
         let spec = dv.spec.as_ref()?;
         spec.storage
             .as_ref()
@@ -636,15 +638,20 @@ fn vm_disk_gib(
     total
 }
 
-/// The platform (OS) of a VM. Declared sources come first so the value does not change when a
-/// VM stops and its guest agent goes away: the template's `vm.kubevirt.io/os` annotation, an
-/// `os.template.kubevirt.io/<os>` label, the preference name, then the guest agent's OS.
+/// The platform (OS family, `super::os`) of a VM. Declared sources come first so the value does
+/// not change when a VM stops and its guest agent goes away: the template's `vm.kubevirt.io/os`
+/// annotation (then the VM's own), an `os.template.kubevirt.io/<os>` label, the preference
+/// name, then the guest agent's OS. An empty value falls through to the next source; a value
+/// the family table does not know is the Platform's name as it is.
 fn vm_platform(vm: &VmInfo, vmi: Option<&VmiInfo>) -> Option<String> {
+    let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let tmeta = vm.spec.template.as_ref().and_then(|t| t.metadata.as_ref());
-    let from_annotation = tmeta
-        .and_then(|m| m.annotations.get("vm.kubevirt.io/os"))
-        .or_else(|| vm.meta.annotation("vm.kubevirt.io/os"))
-        .map(String::from);
+    let from_annotation = || {
+        tmeta
+            .and_then(|m| m.annotations.get("vm.kubevirt.io/os"))
+            .and_then(nonempty)
+            .or_else(|| vm.meta.annotation("vm.kubevirt.io/os").and_then(nonempty))
+    };
     let from_label = || {
         tmeta
             .map(|m| &m.labels)
@@ -652,20 +659,25 @@ fn vm_platform(vm: &VmInfo, vmi: Option<&VmiInfo>) -> Option<String> {
             .chain([&vm.meta.labels])
             .flat_map(|l| l.iter())
             .find(|(k, v)| k.starts_with("os.template.kubevirt.io/") && *v == "true")
-            .map(|(k, _)| k["os.template.kubevirt.io/".len()..].to_string())
+            .and_then(|(k, _)| nonempty(&k["os.template.kubevirt.io/".len()..]))
     };
-    let from_preference = || vm.spec.preference.as_ref().map(|p| p.name.clone());
-    let from_guest = || {
-        let g = vmi?.status.as_ref()?.guest_os_info.as_ref()?;
-        match (&g.name, &g.version_id) {
-            (Some(n), Some(v)) if !n.is_empty() => Some(format!("{n} {v}")),
-            (Some(n), _) if !n.is_empty() => Some(n.clone()),
-            _ => g.pretty_name.clone(),
-        }
-    };
-    from_annotation
+    let from_preference = || vm.spec.preference.as_ref().and_then(|p| nonempty(&p.name));
+    let declared = from_annotation()
         .or_else(from_label)
         .or_else(from_preference)
+        .map(|d| super::os::from_declared(&d).map_or(d, |os| os.family));
+    let from_guest = || {
+        let g = vmi?.status.as_ref()?.guest_os_info.as_ref()?;
+        super::os::from_guest(
+            g.id.as_deref(),
+            g.name.as_deref(),
+            g.version_id.as_deref(),
+            g.pretty_name.as_deref(),
+            g.version.as_deref(),
+        )
+        .map(|os| os.family)
+    };
+    declared
         .or_else(from_guest)
         .map(|s| names::fit(s.trim(), 100))
         .filter(|s| !s.is_empty())

@@ -314,7 +314,13 @@ impl Projector<'_> {
             .flat_map(|d| &d.interfaces)
             .flat_map(|i| &i.ports)
             .filter_map(|p| {
-                let proto = match p.protocol.as_deref().unwrap_or("TCP").to_ascii_uppercase().as_str() {
+                let proto = match p
+                    .protocol
+                    .as_deref()
+                    .unwrap_or("TCP")
+                    .to_ascii_uppercase()
+                    .as_str()
+                {
                     "TCP" => "tcp",
                     "UDP" => "udp",
                     _ => return None,
