@@ -192,7 +192,7 @@ def by_kind(docs, kind):
 READ = {"get", "list", "watch"}
 CLUSTER_RULES = {
     ("", "namespaces"): READ, ("", "nodes"): READ, ("", "pods"): READ, ("", "services"): READ,
-    ("apps", "deployments"): READ,
+    ("apps", "deployments"): READ, ("apps", "controllerrevisions"): READ,
     ("kubevirt.io", "virtualmachines"): READ, ("kubevirt.io", "virtualmachineinstances"): READ,
     ("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes"): READ,
     ("instancetype.kubevirt.io", "virtualmachineinstancetypes"): READ,

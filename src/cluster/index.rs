@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::kubevirt::InstancetypeSize;
 use super::labels::NsName;
 use super::stored::{
-    DeploymentInfo, NamespaceInfo, NodeInfo, PodInfo, PodOwner, ServiceInfo, VmInfo, VmiInfo,
+    DeploymentInfo, NamespaceInfo, NodeInfo, PodInfo, PodOwner, RevisionInfo, ServiceInfo, VmInfo,
+    VmiInfo,
 };
 
 /// What is known about the cluster as a whole.
@@ -41,6 +42,7 @@ pub struct ClusterIndex {
     vmis: BTreeMap<NsName, Arc<VmiInfo>>,
     cluster_instancetypes: BTreeMap<String, InstancetypeSize>,
     instancetypes: BTreeMap<NsName, InstancetypeSize>,
+    revisions: BTreeMap<NsName, Arc<RevisionInfo>>,
     /// virt-launcher pod by the UID of the VMI it runs.
     launcher_by_vmi_uid: HashMap<String, NsName>,
     /// Pods by the Deployment that owns them (through a ReplicaSet).
@@ -53,6 +55,28 @@ impl ClusterIndex {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds or replaces a ControllerRevision.
+    pub fn apply_revision(&mut self, r: Arc<RevisionInfo>) {
+        self.revisions.insert(r.meta.key(), r);
+    }
+    /// Removes a ControllerRevision.
+    pub fn delete_revision(&mut self, ns: &str, name: &str) {
+        self.revisions.remove(&(ns.to_string(), name.to_string()));
+    }
+    /// A ControllerRevision.
+    pub fn revision(&self, ns: &str, name: &str) -> Option<&Arc<RevisionInfo>> {
+        self.revisions.get(&(ns.to_string(), name.to_string()))
+    }
+    /// All ControllerRevisions held.
+    pub fn revisions(&self) -> impl Iterator<Item = &Arc<RevisionInfo>> {
+        self.revisions.values()
+    }
+    /// The instancetype size a VM is pinned to (its ControllerRevision), when it is held.
+    pub fn pinned_instancetype(&self, vm: &VmInfo) -> Option<&InstancetypeSize> {
+        let name = super::kubevirt::instancetype_revision(&vm.spec, vm.status.as_ref())?;
+        self.revision(&vm.meta.namespace, &name)?.size.as_ref()
     }
 
     /// Adds or replaces a cluster-wide instancetype's size.
@@ -358,6 +382,7 @@ impl ClusterIndex {
             ("services", self.services.len()),
             ("virtualmachines", self.vms.len()),
             ("virtualmachineinstances", self.vmis.len()),
+            ("controllerrevisions", self.revisions.len()),
         ])
     }
 }

@@ -9,7 +9,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -18,7 +18,8 @@ use super::index::ClusterIndex;
 use super::kubevirt::{VirtualMachine, VirtualMachineInstance};
 use super::labels::NsName;
 use super::stored::{
-    DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, PodInfo, ServiceInfo, VmInfo, VmiInfo,
+    DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, PodInfo, RevisionInfo, ServiceInfo, VmInfo,
+    VmiInfo,
 };
 use super::wire::SlimPod;
 
@@ -42,6 +43,8 @@ pub trait Kind:
     fn put(idx: &mut ClusterIndex, obj: Arc<Self::Stored>);
     /// Removes an object.
     fn remove(idx: &mut ClusterIndex, ns: &str, name: &str);
+    /// The label selector of the watch, when only some objects of the kind are read.
+    const SELECTOR: Option<&'static str> = None;
 }
 
 /// One row of the table: `Type => Stored, "plural", all, get, put, remove` and whether the kind is
@@ -86,6 +89,32 @@ kinds! {
     VirtualMachineInstance => VmiInfo, "virtualmachineinstances", namespaced, vmis, vmi, apply_vmi, delete_vmi;
 }
 
+// only the revisions KubeVirt pins instancetypes and preferences in (StatefulSets and
+// DaemonSets keep theirs in the same kind)
+impl Kind for ControllerRevision {
+    type Stored = RevisionInfo;
+    const NAME: &'static str = "controllerrevisions";
+    const SELECTOR: Option<&'static str> = Some("instancetype.kubevirt.io/object-kind");
+    fn store(self) -> RevisionInfo {
+        RevisionInfo::from(self)
+    }
+    fn key(obj: &RevisionInfo) -> NsName {
+        obj.key()
+    }
+    fn keys(idx: &ClusterIndex) -> Vec<NsName> {
+        idx.revisions().map(|o| o.key()).collect()
+    }
+    fn get(idx: &ClusterIndex, ns: &str, name: &str) -> Option<Arc<RevisionInfo>> {
+        idx.revision(ns, name).cloned()
+    }
+    fn put(idx: &mut ClusterIndex, obj: Arc<RevisionInfo>) {
+        idx.apply_revision(obj)
+    }
+    fn remove(idx: &mut ClusterIndex, ns: &str, name: &str) {
+        idx.delete_revision(ns, name)
+    }
+}
+
 /// The key of any stored form with a [`super::Meta`].
 trait Keyed {
     fn key(&self) -> NsName;
@@ -105,7 +134,11 @@ pub const CORE_KINDS: [&str; 5] = [
     Service::NAME,
 ];
 /// The kinds the cache watches while KubeVirt is installed.
-pub const KUBEVIRT_KINDS: [&str; 2] = [VirtualMachine::NAME, VirtualMachineInstance::NAME];
+pub const KUBEVIRT_KINDS: [&str; 3] = [
+    VirtualMachine::NAME,
+    VirtualMachineInstance::NAME,
+    ControllerRevision::NAME,
+];
 
 #[cfg(test)]
 mod tests {
@@ -168,5 +201,6 @@ mod tests {
         round_trip::<Service>(json!({"metadata": meta(Some("n"))}));
         round_trip::<VirtualMachine>(json!({"metadata": meta(Some("n")), "spec": {}}));
         round_trip::<VirtualMachineInstance>(json!({"metadata": meta(Some("n")), "spec": {}}));
+        round_trip::<ControllerRevision>(json!({"metadata": meta(Some("n")), "revision": 1}));
     }
 }

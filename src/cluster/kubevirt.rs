@@ -62,6 +62,31 @@ pub struct VirtualMachineStatus {
     /// Whether the VMI is ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready: Option<bool>,
+    /// The instancetype as stored (KubeVirt 1.5+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instancetype_ref: Option<InstancetypeStatusRef>,
+}
+
+/// The ControllerRevision a VM's instancetype is pinned to: `spec.instancetype.revisionName`,
+/// else `status.instancetypeRef.controllerRevisionRef.name` (the order KubeVirt reads them in,
+/// kubevirt/kubevirt `pkg/instancetype/find/revision.go`).
+pub fn instancetype_revision(
+    spec: &VirtualMachineSpec,
+    status: Option<&VirtualMachineStatus>,
+) -> Option<String> {
+    let it = spec.instancetype.as_ref()?;
+    it.revision_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            let r = status?.instancetype_ref.as_ref()?;
+            // a ref left from an earlier instancetype is not this one's
+            if r.name.as_deref().is_some_and(|n| n != it.name) {
+                return None;
+            }
+            r.controller_revision_ref.as_ref().map(|c| c.name.clone())
+        })
+        .filter(|n| !n.is_empty())
 }
 
 /// `kubevirt.io/v1` VirtualMachineInstance spec (subset).
@@ -131,6 +156,22 @@ pub struct InstancetypeMatcher {
     /// `VirtualMachineClusterInstancetype` (default) or `VirtualMachineInstancetype`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The ControllerRevision holding the instancetype as the VM runs it (KubeVirt <= 1.4
+    /// writes it here; later versions in `status.instancetypeRef`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision_name: Option<String>,
+}
+
+/// `status.instancetypeRef` / `status.preferenceRef` (KubeVirt 1.5+).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InstancetypeStatusRef {
+    /// The instancetype's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The ControllerRevision KubeVirt stored it in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_revision_ref: Option<Named>,
 }
 
 /// A DataVolume template (only its name and requested size matter).

@@ -101,7 +101,14 @@ macro_rules! has_meta {
         }
     )*};
 }
-has_meta!(NodeInfo, DeploymentInfo, ServiceInfo, VmInfo, VmiInfo);
+has_meta!(
+    NodeInfo,
+    DeploymentInfo,
+    ServiceInfo,
+    VmInfo,
+    VmiInfo,
+    RevisionInfo
+);
 
 /// Node labels that are never read: the hundred-odd CPU feature, CPU model and scheduling
 /// labels KubeVirt's node labeller sets on each node (`*.node.kubevirt.io/...`), and Node
@@ -308,6 +315,38 @@ impl From<VirtualMachine> for VmInfo {
             meta: vm.metadata.into(),
             spec: vm.spec,
             status: vm.status,
+        }
+    }
+}
+
+/// A ControllerRevision in which KubeVirt pinned an instancetype for a VM (labelled
+/// `instancetype.kubevirt.io/object-kind`, kubevirt/kubevirt
+/// `pkg/instancetype/revision/store.go`, `CreateControllerRevision`): `data` is the whole
+/// instancetype object as it was, `instancetype.kubevirt.io/v1beta1`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RevisionInfo {
+    /// Metadata (name and namespace; no labels kept).
+    pub meta: Meta,
+    /// The instancetype's size as stored; `None` for a preference's revision.
+    pub size: Option<super::kubevirt::InstancetypeSize>,
+}
+
+impl From<k8s_openapi::api::apps::v1::ControllerRevision> for RevisionInfo {
+    fn from(r: k8s_openapi::api::apps::v1::ControllerRevision) -> Self {
+        let data = r.data.map(|d| d.0).unwrap_or_default();
+        let kind = data
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let size = kind
+            .ends_with("Instancetype")
+            .then(|| data.get("spec").cloned())
+            .flatten()
+            .and_then(|spec| serde_json::from_value::<super::kubevirt::InstancetypeSpec>(spec).ok())
+            .map(|spec| super::kubevirt::InstancetypeSize::from(&spec));
+        RevisionInfo {
+            meta: Meta::from_meta(r.metadata, |_| false),
+            size,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::core::DeserializeGuard;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -39,7 +39,11 @@ async fn watch_kind<K: Affects>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluste
     // The default (most recent) list semantics: the API server pages it by `limit`. With
     // resourceVersion=0 ("any") a Kubernetes <= 1.30 API server ignores `limit` and sends the
     // whole list at once (a 50,000-pod list is gigabytes of transient memory; docs/benchmarks.md).
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let config = match K::SELECTOR {
+        Some(labels) => watcher::Config::default().labels(labels),
+        None => watcher::Config::default(),
+    };
+    let stream = watcher(api, config).default_backoff();
     futures::pin_mut!(stream);
     let metrics = cache.metrics.clone();
     while let Some(event) = stream.next().await {
@@ -248,7 +252,7 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
         let running = !kubevirt_tasks.is_empty();
         if present && !running {
             tracing::info!(
-                "KubeVirt API found: watching VirtualMachines and VirtualMachineInstances"
+                "KubeVirt API found: watching VirtualMachines, VirtualMachineInstances and the ControllerRevisions their instancetypes are pinned in"
             );
             cache.set_kubevirt(true);
             kubevirt_tasks.push(tokio::spawn(watch_kind::<VirtualMachine>(
@@ -256,6 +260,11 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                 cache.clone(),
             )));
             kubevirt_tasks.push(tokio::spawn(watch_kind::<VirtualMachineInstance>(
+                Api::all(client.clone()),
+                cache.clone(),
+            )));
+            // the instancetypes VMs are pinned to
+            kubevirt_tasks.push(tokio::spawn(watch_kind::<ControllerRevision>(
                 Api::all(client.clone()),
                 cache.clone(),
             )));
@@ -277,6 +286,9 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                     }
                     for (ns, name) in VirtualMachineInstance::keys(&idx) {
                         idx.delete_vmi(&ns, &name);
+                    }
+                    for (ns, name) in ControllerRevision::keys(&idx) {
+                        idx.delete_revision(&ns, &name);
                     }
                 }
                 cache.announce(Dirty::All);

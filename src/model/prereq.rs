@@ -12,6 +12,8 @@ pub enum PrereqKind {
     Role,
     /// Platform
     Platform,
+    /// SoftwareVersion (of a platform: the name is `platform<TAB>version`; after platforms)
+    SoftwareVersion,
     /// DeviceType
     DeviceType,
     /// Manufacturer
@@ -38,6 +40,7 @@ impl PrereqKind {
             Ref::Status(n) => (PrereqKind::Status, n),
             Ref::Role(n) => (PrereqKind::Role, n),
             Ref::Platform(n) => (PrereqKind::Platform, n),
+            Ref::SoftwareVersion(n) => (PrereqKind::SoftwareVersion, n),
             Ref::DeviceType(n) => (PrereqKind::DeviceType, n),
             Ref::Manufacturer(n) => (PrereqKind::Manufacturer, n),
             Ref::Location(n) => (PrereqKind::Location, n),
@@ -54,6 +57,7 @@ impl PrereqKind {
             PrereqKind::Status => "extras/statuses/",
             PrereqKind::Role => "extras/roles/",
             PrereqKind::Platform => "dcim/platforms/",
+            PrereqKind::SoftwareVersion => "dcim/software-versions/",
             PrereqKind::DeviceType => "dcim/device-types/",
             PrereqKind::Manufacturer => "dcim/manufacturers/",
             PrereqKind::Location => "dcim/locations/",
@@ -66,10 +70,10 @@ impl PrereqKind {
     }
     /// The field holding the name.
     pub fn name_field(self) -> &'static str {
-        if self == PrereqKind::DeviceType {
-            "model"
-        } else {
-            "name"
+        match self {
+            PrereqKind::DeviceType => "model",
+            PrereqKind::SoftwareVersion => "version",
+            _ => "name",
         }
     }
     /// Whether it is scoped to content types.
@@ -85,6 +89,7 @@ impl PrereqKind {
             PrereqKind::Status => "status",
             PrereqKind::Role => "role",
             PrereqKind::Platform => "platform",
+            PrereqKind::SoftwareVersion => "software version",
             PrereqKind::DeviceType => "device type",
             PrereqKind::Manufacturer => "manufacturer",
             PrereqKind::Location => "location",

@@ -182,6 +182,8 @@ pub enum Ref {
     Role(String),
     /// `dcim.platform` by name.
     Platform(String),
+    /// `dcim.softwareversion` by platform and version, as [`software_version`].
+    SoftwareVersion(String),
     /// `dcim.devicetype` by model (under the configured manufacturer).
     DeviceType(String),
     /// `dcim.manufacturer` by name.
@@ -209,6 +211,7 @@ impl Ref {
             Ref::Status(n)
             | Ref::Role(n)
             | Ref::Platform(n)
+            | Ref::SoftwareVersion(n)
             | Ref::DeviceType(n)
             | Ref::Manufacturer(n)
             | Ref::Location(n)
@@ -228,6 +231,10 @@ impl fmt::Display for Ref {
             Ref::Status(n) => write!(f, "status:{n}"),
             Ref::Role(n) => write!(f, "role:{n}"),
             Ref::Platform(n) => write!(f, "platform:{n}"),
+            Ref::SoftwareVersion(n) => match n.split_once('\t') {
+                Some((p, v)) => write!(f, "software-version:{p} {v}"),
+                None => write!(f, "software-version:{n}"),
+            },
             Ref::DeviceType(n) => write!(f, "device-type:{n}"),
             Ref::Manufacturer(n) => write!(f, "manufacturer:{n}"),
             Ref::Location(n) => write!(f, "location:{n}"),
@@ -360,6 +367,11 @@ impl Record {
                 _ => None,
             })
     }
+}
+
+/// A reference to the SoftwareVersion `version` of Platform `platform`.
+pub fn software_version(platform: &str, version: &str) -> Ref {
+    Ref::SoftwareVersion(format!("{platform}\t{version}"))
 }
 
 impl From<&str> for Field {

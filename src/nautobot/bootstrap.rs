@@ -55,6 +55,16 @@ fn needed<R: Borrow<Record>>(
                     _ => r.kind.content_type(),
                 };
                 out.entry((k, name.to_string())).or_default().insert(ct);
+                // a software version needs its platform, and the status it is created with
+                if k == PrereqKind::SoftwareVersion
+                    && let Some((platform, _)) = name.split_once('\t')
+                {
+                    out.entry((PrereqKind::Platform, platform.to_string()))
+                        .or_default();
+                    out.entry((PrereqKind::Status, SOFTWARE_VERSION_STATUS.into()))
+                        .or_default()
+                        .insert("dcim.softwareversion");
+                }
             }
         }
     }
@@ -73,6 +83,28 @@ fn needed<R: Borrow<Record>>(
             .or_default();
     }
     out
+}
+
+/// The status software versions are created with (Nautobot enables `Active` for them).
+const SOFTWARE_VERSION_STATUS: &str = "Active";
+
+/// Whether an existing prerequisite `o` is the one named `name`: by its name field, and for a
+/// software version (`platform<TAB>version`) by version and platform.
+fn is_named(kind: PrereqKind, o: &Value, name: &str, resolver: &Resolver) -> bool {
+    let field = o.get(kind.name_field()).and_then(Value::as_str);
+    match (kind, name.split_once('\t')) {
+        (PrereqKind::SoftwareVersion, Some((platform, version))) => {
+            let platform_id = o
+                .get("platform")
+                .and_then(|p| p.get("id").or(Some(p)))
+                .and_then(Value::as_str)
+                .and_then(|id| id.parse::<Uuid>().ok());
+            field == Some(version)
+                && platform_id.is_some()
+                && platform_id == resolver.id(PrereqKind::Platform, platform)
+        }
+        _ => field == Some(name),
+    }
 }
 
 /// The ownership custom fields and which kinds carry them.
@@ -266,13 +298,12 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
     for kind in kinds {
         let existing = api.list(kind.endpoint(), &[]).await?;
         let mut create = Vec::new();
+        let mut create_names = Vec::new();
         for ((k, name), cts) in need.range((kind, String::new())..) {
             if *k != kind {
                 break;
             }
-            let found = existing
-                .iter()
-                .find(|o| o.get(kind.name_field()).and_then(Value::as_str) == Some(name.as_str()));
+            let found = existing.iter().find(|o| is_named(kind, o, name, &resolver));
             match found {
                 Some(o) => {
                     if kind.has_content_types() {
@@ -294,21 +325,23 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
                         "location {name:?} (spec.placement.location) does not exist in Nautobot; create it, with a location type that allows devices"
                     )));
                 }
-                None => create.push(prerequisite_body(kind, name, cts, cfg, &resolver)?),
+                None => {
+                    create.push(prerequisite_body(kind, name, cts, cfg, &resolver)?);
+                    create_names.push(name.clone());
+                }
             }
         }
-        for o in creator
+        // created in the order asked (Nautobot answers a bulk create in order)
+        let created = creator
             .create(
                 kind.endpoint(),
                 kind.name_field(),
                 create,
                 &mut resolver.created,
             )
-            .await?
-        {
-            if let (Some(id), Some(name)) =
-                (id_of(&o), o.get(kind.name_field()).and_then(Value::as_str))
-            {
+            .await?;
+        for (o, name) in created.iter().zip(&create_names) {
+            if let Some(id) = id_of(o) {
                 resolver.insert(kind, name, id);
             }
         }
@@ -383,7 +416,14 @@ impl<A: NautobotApi> Creator<'_, A> {
                         .iter()
                         .filter_map(|b| {
                             let name = b.get(name_field)?;
-                            existing.iter().find(|o| o.get(name_field) == Some(name))
+                            // a software version is its platform's: the platform must match too
+                            let platform = |o: &Value| {
+                                o.get("platform").map(|p| p.get("id").unwrap_or(p).clone())
+                            };
+                            existing.iter().find(|o| {
+                                o.get(name_field) == Some(name)
+                                    && (b.get("platform").is_none() || platform(o) == platform(b))
+                            })
                         })
                         .cloned()
                         .collect();
@@ -433,6 +473,19 @@ fn prerequisite_body(
         PrereqKind::CloudResourceType => {
             json!({"name": name, "provider": manufacturer(&cfg.cloud_provider)?,
                                                 "content_types": ["cloud.cloudservice"], "description": MANAGED_DESCRIPTION})
+        }
+        PrereqKind::SoftwareVersion => {
+            let (platform, version) = name.split_once('\t').unwrap_or(("", name));
+            let platform_id = resolver.id(PrereqKind::Platform, platform).ok_or_else(|| {
+                BootstrapError::Missing(format!("platform {platform:?} could not be created"))
+            })?;
+            let status = resolver.status_id(SOFTWARE_VERSION_STATUS).ok_or_else(|| {
+                BootstrapError::Missing(format!(
+                    "status {SOFTWARE_VERSION_STATUS:?} for software versions"
+                ))
+            })?;
+            // no description field: created and found by (platform, version) alone
+            json!({"platform": platform_id.to_string(), "version": version, "status": status.to_string()})
         }
         PrereqKind::IpamNamespace
         | PrereqKind::Platform

@@ -47,6 +47,21 @@ impl Affects for VirtualMachine {
         vec![Root::VirtualMachine(vm.meta().key())]
     }
 }
+// A revision feeds the VMs pinned to it.
+impl Affects for k8s_openapi::api::apps::v1::ControllerRevision {
+    fn roots(idx: &ClusterIndex, r: &Self::Stored) -> Vec<Root> {
+        let (ns, name) = r.meta().key();
+        idx.vms()
+            .filter(|v| *v.meta.namespace == *ns)
+            .filter(|v| {
+                crate::cluster::kubevirt::instancetype_revision(&v.spec, v.status.as_ref())
+                    .as_deref()
+                    == Some(name.as_str())
+            })
+            .map(|v| Root::VirtualMachine(v.meta.key()))
+            .collect()
+    }
+}
 // A VMI is named after its VM (or is a standalone VMI, its own root under the same key).
 impl Affects for VirtualMachineInstance {
     fn roots(_: &ClusterIndex, vmi: &Self::Stored) -> Vec<Root> {

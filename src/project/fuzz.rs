@@ -244,8 +244,16 @@ fn check(index: &ClusterIndex, spec: &Value, case: &str) {
         for t in &r.tags {
             fits(t, TAG_MAX, "tag", case);
         }
-        for (key, f) in &r.fields {
+        for (key, f) in r.fields.iter().chain(&r.on_create) {
             match f {
+                Field::Ref(Ref::SoftwareVersion(n)) => {
+                    // platform<TAB>version: each a Nautobot name
+                    let (platform, version) = n.split_once('\t').unwrap_or_else(|| {
+                        panic!("{case}: software version {n:?} without its platform")
+                    });
+                    fits(platform, 100, key, case);
+                    fits(version, NAME_MAX, key, case);
+                }
                 Field::Ref(Ref::Record(id)) => assert!(
                     p.records.contains_key(id),
                     "{case}: {} {} refers ({key}) to a record that is not projected",

@@ -1219,7 +1219,12 @@ fn one_platform_per_os_family() {
         ("by-template", Some("rhel9"), None, rhel_agent("9.4")),
         ("by-preference", Some(""), Some("rhel.9"), rhel_agent("9.5")),
         ("by-agent", None, None, rhel_agent("9.5")),
-        ("win", Some(""), Some("windows.2k22.virtio"), json!({"phase": "Running"})),
+        (
+            "win",
+            Some(""),
+            Some("windows.2k22.virtio"),
+            json!({"phase": "Running"}),
+        ),
     ] {
         let mut v = vm_with_vmi("team", name, json!({"cpu": {"cores": 1}}), agent);
         if let Some(a) = annotation {
@@ -1238,10 +1243,120 @@ fn one_platform_per_os_family() {
     };
     let rhel = Some(Ref::Platform("Red Hat Enterprise Linux".into()));
     assert_eq!(platform("by-template"), rhel);
-    assert_eq!(platform("by-preference"), rhel, "the empty annotation falls through");
+    assert_eq!(
+        platform("by-preference"),
+        rhel,
+        "the empty annotation falls through"
+    );
     assert_eq!(platform("by-agent"), rhel);
     assert_eq!(
         platform("win"),
         Some(Ref::Platform("Microsoft Windows Server".into()))
+    );
+    // the version goes to the SoftwareVersion: as the agent reports it, else (on create only)
+    // as declared
+    let version = |name: &str| {
+        let r = get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
+        let now = r.reference("software_version").cloned();
+        let first = match r.on_create.get("software_version") {
+            Some(Field::Ref(x)) => Some(x.clone()),
+            _ => None,
+        };
+        (now, first)
+    };
+    let sv = |p: &str, v: &str| Some(crate::model::software_version(p, v));
+    let rhel = "Red Hat Enterprise Linux";
+    assert_eq!(version("by-template"), (sv(rhel, "9.4"), sv(rhel, "9")));
+    assert_eq!(version("by-preference"), (sv(rhel, "9.5"), sv(rhel, "9")));
+    assert_eq!(version("by-agent"), (sv(rhel, "9.5"), None));
+    assert_eq!(
+        version("win"),
+        (None, sv("Microsoft Windows Server", "2022"))
+    );
+}
+
+/// A VM runs the instancetype KubeVirt pinned for it in a ControllerRevision
+/// (kubevirt/kubevirt `pkg/instancetype/revision/store.go`; `status.instancetypeRef` since
+/// KubeVirt 1.5, `spec.instancetype.revisionName` before): a later edit of the instancetype
+/// object changes nothing; a running VMI's own topology and memory come first.
+#[test]
+fn instancetypes_are_pinned_in_their_revision() {
+    let cfg = config(json!({}));
+    let revision = |name: &str, cpu: u32, memory: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": name, "namespace": "team", "uid": format!("cr-{name}"),
+                "labels": {"instancetype.kubevirt.io/object-kind": "VirtualMachineClusterInstancetype",
+                           "instancetype.kubevirt.io/object-name": "u1.medium",
+                           "instancetype.kubevirt.io/object-version": "v1beta1",
+                           "instancetype.kubevirt.io/object-generation": "1"},
+                "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "name": "x", "uid": "x", "controller": true}]},
+            "data": {"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineClusterInstancetype",
+                "metadata": {"name": "u1.medium", "uid": "it-uid", "generation": 1},
+                "spec": {"cpu": {"guest": cpu}, "memory": {"guest": memory}}},
+            "revision": 0})
+    };
+    let mut items = vec![
+        ns("team"),
+        // the object as it is now: edited after the VMs were started
+        json!({"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineClusterInstancetype",
+            "metadata": {"name": "u1.medium"}, "spec": {"cpu": {"guest": 8}, "memory": {"guest": "32Gi"}}}),
+        revision("pinned-u1.medium-v1beta1-it-uid-1", 1, "4Gi"),
+        revision("old-u1.medium-v1beta1-it-uid-1", 2, "8Gi"),
+        // a preference's revision has no size
+        json!({"apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": "pinned-rhel.9-v1beta1-p-1", "namespace": "team",
+                "labels": {"instancetype.kubevirt.io/object-kind": "VirtualMachineClusterPreference"}},
+            "data": {"apiVersion": "instancetype.kubevirt.io/v1beta1", "kind": "VirtualMachineClusterPreference",
+                "spec": {"cpu": {"preferredCPUTopology": "spread"}}}}),
+    ];
+    let status_ref = json!({"name": "u1.medium", "kind": "VirtualMachineClusterInstancetype",
+        "controllerRevisionRef": {"name": "pinned-u1.medium-v1beta1-it-uid-1"}});
+    // stopped, KubeVirt 1.5+: the revision in the status
+    let mut stopped = vm_with_vmi("team", "pinned", json!({}), json!({}));
+    stopped[0]["spec"]["instancetype"] = json!({"name": "u1.medium"});
+    stopped[0]["spec"]["preference"] = json!({"name": "rhel.9"});
+    stopped[0]["status"] = json!({"printableStatus": "Stopped", "instancetypeRef": status_ref});
+    items.push(stopped[0].clone());
+    // stopped, KubeVirt <= 1.4: the revision in the spec
+    let mut old = stopped.clone();
+    old[0]["metadata"]["name"] = json!("old");
+    old[0]["metadata"]["uid"] = json!("vm-old");
+    old[0]["spec"]["instancetype"]["revisionName"] = json!("old-u1.medium-v1beta1-it-uid-1");
+    old[0]["status"] = json!({"printableStatus": "Stopped"});
+    items.push(old[0].clone());
+    // running: the VMI's topology and memory as running (after a hotplug: 2 sockets, 6Gi)
+    let mut run = vm_with_vmi(
+        "team",
+        "running",
+        json!({}),
+        json!({"phase": "Running", "currentCPUTopology": {"sockets": 2, "cores": 1, "threads": 1},
+               "memory": {"guestAtBoot": "4Gi", "guestCurrent": "6Gi", "guestRequested": "6Gi"}}),
+    );
+    run[0]["spec"]["instancetype"] = json!({"name": "u1.medium"});
+    run[0]["status"]["instancetypeRef"] = status_ref;
+    items.extend(run);
+    // no revision held (not yet stored): the object as it is
+    let mut fresh = vm_with_vmi("team", "fresh", json!({}), json!({}));
+    fresh[0]["spec"]["instancetype"] = json!({"name": "u1.medium"});
+    fresh[0]["status"] = json!({"printableStatus": "Stopped"});
+    items.push(fresh[0].clone());
+
+    let idx = index(items);
+    let p = project(&cfg, &idx);
+    let vm = |name: &str| get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
+    assert_eq!((num(vm("pinned"), "vcpus"), num(vm("pinned"), "memory")), (Some(1), Some(4096)));
+    assert_eq!((num(vm("old"), "vcpus"), num(vm("old"), "memory")), (Some(2), Some(8192)));
+    assert_eq!((num(vm("running"), "vcpus"), num(vm("running"), "memory")), (Some(2), Some(6144)));
+    assert_eq!((num(vm("fresh"), "vcpus"), num(vm("fresh"), "memory")), (Some(8), Some(32768)));
+    // a revision touches the VMs pinned to it
+    use super::Affects;
+    let rev = idx.revision("team", "pinned-u1.medium-v1beta1-it-uid-1").unwrap();
+    let roots = k8s_openapi::api::apps::v1::ControllerRevision::roots(&idx, rev);
+    assert_eq!(
+        roots.into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            Root::VirtualMachine(("team".into(), "pinned".into())),
+            Root::VirtualMachine(("team".into(), "running".into()))
+        ])
     );
 }

@@ -198,6 +198,7 @@ impl Projector<'_> {
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty());
 
+        let os = vm_platform(vm, vmi);
         let mut rec = Record::new(vm_id, Kind::VirtualMachine, format!("{ns}/{name}"), &source)
             .with("name", names::fit(&vm_name, names::NAME_MAX))
             .with("cluster", Ref::Record(self.cluster_id()))
@@ -207,7 +208,23 @@ impl Projector<'_> {
             .with_opt("vcpus", vcpus)
             .with_opt("memory", memory)
             .with_opt("disk", disk)
-            .with_opt("platform", vm_platform(vm, vmi).map(Ref::Platform));
+            .with_opt(
+                "platform",
+                os.as_ref().map(|o| Ref::Platform(o.platform.clone())),
+            );
+        // the version as the guest agent reports it; while it does not, Nautobot keeps the one
+        // it has (a VM created stopped starts with the declared one)
+        if let Some(os) = &os {
+            let version =
+                |v: &str| crate::model::software_version(&os.platform, &names::fit(v, 100));
+            rec = rec.with_opt(
+                "software_version",
+                os.running_version.as_deref().map(version),
+            );
+            if let Some(v) = &os.declared_version {
+                rec = rec.on_create("software_version", version(v));
+            }
+        }
         if tenant.is_none() {
             rec.fields.insert("tenant", Value::Null.into());
         }
@@ -438,30 +455,39 @@ impl Projector<'_> {
         nics
     }
 
-    /// vCPUs = sockets x cores x threads of the template; else the instancetype's guest CPUs;
-    /// else what the running VMI shows; else the CPU resources (KubeVirt turns them into
-    /// sockets); else KubeVirt's default of 1. Unknown (`None`) when an instancetype is
-    /// referenced but neither it nor a VMI can be seen.
+    /// vCPUs: what runs, while a VMI runs (its `status.currentCPUTopology`, else its expanded
+    /// spec); else sockets x cores x threads of the template; else the instancetype as KubeVirt
+    /// pinned it for this VM (its ControllerRevision), else the instancetype object; else the
+    /// CPU resources (KubeVirt turns them into sockets); else KubeVirt's default of 1. Unknown
+    /// (`None`) when an instancetype is referenced but neither a revision, the instancetype nor
+    /// a running VMI can be seen.
     fn vm_vcpus(
         &self,
         vm: &VmInfo,
         template: Option<&VirtualMachineInstanceSpec>,
         vmi: Option<&VmiInfo>,
     ) -> Option<u32> {
+        let run = running(vmi);
+        if let Some(n) = run
+            .and_then(|s| s.current_cpu_topology.as_ref())
+            .and_then(topology)
+            .or_else(|| {
+                run.and(vmi)
+                    .and_then(|v| v.spec.domain.as_ref())
+                    .and_then(|d| d.cpu.as_ref())
+                    .and_then(topology)
+            })
+        {
+            return Some(n);
+        }
         let domain = template.and_then(|t| t.domain.as_ref());
         if let Some(n) = domain.and_then(|d| d.cpu.as_ref()).and_then(topology) {
             return Some(n);
         }
-        if let Some(it) = &vm.spec.instancetype {
-            let ns = &*vm.meta.namespace;
-            if let Some(n) = self
-                .index
-                .instancetype(it.kind.as_deref(), ns, &it.name)
-                .and_then(|s| s.vcpus)
-            {
-                return Some(n);
-            }
+        if let Some(n) = self.vm_instancetype(vm).and_then(|s| s.vcpus) {
+            return Some(n);
         }
+        // a VMI that has not started yet (Pending, Scheduling) already has its expanded spec
         if let Some(n) = vmi
             .and_then(|v| v.status.as_ref())
             .and_then(|s| s.current_cpu_topology.as_ref())
@@ -489,8 +515,20 @@ impl Projector<'_> {
         Some(1)
     }
 
-    /// Memory in MiB (Nautobot's "MB"), rounded to the nearest: the template's guest memory,
-    /// else its memory request, else the instancetype, else the running VMI's current memory.
+    /// The instancetype a VM runs with: the ControllerRevision KubeVirt pinned it in (a later
+    /// edit of the instancetype object does not change what the VM runs), else the object.
+    fn vm_instancetype(&self, vm: &VmInfo) -> Option<&crate::cluster::kubevirt::InstancetypeSize> {
+        let it = vm.spec.instancetype.as_ref()?;
+        self.index.pinned_instancetype(vm).or_else(|| {
+            self.index
+                .instancetype(it.kind.as_deref(), &vm.meta.namespace, &it.name)
+        })
+    }
+
+    /// Memory in MiB (Nautobot's "MB"), rounded to the nearest: what runs, while a VMI runs
+    /// (`status.memory.guestCurrent`, else `guestAtBoot`, else its expanded guest memory); else
+    /// the template's guest memory, else its memory request, else its limit; else the
+    /// instancetype as pinned (else the object); else a VMI that has not started yet.
     fn vm_memory_mib(
         &self,
         vm: &VmInfo,
@@ -499,17 +537,17 @@ impl Projector<'_> {
         warn: &mut dyn FnMut(String),
     ) -> Option<i64> {
         let domain = template.and_then(|t| t.domain.as_ref());
-        let ns = &*vm.meta.namespace;
-        let instancetype = vm
-            .spec
-            .instancetype
-            .as_ref()
-            .and_then(|it| self.index.instancetype(it.kind.as_deref(), ns, &it.name))
-            .and_then(|s| s.memory.clone());
-        let vmi_status = vmi
-            .and_then(|v| v.status.as_ref())
-            .and_then(|s| s.memory.as_ref());
+        let run = running(vmi);
+        let run_memory = run.and_then(|s| s.memory.as_ref());
+        let vmi_guest = || {
+            vmi.and_then(|v| v.spec.domain.as_ref())
+                .and_then(|d| d.memory.as_ref())
+                .and_then(|m| m.guest.clone())
+        };
         let candidates = [
+            run_memory.and_then(|m| m.guest_current.clone()),
+            run_memory.and_then(|m| m.guest_at_boot.clone()),
+            run.and_then(|_| vmi_guest()),
             domain
                 .and_then(|d| d.memory.as_ref())
                 .and_then(|m| m.guest.clone()),
@@ -520,11 +558,11 @@ impl Projector<'_> {
             domain
                 .and_then(|d| d.resources.as_ref())
                 .and_then(|r| r.limits.get("memory").map(String::from)),
-            instancetype,
-            vmi_status.and_then(|m| m.guest_current.clone()),
-            vmi.and_then(|v| v.spec.domain.as_ref())
-                .and_then(|d| d.memory.as_ref())
-                .and_then(|m| m.guest.clone()),
+            self.vm_instancetype(vm).and_then(|s| s.memory.clone()),
+            vmi.and_then(|v| v.status.as_ref())
+                .and_then(|s| s.memory.as_ref())
+                .and_then(|m| m.guest_current.clone()),
+            vmi_guest(),
         ];
         for q in candidates.into_iter().flatten() {
             match Quantity::parse(&q) {
@@ -643,7 +681,7 @@ fn vm_disk_gib(
 /// annotation (then the VM's own), an `os.template.kubevirt.io/<os>` label, the preference
 /// name, then the guest agent's OS. An empty value falls through to the next source; a value
 /// the family table does not know is the Platform's name as it is.
-fn vm_platform(vm: &VmInfo, vmi: Option<&VmiInfo>) -> Option<String> {
+fn vm_platform(vm: &VmInfo, vmi: Option<&VmiInfo>) -> Option<VmOs> {
     let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let tmeta = vm.spec.template.as_ref().and_then(|t| t.metadata.as_ref());
     let from_annotation = || {
@@ -665,22 +703,46 @@ fn vm_platform(vm: &VmInfo, vmi: Option<&VmiInfo>) -> Option<String> {
     let declared = from_annotation()
         .or_else(from_label)
         .or_else(from_preference)
-        .map(|d| super::os::from_declared(&d).map_or(d, |os| os.family));
-    let from_guest = || {
-        let g = vmi?.status.as_ref()?.guest_os_info.as_ref()?;
-        super::os::from_guest(
-            g.id.as_deref(),
-            g.name.as_deref(),
-            g.version_id.as_deref(),
-            g.pretty_name.as_deref(),
-            g.version.as_deref(),
-        )
-        .map(|os| os.family)
-    };
-    declared
-        .or_else(from_guest)
-        .map(|s| names::fit(s.trim(), 100))
-        .filter(|s| !s.is_empty())
+        .map(|d| {
+            super::os::from_declared(&d).unwrap_or(super::os::Os {
+                family: d,
+                version: None,
+            })
+        });
+    let guest = vmi
+        .and_then(|v| v.status.as_ref())
+        .and_then(|s| s.guest_os_info.as_ref())
+        .and_then(|g| {
+            super::os::from_guest(
+                g.id.as_deref(),
+                g.name.as_deref(),
+                g.version_id.as_deref(),
+                g.pretty_name.as_deref(),
+                g.version.as_deref(),
+            )
+        });
+    let fit = |s: &str| Some(names::fit(s.trim(), 100)).filter(|s| !s.is_empty());
+    let platform = declared
+        .as_ref()
+        .or(guest.as_ref())
+        .and_then(|os| fit(&os.family))?;
+    // the guest agent's version when it runs the declared family (9.4 where the template says
+    // rhel9); the declared one otherwise
+    let running = guest
+        .filter(|g| fit(&g.family).as_deref() == Some(platform.as_str()))
+        .and_then(|g| g.version);
+    Some(VmOs {
+        declared_version: declared.and_then(|d| d.version),
+        running_version: running,
+        platform,
+    })
+}
+
+/// A VM's OS: the Platform, and its version as declared and as the guest agent reports it.
+struct VmOs {
+    platform: String,
+    declared_version: Option<String>,
+    running_version: Option<String>,
 }
 
 /// A MAC address in Nautobot's form (upper-case, colon-separated), or `None` if malformed.

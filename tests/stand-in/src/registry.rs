@@ -192,6 +192,13 @@ impl Registry {
             rt("apps", "v1", "Deployment", "deployments", true)
                 .with_status()
                 .with_short_names(&["deploy"]),
+            rt(
+                "apps",
+                "v1",
+                "ControllerRevision",
+                "controllerrevisions",
+                true,
+            ),
             rt("coordination.k8s.io", "v1", "Lease", "leases", true),
             rt("events.k8s.io", "v1", "Event", "events", true).with_short_names(&["ev"]),
             rt(
