@@ -147,6 +147,12 @@ pub struct NodeInfo {
     pub system_uuid: Option<Box<str>>,
     /// `status.addresses` as (type, address).
     pub addresses: Box<[(Box<str>, Box<str>)]>,
+    /// `status.nodeInfo.kubeletVersion`.
+    pub kubelet_version: Option<Box<str>>,
+    /// `status.nodeInfo.containerRuntimeVersion`.
+    pub container_runtime: Option<Box<str>>,
+    /// `status.capacity` `cpu`, `memory` and `pods`, as quantities.
+    pub capacity: [Option<Box<str>>; 3],
 }
 
 impl From<Node> for NodeInfo {
@@ -163,6 +169,21 @@ impl From<Node> for NodeInfo {
                 .find(|c| c.type_ == "Ready")
                 .map(|c| c.status.into_boxed_str()),
             os_image: info.as_ref().map(|i| i.os_image.clone().into_boxed_str()),
+            kubelet_version: info
+                .as_ref()
+                .map(|i| i.kubelet_version.clone().into_boxed_str())
+                .filter(|v| !v.is_empty()),
+            container_runtime: info
+                .as_ref()
+                .map(|i| i.container_runtime_version.clone().into_boxed_str())
+                .filter(|v| !v.is_empty()),
+            capacity: ["cpu", "memory", "pods"].map(|k| {
+                status
+                    .capacity
+                    .as_ref()
+                    .and_then(|c| c.get(k))
+                    .map(|q| q.0.clone().into_boxed_str())
+            }),
             system_uuid: info.map(|i| i.system_uuid.into_boxed_str()),
             addresses: status
                 .addresses

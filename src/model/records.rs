@@ -25,6 +25,12 @@ pub const CF_NODE: &str = "k8s_node";
 pub const CF_STATE: &str = "k8s_state";
 /// Custom field set when the source object vanished (MarkOffline policy).
 pub const CF_MISSING_SINCE: &str = "k8s_missing_since";
+/// Custom field: the Kubernetes version (a node's kubelet; the cluster's OpenShift version).
+pub const CF_VERSION: &str = "k8s_version";
+/// Custom field: a node's container runtime (`cri-o://1.29.5-...`).
+pub const CF_RUNTIME: &str = "k8s_container_runtime";
+/// Custom field: a node's capacity (`cpu 16, memory 64 GiB, pods 250`).
+pub const CF_CAPACITY: &str = "k8s_capacity";
 /// Tag put on every object the operator creates.
 pub const OWNERSHIP_TAG: &str = "k8s-managed";
 

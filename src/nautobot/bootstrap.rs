@@ -18,8 +18,8 @@ use super::client::NautobotApi;
 use super::error::ApiError;
 use crate::config::SyncConfig;
 use crate::model::{
-    CF_CLUSTER, CF_MISSING_SINCE, CF_NODE, CF_SOURCE, CF_STATE, CF_UID, Kind, OWNERSHIP_TAG,
-    PrereqKind, Record,
+    CF_CAPACITY, CF_CLUSTER, CF_MISSING_SINCE, CF_NODE, CF_RUNTIME, CF_SOURCE, CF_STATE, CF_UID,
+    CF_VERSION, Kind, OWNERSHIP_TAG, PrereqKind, Record,
 };
 use crate::plan::Resolver;
 
@@ -140,6 +140,24 @@ fn custom_fields(cfg: &SyncConfig) -> Vec<(String, &'static str, &'static str, V
             "K8s node",
             "exact",
             vec!["virtualization.virtualmachine"],
+        ),
+        (
+            CF_VERSION.to_string(),
+            "K8s version",
+            "loose",
+            vec!["dcim.device", "virtualization.cluster"],
+        ),
+        (
+            CF_RUNTIME.to_string(),
+            "K8s container runtime",
+            "loose",
+            vec!["dcim.device"],
+        ),
+        (
+            CF_CAPACITY.to_string(),
+            "K8s capacity",
+            "loose",
+            vec!["dcim.device"],
         ),
     ];
     for (_, cf) in &cfg.label_custom_fields {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::model::names;
 use crate::model::record_id;
-use crate::model::{CF_SOURCE, CF_UID, Kind, Record, Ref};
+use crate::model::{CF_SOURCE, CF_UID, CF_VERSION, Kind, Record, Ref};
 
 use super::{Projector, RootProjection};
 
@@ -33,6 +33,14 @@ impl Projector<'_> {
         cluster
             .custom_fields
             .insert(CF_SOURCE.into(), Value::String(source.clone()));
+        // OpenShift's version (ClusterVersion `status.desired.version`)
+        cluster.custom_fields.insert(
+            CF_VERSION.into(),
+            self.info
+                .version
+                .as_deref()
+                .map_or(Value::Null, |v| Value::String(names::truncate(v, 255))),
+        );
         out.records.push(cluster);
 
         if cfg.sync.deployments || cfg.sync.services {

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::model::names;
 use crate::model::record_id;
-use crate::model::{CF_STATE, Kind, Record, Ref};
+use crate::model::{CF_CAPACITY, CF_RUNTIME, CF_STATE, CF_VERSION, Kind, Record, Ref};
 
 use super::ip::{is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
@@ -63,11 +63,29 @@ impl Projector<'_> {
             .with("status", Ref::Status(nb_status.into()))
             .with("location", Ref::Location(location))
             .with("serial", serial)
-            .with_opt("platform", platform.map(Ref::Platform));
+            .with_opt("platform", platform.clone().map(Ref::Platform))
+            .with_opt(
+                "software_version",
+                platform
+                    .as_deref()
+                    .zip(node.os_image.as_deref().and_then(os_version))
+                    .map(|(p, v)| crate::model::software_version(p, &v)),
+            );
         self.mark_source(&mut device, meta, &source);
+        let text =
+            |v: Option<&str>| v.map_or(Value::Null, |v| Value::String(names::truncate(v, 255)));
         device
             .custom_fields
             .insert(CF_STATE.into(), Value::String(state));
+        device
+            .custom_fields
+            .insert(CF_VERSION.into(), text(node.kubelet_version.as_deref()));
+        device
+            .custom_fields
+            .insert(CF_RUNTIME.into(), text(node.container_runtime.as_deref()));
+        device
+            .custom_fields
+            .insert(CF_CAPACITY.into(), text(capacity(node).as_deref()));
 
         let iface_id = record_id(
             &self.cfg.cluster_name,
@@ -184,6 +202,35 @@ pub fn node_role(labels: &Labels) -> String {
         Some(r) => names::fit(&format!("k8s-{r}"), 100),
         None => "k8s-node".into(),
     }
+}
+
+/// The version of an OS image: its first word that starts with a digit
+/// (`Red Hat Enterprise Linux CoreOS 416.94.202406251923-0 (Plow)`: `416.94.202406251923-0`).
+pub fn os_version(os_image: &str) -> Option<String> {
+    os_image
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|v| names::fit(v, 100))
+}
+
+/// A node's capacity for people: `cpu 16, memory 62.8 GiB, pods 250` (what is reported).
+fn capacity(node: &NodeInfo) -> Option<String> {
+    let [cpu, memory, pods] = &node.capacity;
+    let memory = memory.as_deref().and_then(|m| {
+        let mib = super::quantity::Quantity::parse(m)
+            .ok()?
+            .div_round(1 << 20)?;
+        Some(format!("{:.1} GiB", mib as f64 / 1024.0))
+    });
+    let parts: Vec<String> = [
+        cpu.as_deref().map(|c| format!("cpu {c}")),
+        memory.map(|m| format!("memory {m}")),
+        pods.as_deref().map(|p| format!("pods {p}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// The OS family of an OS image: the words before the first one that starts with a digit.

@@ -630,6 +630,29 @@ fn nodes_map_roles_status_platform_and_addresses() {
         m0.reference("platform"),
         Some(&Ref::Platform("Red Hat Enterprise Linux CoreOS".into()))
     );
+    // versions and capacity (status.nodeInfo, status.capacity)
+    assert_eq!(
+        m0.reference("software_version"),
+        Some(&crate::model::software_version(
+            "Red Hat Enterprise Linux CoreOS",
+            "416.94.202409191851-0"
+        ))
+    );
+    assert_eq!(
+        m0.custom_fields.get(crate::model::CF_VERSION),
+        Some(&json!("v1.29.8+f10c92d"))
+    );
+    assert_eq!(
+        m0.custom_fields.get(crate::model::CF_CAPACITY),
+        Some(&json!("cpu 8, memory 31.1 GiB, pods 250"))
+    );
+    assert!(
+        m0.custom_fields[crate::model::CF_RUNTIME]
+            .as_str()
+            .is_some_and(|r| r.starts_with("cri-o://")),
+        "{:?}",
+        m0.custom_fields
+    );
     assert_eq!(
         m0.reference("location"),
         Some(&Ref::Location("ocp-lab-dc1".into()))
@@ -1344,13 +1367,27 @@ fn instancetypes_are_pinned_in_their_revision() {
     let idx = index(items);
     let p = project(&cfg, &idx);
     let vm = |name: &str| get(&p, &cfg, Kind::VirtualMachine, &format!("team/{name}"));
-    assert_eq!((num(vm("pinned"), "vcpus"), num(vm("pinned"), "memory")), (Some(1), Some(4096)));
-    assert_eq!((num(vm("old"), "vcpus"), num(vm("old"), "memory")), (Some(2), Some(8192)));
-    assert_eq!((num(vm("running"), "vcpus"), num(vm("running"), "memory")), (Some(2), Some(6144)));
-    assert_eq!((num(vm("fresh"), "vcpus"), num(vm("fresh"), "memory")), (Some(8), Some(32768)));
+    assert_eq!(
+        (num(vm("pinned"), "vcpus"), num(vm("pinned"), "memory")),
+        (Some(1), Some(4096))
+    );
+    assert_eq!(
+        (num(vm("old"), "vcpus"), num(vm("old"), "memory")),
+        (Some(2), Some(8192))
+    );
+    assert_eq!(
+        (num(vm("running"), "vcpus"), num(vm("running"), "memory")),
+        (Some(2), Some(6144))
+    );
+    assert_eq!(
+        (num(vm("fresh"), "vcpus"), num(vm("fresh"), "memory")),
+        (Some(8), Some(32768))
+    );
     // a revision touches the VMs pinned to it
     use super::Affects;
-    let rev = idx.revision("team", "pinned-u1.medium-v1beta1-it-uid-1").unwrap();
+    let rev = idx
+        .revision("team", "pinned-u1.medium-v1beta1-it-uid-1")
+        .unwrap();
     let roots = k8s_openapi::api::apps::v1::ControllerRevision::roots(&idx, rev);
     assert_eq!(
         roots.into_iter().collect::<BTreeSet<_>>(),
