@@ -193,6 +193,7 @@ READ = {"get", "list", "watch"}
 CLUSTER_RULES = {
     ("", "namespaces"): READ, ("", "nodes"): READ, ("", "pods"): READ, ("", "services"): READ,
     ("apps", "deployments"): READ, ("apps", "controllerrevisions"): READ,
+    ("apps", "statefulsets"): READ, ("apps", "daemonsets"): READ,
     ("kubevirt.io", "virtualmachines"): READ, ("kubevirt.io", "virtualmachineinstances"): READ,
     ("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes"): READ,
     ("instancetype.kubevirt.io", "virtualmachineinstancetypes"): READ,

@@ -308,6 +308,12 @@ pub struct SyncSelection {
     /// Deployments become CloudServices of type "Kubernetes Deployment".
     #[serde(default = "yes")]
     pub deployments: bool,
+    /// StatefulSets become CloudServices, as Deployments do.
+    #[serde(default = "yes")]
+    pub stateful_sets: bool,
+    /// DaemonSets become CloudServices, as Deployments do.
+    #[serde(default = "yes")]
+    pub daemon_sets: bool,
     /// Services become CloudServices of type "Kubernetes Service" with their IP addresses.
     #[serde(default = "yes")]
     pub services: bool,
@@ -323,6 +329,8 @@ impl Default for SyncSelection {
             nodes: true,
             virtual_machines: true,
             deployments: true,
+            stateful_sets: true,
+            daemon_sets: true,
             services: true,
             pod_ips: false,
         }

@@ -14,7 +14,7 @@ use super::kubevirt::InstancetypeSize;
 use super::labels::NsName;
 use super::stored::{
     DeploymentInfo, NamespaceInfo, NodeInfo, PodInfo, PodOwner, RevisionInfo, ServiceInfo, VmInfo,
-    VmiInfo,
+    VmiInfo, WorkloadInfo, WorkloadKind,
 };
 
 /// What is known about the cluster as a whole.
@@ -37,6 +37,8 @@ pub struct ClusterIndex {
     nodes: BTreeMap<String, Arc<NodeInfo>>,
     pods: BTreeMap<NsName, Arc<PodInfo>>,
     deployments: BTreeMap<NsName, Arc<DeploymentInfo>>,
+    statefulsets: BTreeMap<NsName, Arc<WorkloadInfo>>,
+    daemonsets: BTreeMap<NsName, Arc<WorkloadInfo>>,
     services: BTreeMap<NsName, Arc<ServiceInfo>>,
     vms: BTreeMap<NsName, Arc<VmInfo>>,
     vmis: BTreeMap<NsName, Arc<VmiInfo>>,
@@ -45,8 +47,8 @@ pub struct ClusterIndex {
     revisions: BTreeMap<NsName, Arc<RevisionInfo>>,
     /// virt-launcher pod by the UID of the VMI it runs.
     launcher_by_vmi_uid: HashMap<String, NsName>,
-    /// Pods by the Deployment that owns them (through a ReplicaSet).
-    pods_by_deployment: HashMap<NsName, BTreeSet<String>>,
+    /// Pods by the workload that owns them (a Deployment through a ReplicaSet).
+    pods_by_owner: HashMap<(WorkloadKind, NsName), BTreeSet<String>>,
     info: ClusterInfo,
     kube_system_uid: Option<String>,
 }
@@ -116,13 +118,14 @@ impl ClusterIndex {
             PodOwner::VirtLauncher(uid) => {
                 self.launcher_by_vmi_uid.insert(uid, key.clone());
             }
-            PodOwner::Deployment(d) => {
-                self.pods_by_deployment
-                    .entry((key.0.clone(), d))
-                    .or_default()
-                    .insert(key.1.clone());
+            owner => {
+                if let Some((kind, name)) = owner.workload() {
+                    self.pods_by_owner
+                        .entry((kind, (key.0.clone(), name.to_string())))
+                        .or_default()
+                        .insert(key.1.clone());
+                }
             }
-            PodOwner::Other => {}
         }
         self.pods.insert(key, pod);
     }
@@ -142,16 +145,17 @@ impl ClusterIndex {
                     self.launcher_by_vmi_uid.remove(&uid);
                 }
             }
-            PodOwner::Deployment(d) => {
-                let dkey = (key.0.clone(), d);
-                if let Some(set) = self.pods_by_deployment.get_mut(&dkey) {
-                    set.remove(&key.1);
-                    if set.is_empty() {
-                        self.pods_by_deployment.remove(&dkey);
+            owner => {
+                if let Some((kind, name)) = owner.workload() {
+                    let wkey = (kind, (key.0.clone(), name.to_string()));
+                    if let Some(set) = self.pods_by_owner.get_mut(&wkey) {
+                        set.remove(&key.1);
+                        if set.is_empty() {
+                            self.pods_by_owner.remove(&wkey);
+                        }
                     }
                 }
             }
-            PodOwner::Other => {}
         }
     }
 
@@ -162,6 +166,23 @@ impl ClusterIndex {
     /// Removes a Deployment.
     pub fn delete_deployment(&mut self, ns: &str, name: &str) {
         self.deployments.remove(&(ns.to_string(), name.to_string()));
+    }
+    /// Adds or replaces a StatefulSet.
+    pub fn apply_statefulset(&mut self, w: Arc<WorkloadInfo>) {
+        self.statefulsets.insert(w.meta.key(), w);
+    }
+    /// Removes a StatefulSet.
+    pub fn delete_statefulset(&mut self, ns: &str, name: &str) {
+        self.statefulsets
+            .remove(&(ns.to_string(), name.to_string()));
+    }
+    /// Adds or replaces a DaemonSet.
+    pub fn apply_daemonset(&mut self, w: Arc<WorkloadInfo>) {
+        self.daemonsets.insert(w.meta.key(), w);
+    }
+    /// Removes a DaemonSet.
+    pub fn delete_daemonset(&mut self, ns: &str, name: &str) {
+        self.daemonsets.remove(&(ns.to_string(), name.to_string()));
     }
     /// Adds or replaces a Service.
     pub fn apply_service(&mut self, s: Arc<ServiceInfo>) {
@@ -285,11 +306,45 @@ impl ClusterIndex {
     }
     /// The pods of a Deployment.
     pub fn deployment_pods(&self, ns: &str, name: &str) -> impl Iterator<Item = &Arc<PodInfo>> {
-        self.pods_by_deployment
-            .get(&(ns.to_string(), name.to_string()))
+        self.workload_pods(WorkloadKind::Deployment, ns, name)
+    }
+    /// The pods of a workload.
+    pub fn workload_pods(
+        &self,
+        kind: WorkloadKind,
+        ns: &str,
+        name: &str,
+    ) -> impl Iterator<Item = &Arc<PodInfo>> {
+        self.pods_by_owner
+            .get(&(kind, (ns.to_string(), name.to_string())))
             .into_iter()
             .flatten()
             .filter_map(move |p| self.pods.get(&(ns.to_string(), p.clone())))
+    }
+    /// A workload of any kind.
+    pub fn workload(&self, kind: WorkloadKind, ns: &str, name: &str) -> Option<&Arc<WorkloadInfo>> {
+        let key = (ns.to_string(), name.to_string());
+        match kind {
+            WorkloadKind::Deployment => self.deployments.get(&key),
+            WorkloadKind::StatefulSet => self.statefulsets.get(&key),
+            WorkloadKind::DaemonSet => self.daemonsets.get(&key),
+        }
+    }
+    /// A StatefulSet.
+    pub fn statefulset(&self, ns: &str, name: &str) -> Option<&Arc<WorkloadInfo>> {
+        self.workload(WorkloadKind::StatefulSet, ns, name)
+    }
+    /// All StatefulSets.
+    pub fn statefulsets(&self) -> impl Iterator<Item = &Arc<WorkloadInfo>> {
+        self.statefulsets.values()
+    }
+    /// A DaemonSet.
+    pub fn daemonset(&self, ns: &str, name: &str) -> Option<&Arc<WorkloadInfo>> {
+        self.workload(WorkloadKind::DaemonSet, ns, name)
+    }
+    /// All DaemonSets.
+    pub fn daemonsets(&self) -> impl Iterator<Item = &Arc<WorkloadInfo>> {
+        self.daemonsets.values()
     }
     /// A Deployment.
     pub fn deployment(&self, ns: &str, name: &str) -> Option<&Arc<DeploymentInfo>> {
@@ -379,6 +434,8 @@ impl ClusterIndex {
             ("nodes", self.nodes.len()),
             ("pods", self.pods.len()),
             ("deployments", self.deployments.len()),
+            ("statefulsets", self.statefulsets.len()),
+            ("daemonsets", self.daemonsets.len()),
             ("services", self.services.len()),
             ("virtualmachines", self.vms.len()),
             ("virtualmachineinstances", self.vmis.len()),

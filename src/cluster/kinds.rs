@@ -9,7 +9,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::Resource;
 use serde::de::DeserializeOwned;
@@ -19,7 +19,7 @@ use super::kubevirt::{VirtualMachine, VirtualMachineInstance};
 use super::labels::NsName;
 use super::stored::{
     DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, PodInfo, RevisionInfo, ServiceInfo, VmInfo,
-    VmiInfo,
+    VmiInfo, WorkloadInfo,
 };
 use super::wire::SlimPod;
 
@@ -84,6 +84,8 @@ kinds! {
     // read slim (`wire`): never env, commands or volumes
     SlimPod => PodInfo, "pods", namespaced, pods, pod, apply_pod, delete_pod;
     Deployment => DeploymentInfo, "deployments", namespaced, deployments, deployment, apply_deployment, delete_deployment;
+    StatefulSet => WorkloadInfo, "statefulsets", namespaced, statefulsets, statefulset, apply_statefulset, delete_statefulset;
+    DaemonSet => WorkloadInfo, "daemonsets", namespaced, daemonsets, daemonset, apply_daemonset, delete_daemonset;
     Service => ServiceInfo, "services", namespaced, services, service, apply_service, delete_service;
     VirtualMachine => VmInfo, "virtualmachines", namespaced, vms, vm, apply_vm, delete_vm;
     VirtualMachineInstance => VmiInfo, "virtualmachineinstances", namespaced, vmis, vmi, apply_vmi, delete_vmi;
@@ -126,11 +128,13 @@ impl<T: HasMeta> Keyed for T {
 }
 
 /// The kinds the cache always watches.
-pub const CORE_KINDS: [&str; 5] = [
+pub const CORE_KINDS: [&str; 7] = [
     Namespace::NAME,
     Node::NAME,
     SlimPod::NAME,
     Deployment::NAME,
+    StatefulSet::NAME,
+    DaemonSet::NAME,
     Service::NAME,
 ];
 /// The kinds the cache watches while KubeVirt is installed.
@@ -198,6 +202,8 @@ mod tests {
         round_trip::<Node>(json!({"metadata": meta(None)}));
         round_trip::<SlimPod>(json!({"metadata": meta(Some("n"))}));
         round_trip::<Deployment>(json!({"metadata": meta(Some("n"))}));
+        round_trip::<StatefulSet>(json!({"metadata": meta(Some("n"))}));
+        round_trip::<DaemonSet>(json!({"metadata": meta(Some("n"))}));
         round_trip::<Service>(json!({"metadata": meta(Some("n"))}));
         round_trip::<VirtualMachine>(json!({"metadata": meta(Some("n")), "spec": {}}));
         round_trip::<VirtualMachineInstance>(json!({"metadata": meta(Some("n")), "spec": {}}));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::ResourceExt;
 use serde_json::Value;
@@ -82,7 +82,10 @@ impl ClusterIndex {
         let namespaced = matches!(
             (group, kind),
             ("", "Pod" | "Service")
-                | ("apps", "Deployment" | "ControllerRevision")
+                | (
+                    "apps",
+                    "Deployment" | "ControllerRevision" | "StatefulSet" | "DaemonSet"
+                )
                 | ("kubevirt.io", _)
                 | ("instancetype.kubevirt.io", "VirtualMachineInstancetype")
         );
@@ -108,6 +111,8 @@ impl ClusterIndex {
             ("", "Service") => put::<Service>(self, item)?,
             ("apps", "Deployment") => put::<Deployment>(self, item)?,
             ("apps", "ControllerRevision") => put::<ControllerRevision>(self, item)?,
+            ("apps", "StatefulSet") => put::<StatefulSet>(self, item)?,
+            ("apps", "DaemonSet") => put::<DaemonSet>(self, item)?,
             ("kubevirt.io", "VirtualMachine") => put::<VirtualMachine>(self, item)?,
             ("kubevirt.io", "VirtualMachineInstance") => put::<VirtualMachineInstance>(self, item)?,
             ("instancetype.kubevirt.io", "VirtualMachineClusterInstancetype") => {

@@ -195,16 +195,44 @@ impl From<Node> for NodeInfo {
     }
 }
 
-/// A Deployment.
+/// The kinds of workloads (`apps/v1`) synced as CloudServices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    /// Deployment (pods through its ReplicaSets).
+    #[default]
+    Deployment,
+    /// StatefulSet.
+    StatefulSet,
+    /// DaemonSet.
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    /// The Kubernetes kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+}
+
+/// A workload: a Deployment, StatefulSet or DaemonSet.
+pub type DeploymentInfo = WorkloadInfo;
+
+/// A Deployment, StatefulSet or DaemonSet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeploymentInfo {
+pub struct WorkloadInfo {
+    /// Which kind.
+    pub kind: WorkloadKind,
     /// Metadata.
     pub meta: Meta,
-    /// `spec.replicas`.
+    /// `spec.replicas` (a DaemonSet: `status.desiredNumberScheduled`).
     pub replicas: Option<i32>,
-    /// `status.readyReplicas`.
+    /// `status.readyReplicas` (a DaemonSet: `status.numberReady`).
     pub ready_replicas: Option<i32>,
-    /// `spec.strategy.type`.
+    /// `spec.strategy.type` (StatefulSets and DaemonSets: `spec.updateStrategy.type`).
     pub strategy: Option<Box<str>>,
     /// `spec.selector.matchLabels`.
     pub selector: Labels,
@@ -212,10 +240,58 @@ pub struct DeploymentInfo {
     pub images: Box<[Box<str>]>,
 }
 
+/// The container images of a pod template (never env, commands or volumes).
+fn template_images(t: k8s_openapi::api::core::v1::PodTemplateSpec) -> Box<[Box<str>]> {
+    t.spec
+        .map(|p| p.containers)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.image.map(String::into_boxed_str))
+        .collect()
+}
+
+impl From<k8s_openapi::api::apps::v1::StatefulSet> for WorkloadInfo {
+    fn from(s: k8s_openapi::api::apps::v1::StatefulSet) -> Self {
+        let spec = s.spec.unwrap_or_default();
+        WorkloadInfo {
+            kind: WorkloadKind::StatefulSet,
+            meta: s.metadata.into(),
+            replicas: spec.replicas,
+            ready_replicas: s.status.and_then(|s| s.ready_replicas),
+            strategy: spec
+                .update_strategy
+                .and_then(|s| s.type_)
+                .map(String::into_boxed_str),
+            selector: spec.selector.match_labels.unwrap_or_default().into(),
+            images: template_images(spec.template),
+        }
+    }
+}
+
+impl From<k8s_openapi::api::apps::v1::DaemonSet> for WorkloadInfo {
+    fn from(d: k8s_openapi::api::apps::v1::DaemonSet) -> Self {
+        let spec = d.spec.unwrap_or_default();
+        let status = d.status.unwrap_or_default();
+        WorkloadInfo {
+            kind: WorkloadKind::DaemonSet,
+            meta: d.metadata.into(),
+            replicas: Some(status.desired_number_scheduled),
+            ready_replicas: Some(status.number_ready),
+            strategy: spec
+                .update_strategy
+                .and_then(|s| s.type_)
+                .map(String::into_boxed_str),
+            selector: spec.selector.match_labels.unwrap_or_default().into(),
+            images: template_images(spec.template),
+        }
+    }
+}
+
 impl From<Deployment> for DeploymentInfo {
     fn from(d: Deployment) -> Self {
         let spec = d.spec.unwrap_or_default();
         DeploymentInfo {
+            kind: WorkloadKind::Deployment,
             meta: d.metadata.into(),
             replicas: spec.replicas,
             ready_replicas: d.status.and_then(|s| s.ready_replicas),
@@ -532,8 +608,24 @@ pub enum PodOwner {
     VirtLauncher(String),
     /// A pod of a ReplicaSet of this Deployment (name, same namespace).
     Deployment(String),
+    /// A pod of this StatefulSet.
+    StatefulSet(String),
+    /// A pod of this DaemonSet.
+    DaemonSet(String),
     /// Anything else.
     Other,
+}
+
+impl PodOwner {
+    /// The workload that owns the pod, if one does.
+    pub fn workload(&self) -> Option<(WorkloadKind, &str)> {
+        match self {
+            PodOwner::Deployment(n) => Some((WorkloadKind::Deployment, n)),
+            PodOwner::StatefulSet(n) => Some((WorkloadKind::StatefulSet, n)),
+            PodOwner::DaemonSet(n) => Some((WorkloadKind::DaemonSet, n)),
+            PodOwner::VirtLauncher(_) | PodOwner::Other => None,
+        }
+    }
 }
 
 /// Works out what a pod belongs to: KubeVirt launchers by ownerReference or the
@@ -561,6 +653,16 @@ pub fn pod_owner(pod: &SlimPod) -> PodOwner {
         && !deploy.is_empty()
     {
         return PodOwner::Deployment(deploy.to_string());
+    }
+    if let Some(o) = owners.iter().find(|o| {
+        o.controller == Some(true)
+            && o.api_version.starts_with("apps/")
+            && matches!(o.kind.as_str(), "StatefulSet" | "DaemonSet")
+    }) {
+        return match o.kind.as_str() {
+            "StatefulSet" => PodOwner::StatefulSet(o.name.clone()),
+            _ => PodOwner::DaemonSet(o.name.clone()),
+        };
     }
     PodOwner::Other
 }

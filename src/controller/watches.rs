@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::core::DeserializeGuard;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -164,6 +164,14 @@ pub fn spawn(
             cache.clone(),
         )),
         tokio::spawn(watch_kind::<Deployment>(
+            Api::all(client.clone()),
+            cache.clone(),
+        )),
+        tokio::spawn(watch_kind::<StatefulSet>(
+            Api::all(client.clone()),
+            cache.clone(),
+        )),
+        tokio::spawn(watch_kind::<DaemonSet>(
             Api::all(client.clone()),
             cache.clone(),
         )),

@@ -36,6 +36,16 @@ impl Affects for Deployment {
         vec![Root::Deployment(d.meta().key())]
     }
 }
+impl Affects for k8s_openapi::api::apps::v1::StatefulSet {
+    fn roots(_: &ClusterIndex, w: &Self::Stored) -> Vec<Root> {
+        vec![Root::StatefulSet(w.meta().key())]
+    }
+}
+impl Affects for k8s_openapi::api::apps::v1::DaemonSet {
+    fn roots(_: &ClusterIndex, w: &Self::Stored) -> Vec<Root> {
+        vec![Root::DaemonSet(w.meta().key())]
+    }
+}
 impl Affects for Service {
     fn roots(_: &ClusterIndex, s: &Self::Stored) -> Vec<Root> {
         vec![Root::Service(s.meta().key())]
@@ -90,8 +100,10 @@ impl ClusterIndex {
         );
         roots.extend(
             self.deployments()
+                .chain(self.statefulsets())
+                .chain(self.daemonsets())
                 .filter(|d| &*d.meta.namespace == ns)
-                .map(|d| Root::Deployment(d.meta.key())),
+                .map(|d| Root::workload(d.kind, d.meta.key())),
         );
         roots.extend(self.services_in(ns).map(|s| Root::Service(s.meta.key())));
         roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name))));
@@ -109,8 +121,11 @@ impl ClusterIndex {
                     roots.push(Root::VirtualMachine(key(ns, vmi)));
                 }
             }
-            PodOwner::Deployment(d) => roots.push(Root::Deployment(key(ns, d))),
-            PodOwner::Other => {}
+            owner => {
+                if let Some((kind, name)) = owner.workload() {
+                    roots.push(Root::workload(kind, key(ns, name)));
+                }
+            }
         }
         for svc in self.services_in(ns) {
             if pod.labels.selected_by(&svc.selector) {

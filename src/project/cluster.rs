@@ -43,7 +43,11 @@ impl Projector<'_> {
         );
         out.records.push(cluster);
 
-        if cfg.sync.deployments || cfg.sync.services {
+        if cfg.sync.deployments
+            || cfg.sync.stateful_sets
+            || cfg.sync.daemon_sets
+            || cfg.sync.services
+        {
             out.records.push(self.cloud_account(&source));
         }
 

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::cluster::{ClusterIndex, ClusterInfo, NsName};
+use crate::cluster::{ClusterIndex, ClusterInfo, NsName, WorkloadKind};
 use crate::config::SyncConfig;
 use crate::model::names;
 use crate::model::record_id;
@@ -49,6 +49,10 @@ pub enum Root {
     VirtualMachine(NsName),
     /// A Deployment: CloudService.
     Deployment(NsName),
+    /// A StatefulSet: CloudService.
+    StatefulSet(NsName),
+    /// A DaemonSet: CloudService.
+    DaemonSet(NsName),
     /// A Service: CloudService, IPs, ipam Services on selected VMs.
     Service(NsName),
     /// A pod: its IPs (only with `sync.podIps`).
@@ -63,8 +67,22 @@ impl fmt::Display for Root {
             Root::Node(n) => write!(f, "Node {n}"),
             Root::VirtualMachine((ns, n)) => write!(f, "VirtualMachine {ns}/{n}"),
             Root::Deployment((ns, n)) => write!(f, "Deployment {ns}/{n}"),
+            Root::StatefulSet((ns, n)) => write!(f, "StatefulSet {ns}/{n}"),
+            Root::DaemonSet((ns, n)) => write!(f, "DaemonSet {ns}/{n}"),
             Root::Service((ns, n)) => write!(f, "Service {ns}/{n}"),
             Root::Pod((ns, n)) => write!(f, "Pod {ns}/{n}"),
+        }
+    }
+}
+
+impl Root {
+    /// The root of a workload.
+    pub fn workload(kind: crate::cluster::WorkloadKind, key: NsName) -> Root {
+        use crate::cluster::WorkloadKind as W;
+        match kind {
+            W::Deployment => Root::Deployment(key),
+            W::StatefulSet => Root::StatefulSet(key),
+            W::DaemonSet => Root::DaemonSet(key),
         }
     }
 }
@@ -198,6 +216,20 @@ impl<'a> Projector<'a> {
                     .map(|d| Root::Deployment(d.meta.key())),
             );
         }
+        if s.stateful_sets {
+            roots.extend(
+                self.index
+                    .statefulsets()
+                    .map(|d| Root::StatefulSet(d.meta.key())),
+            );
+        }
+        if s.daemon_sets {
+            roots.extend(
+                self.index
+                    .daemonsets()
+                    .map(|d| Root::DaemonSet(d.meta.key())),
+            );
+        }
         if s.services {
             roots.extend(self.index.services().map(|d| Root::Service(d.meta.key())));
         }
@@ -219,7 +251,15 @@ impl<'a> Projector<'a> {
             Root::Namespace(n) => self.project_namespace(n, &mut out),
             Root::Node(n) => self.project_node(n, &mut out),
             Root::VirtualMachine((ns, n)) => self.project_vm(ns, n, &mut out),
-            Root::Deployment((ns, n)) => self.project_deployment(ns, n, &mut out),
+            Root::Deployment((ns, n)) => {
+                self.project_workload(WorkloadKind::Deployment, ns, n, &mut out)
+            }
+            Root::StatefulSet((ns, n)) => {
+                self.project_workload(WorkloadKind::StatefulSet, ns, n, &mut out)
+            }
+            Root::DaemonSet((ns, n)) => {
+                self.project_workload(WorkloadKind::DaemonSet, ns, n, &mut out)
+            }
             Root::Service((ns, n)) => self.project_service(ns, n, &mut out),
             Root::Pod((ns, n)) => self.project_pod(ns, n, &mut out),
         }
@@ -235,6 +275,8 @@ impl<'a> Projector<'a> {
             Root::Node(_) => s.nodes,
             Root::VirtualMachine(_) => s.virtual_machines,
             Root::Deployment(_) => s.deployments,
+            Root::StatefulSet(_) => s.stateful_sets,
+            Root::DaemonSet(_) => s.daemon_sets,
             Root::Service(_) => s.services,
             Root::Pod(_) => s.pod_ips,
         }

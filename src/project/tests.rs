@@ -1397,3 +1397,95 @@ fn instancetypes_are_pinned_in_their_revision() {
         ])
     );
 }
+
+/// StatefulSets and DaemonSets become CloudServices as Deployments do; their pods are theirs by
+/// the controller ownerReference (k8s.io/api `apps/v1/types.go`: `StatefulSetSpec.Replicas`,
+/// `UpdateStrategy`; `DaemonSetStatus.DesiredNumberScheduled`, `NumberReady`).
+#[test]
+fn statefulsets_and_daemonsets_are_cloud_services() {
+    let cfg = config(json!({}));
+    let pod = |name: &str, kind: &str, owner: &str, node: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "team", "uid": format!("pod-{name}"),
+                "labels": {"app": owner, "controller-revision-hash": "db-7c9d8f6b5"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": owner, "uid": format!("{owner}-uid"),
+                                     "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x", "env": [{"name": "PASSWORD", "value": "s3cr3t"}]}]},
+            "status": {"phase": "Running", "podIP": "10.128.5.5"}})
+    };
+    let items = vec![
+        ns("team"),
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "team", "uid": "db-uid", "labels": {"app.kubernetes.io/part-of": "shop"}},
+            "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                     "template": {"metadata": {"labels": {"app": "db"}},
+                                  "spec": {"containers": [{"name": "postgres", "image": "registry.redhat.io/rhel9/postgresql-15:1-54",
+                                           "env": [{"name": "POSTGRESQL_PASSWORD", "value": "s3cr3t"}]}]}},
+                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}]},
+            "status": {"replicas": 3, "readyReplicas": 2, "currentReplicas": 3, "updatedReplicas": 3}}),
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "team", "uid": "agent-uid"},
+            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "updateStrategy": {"type": "OnDelete"},
+                     "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [{"name": "a", "image": "quay.io/example/agent:2.1"}]}}},
+            "status": {"currentNumberScheduled": 2, "desiredNumberScheduled": 2, "numberMisscheduled": 0, "numberReady": 1}}),
+        pod("db-0", "StatefulSet", "db", "w1"),
+        pod("db-1", "StatefulSet", "db", "w2"),
+        pod("agent-x1", "DaemonSet", "agent", "w1"),
+        pod("agent-x2", "DaemonSet", "agent", "w3"),
+    ];
+    let p = project(&cfg, &index(items.clone()));
+    let sts = get(&p, &cfg, Kind::CloudService, "StatefulSet/team/db");
+    assert_eq!(
+        sts.json("name"),
+        Some(&json!("ocp-lab/team/statefulset/db"))
+    );
+    assert_eq!(
+        sts.reference("cloud_resource_type"),
+        Some(&Ref::CloudResourceType("Kubernetes StatefulSet".into()))
+    );
+    let extra = sts.json("extra_config").unwrap();
+    assert_eq!(extra["kind"], json!("StatefulSet"));
+    assert_eq!(
+        (&extra["replicas"], &extra["readyReplicas"]),
+        (&json!(3), &json!(2))
+    );
+    assert_eq!(extra["strategy"], json!("RollingUpdate"));
+    assert_eq!(
+        extra["images"],
+        json!(["registry.redhat.io/rhel9/postgresql-15:1-54"])
+    );
+    assert_eq!(extra["nodes"], json!(["w1", "w2"]));
+    let ds = get(&p, &cfg, Kind::CloudService, "DaemonSet/team/agent");
+    let extra = ds.json("extra_config").unwrap();
+    assert_eq!(
+        (&extra["replicas"], &extra["readyReplicas"]),
+        (&json!(2), &json!(1))
+    );
+    assert_eq!(extra["strategy"], json!("OnDelete"));
+    assert_eq!(extra["nodes"], json!(["w1", "w3"]));
+    assert!(!serde_json::to_string(&p).unwrap().contains("s3cr3t"));
+    // a pod touches its workload
+    let idx_pod = super::super::cluster::PodInfo::from(
+        serde_json::from_value::<crate::cluster::wire::SlimPod>(pod(
+            "db-2",
+            "StatefulSet",
+            "db",
+            "w1",
+        ))
+        .unwrap(),
+    );
+    assert!(
+        sample()
+            .pod_roots(&idx_pod)
+            .contains(&Root::StatefulSet(("team".into(), "db".into())))
+    );
+    // and each can be turned off
+    let off = config(json!({"sync": {"statefulSets": false, "daemonSets": false}}));
+    let p = project(&off, &index(items));
+    assert!(
+        p.records
+            .values()
+            .all(|r| !r.name.contains("/statefulset/") && !r.name.contains("/daemonset/"))
+    );
+}

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use crate::cluster::PodOwner;
+use crate::cluster::{PodOwner, WorkloadKind};
 use crate::cluster::{ServiceInfo, ServicePortInfo};
 use crate::model::names;
 use crate::model::record_id;
@@ -24,6 +24,10 @@ use super::{Projector, RootProjection, Warning, source_of};
 
 /// Resource type of Deployment CloudServices.
 pub const DEPLOYMENT_TYPE: &str = "Kubernetes Deployment";
+/// Resource type of StatefulSet CloudServices.
+pub const STATEFULSET_TYPE: &str = "Kubernetes StatefulSet";
+/// Resource type of DaemonSet CloudServices.
+pub const DAEMONSET_TYPE: &str = "Kubernetes DaemonSet";
 /// Resource type of Service CloudServices.
 pub const SERVICE_TYPE: &str = "Kubernetes Service";
 
@@ -63,34 +67,48 @@ impl Projector<'_> {
         )
     }
 
-    pub(super) fn project_deployment(&self, ns: &str, name: &str, out: &mut RootProjection) {
-        let Some(d) = self.index.deployment(ns, name) else {
+    /// A Deployment, StatefulSet or DaemonSet: a CloudService of its resource type.
+    pub(super) fn project_workload(
+        &self,
+        kind: WorkloadKind,
+        ns: &str,
+        name: &str,
+        out: &mut RootProjection,
+    ) {
+        let Some(d) = self.index.workload(kind, ns, name) else {
             return;
         };
         if !self.namespace_in_scope(ns) {
             return;
         }
-        let source = source_of("Deployment", &d.meta);
+        let k = kind.as_str();
+        let source = source_of(k, &d.meta);
         // images only: never env values, commands or anything that may carry secrets
         let images: Vec<&str> = d.images.iter().map(|i| &**i).collect();
         let nodes: BTreeSet<&str> = self
             .index
-            .deployment_pods(ns, name)
+            .workload_pods(kind, ns, name)
             .filter_map(|p| p.node.as_deref())
             .collect();
+        let (resource_type, default_replicas) = match kind {
+            WorkloadKind::Deployment => (DEPLOYMENT_TYPE, 1),
+            WorkloadKind::StatefulSet => (STATEFULSET_TYPE, 1),
+            WorkloadKind::DaemonSet => (DAEMONSET_TYPE, 0),
+        };
         let extra = json!({
-            "kind": "Deployment",
+            "kind": k,
             "namespace": ns,
             "name": name,
-            "replicas": d.replicas.unwrap_or(1),
+            "replicas": d.replicas.unwrap_or(default_replicas),
             "readyReplicas": d.ready_replicas.unwrap_or(0),
+            // the API server's default for each kind
             "strategy": d.strategy.as_deref().unwrap_or("RollingUpdate"),
             "selector": d.selector,
             "images": images,
             "nodes": nodes,
         });
         let mut r = self
-            .cloud_service("Deployment", ns, name, DEPLOYMENT_TYPE, &source)
+            .cloud_service(k, ns, name, resource_type, &source)
             .with("extra_config", extra);
         self.mark_source(&mut r, &d.meta, &source);
         out.records.push(r);

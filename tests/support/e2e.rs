@@ -248,7 +248,12 @@ pub fn edit_object(
 }
 
 /// Edits the sample VM shop-prod/fedora-db-01's VMI template spec.
-pub fn edit_fedora_vm(s: &StandIn, f: impl FnOnce(&mut Value)) {
+///
+/// The VM runs, so the same edit reaches its VMI as KubeVirt's live update does (CPU and memory
+/// hotplug, `LiveUpdate` rollout): the VMI's spec changes and it reports the topology and memory
+/// it now runs with (`status.currentCPUTopology`, `status.memory.guestCurrent`), which is what
+/// the operator syncs for a running VM.
+pub fn edit_fedora_vm(s: &StandIn, f: impl Fn(&mut Value)) {
     edit_object(
         s,
         "kubevirt.io/v1",
@@ -256,6 +261,28 @@ pub fn edit_fedora_vm(s: &StandIn, f: impl FnOnce(&mut Value)) {
         Some("shop-prod"),
         "fedora-db-01",
         |vm| f(&mut vm["spec"]["template"]["spec"]),
+    );
+    edit_object(
+        s,
+        "kubevirt.io/v1",
+        "VirtualMachineInstance",
+        Some("shop-prod"),
+        "fedora-db-01",
+        |vmi| {
+            f(&mut vmi["spec"]);
+            let cpu = vmi["spec"]["domain"]["cpu"].clone();
+            if cpu.is_object() {
+                let part = |k: &str| cpu.get(k).cloned().unwrap_or(json!(1));
+                vmi["status"]["currentCPUTopology"] = json!({"sockets": part("sockets"), "cores": part("cores"), "threads": part("threads")});
+            }
+            if let Some(guest) = vmi["spec"]["domain"]["memory"]["guest"]
+                .as_str()
+                .map(String::from)
+            {
+                vmi["status"]["memory"]["guestCurrent"] = json!(guest);
+                vmi["status"]["memory"]["guestRequested"] = json!(guest);
+            }
+        },
     );
 }
 

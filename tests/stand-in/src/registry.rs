@@ -199,6 +199,12 @@ impl Registry {
                 "controllerrevisions",
                 true,
             ),
+            rt("apps", "v1", "StatefulSet", "statefulsets", true)
+                .with_status()
+                .with_short_names(&["sts"]),
+            rt("apps", "v1", "DaemonSet", "daemonsets", true)
+                .with_status()
+                .with_short_names(&["ds"]),
             rt("coordination.k8s.io", "v1", "Lease", "leases", true),
             rt("events.k8s.io", "v1", "Event", "events", true).with_short_names(&["ev"]),
             rt(
