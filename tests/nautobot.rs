@@ -69,6 +69,12 @@ async fn changes_update_only_what_changed_and_removals_follow_the_policy() {
     edit(&mut snap, "VirtualMachine", "fedora-db-01", |vm| {
         vm["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] = json!(4);
     });
+    // the VM runs: KubeVirt's live update (CPU hotplug) brings its VMI along, and a running VM
+    // syncs what runs
+    edit(&mut snap, "VirtualMachineInstance", "fedora-db-01", |vmi| {
+        vmi["spec"]["domain"]["cpu"]["cores"] = json!(4);
+        vmi["status"]["currentCPUTopology"]["cores"] = json!(4);
+    });
     edit(&mut snap, "Node", "ocp-lab-worker-2", |n| {
         n["spec"]["unschedulable"] = json!(true)
     });
@@ -280,6 +286,11 @@ async fn hand_edits_survive_and_unowned_objects_are_never_touched() {
         .unwrap();
     edit(&mut snap, "VirtualMachine", "fedora-db-01", |v| {
         v["spec"]["template"]["spec"]["domain"]["memory"]["guest"] = json!("4Gi");
+    });
+    // a memory hotplug: the running VMI reports the memory it now has
+    edit(&mut snap, "VirtualMachineInstance", "fedora-db-01", |vmi| {
+        vmi["status"]["memory"]["guestCurrent"] = json!("4Gi");
+        vmi["status"]["memory"]["guestRequested"] = json!("4Gi");
     });
     let out = sync(&nb.api, &cfg, &project(&cfg, &snap)).await;
     assert!(

@@ -266,6 +266,11 @@ impl ClusterIndex {
         info
     }
 
+    /// The kube-system namespace's UID (the identity of a cluster without OpenShift's).
+    pub fn kube_system_uid(&self) -> Option<&str> {
+        self.kube_system_uid.as_deref()
+    }
+
     /// A namespace by name.
     pub fn namespace(&self, name: &str) -> Option<&Arc<NamespaceInfo>> {
         self.namespaces.get(name)

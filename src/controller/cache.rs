@@ -31,6 +31,10 @@ pub struct Readiness {
     pub required: BTreeSet<&'static str>,
     /// Whether KubeVirt's API is served.
     pub kubevirt: bool,
+    /// Whether the first discovery round (KubeVirt, OpenShift's cluster facts) is done: the
+    /// cluster's identity is OpenShift's cluster ID where it is served, and the first pass must
+    /// not record another one.
+    pub discovered: bool,
     /// Whether KubeVirt's VirtualMachine CRD is being deleted (an uninstall: the API server is
     /// about to delete every VM, and the watch will report each one gone).
     pub kubevirt_leaving: bool,
@@ -39,11 +43,16 @@ pub struct Readiness {
 impl Readiness {
     /// Every required watch has its first list.
     pub fn is_ready(&self) -> bool {
-        self.required.is_subset(&self.synced)
+        self.discovered && self.required.is_subset(&self.synced)
     }
     /// The kinds still missing, for status and logs.
     pub fn missing(&self) -> Vec<&'static str> {
-        self.required.difference(&self.synced).copied().collect()
+        let mut missing: Vec<&'static str> =
+            self.required.difference(&self.synced).copied().collect();
+        if !self.discovered {
+            missing.push("discovery");
+        }
+        missing
     }
 }
 
@@ -108,6 +117,11 @@ impl ClusterCache {
         });
     }
 
+    pub(super) fn set_discovered(&self) {
+        self.ready
+            .send_if_modified(|r| !std::mem::replace(&mut r.discovered, true));
+    }
+
     pub(super) fn set_kubevirt_leaving(&self, leaving: bool) {
         self.ready.send_if_modified(|r| {
             let changed = r.kubevirt_leaving != leaving;
@@ -140,6 +154,7 @@ impl ClusterCache {
     pub(crate) fn load(&self, index: ClusterIndex) {
         *self.write() = index;
         self.set_kubevirt(true);
+        self.set_discovered();
         let required = self.ready.borrow().required.clone();
         for kind in required {
             self.mark_synced(kind);

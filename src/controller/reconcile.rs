@@ -588,6 +588,7 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     let mut policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), true);
     policy.deletion = crate::api::DeletionPolicy::Delete;
     // only this cluster's records: the Nautobot Cluster must record this cluster's identity
+    let alias = ctx.cache.read().kube_system_uid().map(String::from);
     let Some(identity) = ctx.cache.read().cluster_info().cluster_id.clone() else {
         return Err(ReconcileError::Cleanup(
             "this cluster's identity is not known yet (the watch caches are not synced); retrying"
@@ -596,6 +597,7 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     };
     let pass = nautobot::Pass {
         identity: Some(&identity),
+        alias: alias.as_deref(),
         ..nautobot::Pass::new(&cfg, true)
     };
     let empty = Projection::default();

@@ -322,6 +322,9 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                 cache.announce(Dirty::All);
             }
         }
+        // the cluster's identity is known now (OpenShift's cluster ID where it is served and
+        // readable, else the kube-system UID): the first pass may run
+        cache.set_discovered();
         tokio::time::sleep(every).await;
     }
 }

@@ -604,16 +604,20 @@ async fn full_pass<A: NautobotApi>(
     let desired = st.desired.records();
     let ips_unknown = st.desired.ips_unknown();
     let policy = Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
-    let outcome = pass_of(spec)
-        .full(
-            client,
-            &desired,
-            &ips_unknown,
-            policy,
-            |observed| kubevirt_hold(cache, observed),
-            &mut st.synced,
-        )
-        .await?;
+    let alias = cache.read().kube_system_uid().map(String::from);
+    let outcome = Pass {
+        alias: alias.as_deref(),
+        ..pass_of(spec)
+    }
+    .full(
+        client,
+        &desired,
+        &ips_unknown,
+        policy,
+        |observed| kubevirt_hold(cache, observed),
+        &mut st.synced,
+    )
+    .await?;
     drop(desired);
     let (plan, report) = settle(outcome)?;
     if let Some(resolver) = st.synced.resolver.as_ref() {

@@ -39,6 +39,7 @@ pub async fn full_sync<A: NautobotApi>(
         write: !dry_run,
         opts,
         identity: None,
+        alias: None,
     };
     pass.full(
         api,

@@ -92,6 +92,9 @@ pub struct Pass<'a> {
     /// This cluster's identity when the desired records hold no Cluster (the `onDelete`
     /// cleanup): checked against the Nautobot Cluster's all the same.
     pub identity: Option<&'a str>,
+    /// This cluster's other identity (the kube-system namespace UID where OpenShift's cluster
+    /// ID is the identity), accepted in the Nautobot Cluster.
+    pub alias: Option<&'a str>,
 }
 
 impl<'a> Pass<'a> {
@@ -102,6 +105,7 @@ impl<'a> Pass<'a> {
             write,
             opts: ApplyOptions::for_spec(cfg),
             identity: None,
+            alias: None,
         }
     }
 
@@ -205,7 +209,7 @@ impl<'a> Pass<'a> {
         observed: &BTreeMap<Uuid, ObservedObject>,
     ) -> Result<(), IdentityMismatch> {
         let replaces = self.cfg.replaces_cluster_id.as_deref();
-        identity::check(desired, observed, replaces)?;
+        identity::check(desired, observed, replaces, self.alias)?;
         match self.identity {
             Some(ours) => identity::check_cluster(&self.cfg.cluster_name, ours, observed, replaces),
             None => Ok(()),

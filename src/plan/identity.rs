@@ -30,12 +30,15 @@ pub struct IdentityMismatch {
 }
 
 /// Checks the desired Cluster record against the one Nautobot holds. Passes when either
-/// identity is unknown (nothing to compare), when they agree, or when `replaces` names the one
-/// Nautobot holds (the next write records ours).
+/// identity is unknown (nothing to compare), when they agree, when Nautobot holds `alias` (this
+/// cluster's other identity: the kube-system namespace UID, which an earlier pass recorded
+/// before OpenShift's cluster ID was read), or when `replaces` names the one Nautobot holds
+/// (the next write records ours).
 pub fn check<R: Borrow<Record>>(
     desired: &BTreeMap<Uuid, R>,
     observed: &BTreeMap<Uuid, ObservedObject>,
     replaces: Option<&str>,
+    alias: Option<&str>,
 ) -> Result<(), IdentityMismatch> {
     let uid = |cf: Option<&Value>| {
         cf.and_then(Value::as_str)
@@ -55,7 +58,8 @@ pub fn check<R: Borrow<Record>>(
         ) else {
             continue;
         };
-        if ours != theirs && replaces.map(str::trim) != Some(theirs.as_str()) {
+        let known = [replaces, alias].into_iter().flatten().map(str::trim);
+        if ours != theirs && !known.clone().any(|k| k == theirs) {
             return Err(IdentityMismatch {
                 name: r.name.clone(),
                 theirs,
@@ -79,7 +83,7 @@ pub fn check_cluster(
     probe
         .custom_fields
         .insert(CF_UID.into(), Value::String(ours.to_string()));
-    check(&BTreeMap::from([(id, probe)]), observed, replaces)
+    check(&BTreeMap::from([(id, probe)]), observed, replaces, None)
 }
 
 #[cfg(test)]
@@ -104,29 +108,34 @@ mod tests {
             .unwrap()
             .to_string();
         // first sync, and every sync of the same cluster
-        assert_eq!(check(&p.records, &BTreeMap::new(), None), Ok(()));
+        assert_eq!(check(&p.records, &BTreeMap::new(), None, None), Ok(()));
         let mut observed = observed_from(&p.records);
-        assert_eq!(check(&p.records, &observed, None), Ok(()));
+        assert_eq!(check(&p.records, &observed, None, None), Ok(()));
 
         // the Nautobot Cluster was synced by another cluster
         let cluster = observed.get_mut(&cluster_id(&p)).unwrap();
         cluster
             .custom_fields
             .insert(CF_UID.into(), json!("0000-other-cluster"));
-        let e = check(&p.records, &observed, None).unwrap_err();
+        let e = check(&p.records, &observed, None, None).unwrap_err();
         assert_eq!(e.theirs, "0000-other-cluster");
         assert_eq!(e.ours, ours);
         assert!(e.to_string().contains("spec.replacesClusterId"), "{e}");
-        assert!(check(&p.records, &observed, Some("some-third-cluster")).is_err());
+        assert!(check(&p.records, &observed, Some("some-third-cluster"), None).is_err());
         // a person says this cluster replaces it
         assert_eq!(
-            check(&p.records, &observed, Some("0000-other-cluster")),
+            check(&p.records, &observed, Some("0000-other-cluster"), None),
+            Ok(())
+        );
+        // the kube-system UID an earlier pass recorded before OpenShift's cluster ID was read
+        assert_eq!(
+            check(&p.records, &observed, None, Some("0000-other-cluster")),
             Ok(())
         );
 
         // a Cluster that records no identity (made by hand and adopted, or by an old version)
         let cluster = observed.get_mut(&cluster_id(&p)).unwrap();
         cluster.custom_fields.insert(CF_UID.into(), Value::Null);
-        assert_eq!(check(&p.records, &observed, None), Ok(()));
+        assert_eq!(check(&p.records, &observed, None, None), Ok(()));
     }
 }
