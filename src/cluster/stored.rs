@@ -300,14 +300,7 @@ impl From<Deployment> for DeploymentInfo {
                 .and_then(|s| s.type_)
                 .map(String::into_boxed_str),
             selector: spec.selector.match_labels.unwrap_or_default().into(),
-            images: spec
-                .template
-                .spec
-                .map(|p| p.containers)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|c| c.image.map(String::into_boxed_str))
-                .collect(),
+            images: template_images(spec.template),
         }
     }
 }

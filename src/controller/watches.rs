@@ -147,6 +147,14 @@ async fn watch_kind<K: Affects>(api: Api<DeserializeGuard<K>>, cache: Arc<Cluste
     }
 }
 
+/// Starts the watcher of one kind of the table, on all namespaces.
+fn spawn_watch<K: Affects>(
+    client: &Client,
+    cache: &Arc<ClusterCache>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(watch_kind::<K>(Api::all(client.clone()), cache.clone()))
+}
+
 /// Starts the core watchers and the KubeVirt and OpenShift discovery loop.
 pub fn spawn(
     client: Client,
@@ -154,31 +162,13 @@ pub fn spawn(
     discovery_interval: Duration,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = vec![
-        tokio::spawn(watch_kind::<Namespace>(
-            Api::all(client.clone()),
-            cache.clone(),
-        )),
-        tokio::spawn(watch_kind::<Node>(Api::all(client.clone()), cache.clone())),
-        tokio::spawn(watch_kind::<SlimPod>(
-            Api::all(client.clone()),
-            cache.clone(),
-        )),
-        tokio::spawn(watch_kind::<Deployment>(
-            Api::all(client.clone()),
-            cache.clone(),
-        )),
-        tokio::spawn(watch_kind::<StatefulSet>(
-            Api::all(client.clone()),
-            cache.clone(),
-        )),
-        tokio::spawn(watch_kind::<DaemonSet>(
-            Api::all(client.clone()),
-            cache.clone(),
-        )),
-        tokio::spawn(watch_kind::<Service>(
-            Api::all(client.clone()),
-            cache.clone(),
-        )),
+        spawn_watch::<Namespace>(&client, &cache),
+        spawn_watch::<Node>(&client, &cache),
+        spawn_watch::<SlimPod>(&client, &cache),
+        spawn_watch::<Deployment>(&client, &cache),
+        spawn_watch::<StatefulSet>(&client, &cache),
+        spawn_watch::<DaemonSet>(&client, &cache),
+        spawn_watch::<Service>(&client, &cache),
     ];
     tasks.push(tokio::spawn(watch_kubevirt_crd(
         client.clone(),
@@ -263,19 +253,10 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                 "KubeVirt API found: watching VirtualMachines, VirtualMachineInstances and the ControllerRevisions their instancetypes are pinned in"
             );
             cache.set_kubevirt(true);
-            kubevirt_tasks.push(tokio::spawn(watch_kind::<VirtualMachine>(
-                Api::all(client.clone()),
-                cache.clone(),
-            )));
-            kubevirt_tasks.push(tokio::spawn(watch_kind::<VirtualMachineInstance>(
-                Api::all(client.clone()),
-                cache.clone(),
-            )));
+            kubevirt_tasks.push(spawn_watch::<VirtualMachine>(&client, &cache));
+            kubevirt_tasks.push(spawn_watch::<VirtualMachineInstance>(&client, &cache));
             // the instancetypes VMs are pinned to
-            kubevirt_tasks.push(tokio::spawn(watch_kind::<ControllerRevision>(
-                Api::all(client.clone()),
-                cache.clone(),
-            )));
+            kubevirt_tasks.push(spawn_watch::<ControllerRevision>(&client, &cache));
         } else if !present && (running || first) {
             // say so first: a pass that sees the VMs gone must also see KubeVirt gone, so that it
             // holds the removals (worker::kubevirt_hold) instead of deleting the VMs

@@ -143,6 +143,18 @@ impl Plan {
     }
 }
 
+impl Conflict {
+    /// A conflict or error about the desired record `r`.
+    fn of(r: &Record, message: String) -> Self {
+        Conflict {
+            id: r.id,
+            kind: r.kind,
+            name: r.name.clone(),
+            message,
+        }
+    }
+}
+
 /// The JSON write form of a desired record: resolved fields, tags, custom fields.
 fn resolve_record(r: &Record, resolver: &dyn Resolve) -> Result<Map<String, Value>, String> {
     resolve_fields(r, &r.fields, resolver)
@@ -194,12 +206,7 @@ pub fn diff<R: Borrow<Record>>(
         let body = match resolve_record(r, resolver) {
             Ok(b) => b,
             Err(message) => {
-                plan.errors.push(Conflict {
-                    id: r.id,
-                    kind: r.kind,
-                    name: r.name.clone(),
-                    message,
-                });
+                plan.errors.push(Conflict::of(r, message));
                 continue;
             }
         };
@@ -213,12 +220,7 @@ pub fn diff<R: Borrow<Record>>(
                         }
                     }
                     Err(message) => {
-                        plan.errors.push(Conflict {
-                            id: r.id,
-                            kind: r.kind,
-                            name: r.name.clone(),
-                            message,
-                        });
+                        plan.errors.push(Conflict::of(r, message));
                         continue;
                     }
                 }
@@ -258,15 +260,13 @@ pub fn diff<R: Borrow<Record>>(
                                     .into()
                             }
                         };
-                        plan.conflicts.push(Conflict {
-                            id: r.id,
-                            kind: r.kind,
-                            name: r.name.clone(),
-                            message: format!(
+                        plan.conflicts.push(Conflict::of(
+                            r,
+                            format!(
                                 "{} {} exists in Nautobot but {whose}; left alone",
                                 r.kind, r.name
                             ),
-                        });
+                        ));
                         continue;
                     }
                 };

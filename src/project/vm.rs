@@ -467,16 +467,18 @@ impl Projector<'_> {
         template: Option<&VirtualMachineInstanceSpec>,
         vmi: Option<&VmiInfo>,
     ) -> Option<u32> {
-        let run = running(vmi);
-        if let Some(n) = run
+        // the VMI's topology (`status.currentCPUTopology`, else its expanded spec)
+        let vmi_topology = vmi
+            .and_then(|v| v.status.as_ref())
             .and_then(|s| s.current_cpu_topology.as_ref())
             .and_then(topology)
             .or_else(|| {
-                run.and(vmi)
-                    .and_then(|v| v.spec.domain.as_ref())
+                vmi.and_then(|v| v.spec.domain.as_ref())
                     .and_then(|d| d.cpu.as_ref())
                     .and_then(topology)
-            })
+            });
+        if running(vmi).is_some()
+            && let Some(n) = vmi_topology
         {
             return Some(n);
         }
@@ -488,16 +490,7 @@ impl Projector<'_> {
             return Some(n);
         }
         // a VMI that has not started yet (Pending, Scheduling) already has its expanded spec
-        if let Some(n) = vmi
-            .and_then(|v| v.status.as_ref())
-            .and_then(|s| s.current_cpu_topology.as_ref())
-            .and_then(topology)
-            .or_else(|| {
-                vmi.and_then(|v| v.spec.domain.as_ref())
-                    .and_then(|d| d.cpu.as_ref())
-                    .and_then(topology)
-            })
-        {
+        if let Some(n) = vmi_topology {
             return Some(n);
         }
         if vm.spec.instancetype.is_some() {
