@@ -482,7 +482,10 @@ async fn run_async(opts: &Options) -> Result<String, String> {
         for obj in objects.into_iter().take(opts.singles) {
             let before_m = op.metrics().await;
             let w0 = writes(&before_m);
-            edit(&s, obj, change)?;
+            let edited = edit(&s, obj, change)?;
+            if edited["kind"] == "VirtualMachine" {
+                live_update(&s, &edited)?;
+            }
             let t = Instant::now();
             wait(what, Duration::from_secs(60), async || {
                 writes(&op.metrics().await) > w0
@@ -511,6 +514,9 @@ async fn run_async(opts: &Options) -> Result<String, String> {
             ),
         );
     }
+
+    // 3b. a rolling restart of a 10-replica Deployment
+    say(&mut out, &rollout(&s, &op, &in_scope).await?);
 
     // 4. a burst of VM and pod changes
     let vms: Vec<Value> = s
@@ -558,9 +564,10 @@ async fn run_async(opts: &Options) -> Result<String, String> {
             // what Nautobot should show: sockets x cores x threads
             let vcpus =
                 cpu["sockets"].as_u64().unwrap_or(1) * cores * cpu["threads"].as_u64().unwrap_or(1);
-            edit(&s, cur, |o| {
+            let edited = edit(&s, cur, |o| {
                 o["spec"]["template"]["spec"]["domain"]["cpu"]["cores"] = json!(cores)
             })?;
+            live_update(&s, &edited)?;
             want.insert(key, vcpus);
         } else if !pods.is_empty() {
             let (ns, name) = &pods[(n / 2) % pods.len()];
@@ -707,6 +714,165 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     );
     s.shutdown().await;
     Ok(out)
+}
+
+/// A rolling restart of one Deployment at 10 replicas, as the Deployment controller does it
+/// with `maxSurge: 25%` one pod at a time: a new pod appears Pending, is scheduled and becomes
+/// Ready, the Deployment's status counts it, an old pod goes, the status counts again. Each
+/// event is half a second apart (more than the worker's debounce, so none is coalesced away).
+/// Reports the operator's Nautobot writes from the first event until it settles.
+async fn rollout(
+    s: &StandIn,
+    op: &Operator,
+    in_scope: &dyn Fn(&Value) -> bool,
+) -> Result<String, String> {
+    const REPLICAS: usize = 10;
+    let pods = s.list("v1", "Pod", None);
+    let Some(deploy) = s.list("apps/v1", "Deployment", None).into_iter().find(|d| {
+        in_scope(d)
+            && d["spec"]["strategy"]["type"] == "RollingUpdate"
+            && pods.iter().any(|p| owned_by(p, d))
+    }) else {
+        return Ok("## 3. Rolling restart\n\nno Deployment to restart\n\n".into());
+    };
+    let ns = deploy["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let name = deploy["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let template = pods
+        .iter()
+        .find(|p| owned_by(p, &deploy))
+        .cloned()
+        .ok_or("no pod")?;
+    let nodes: Vec<String> = s
+        .list("v1", "Node", None)
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    let pod = |hash: &str, k: usize, running: bool| {
+        let mut p = template.clone();
+        let rs = format!("{name}-{hash}");
+        p["metadata"]["name"] = json!(format!("{rs}-r{k:03}"));
+        p["metadata"]["uid"] = json!(format!(
+            "00000000-0000-4000-8000-{:012}",
+            k + if hash.starts_with("new") { 500 } else { 0 }
+        ));
+        p["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+        p["metadata"]["ownerReferences"][0]["name"] = json!(rs);
+        if let Some(m) = p["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        if running {
+            p["spec"]["nodeName"] = json!(nodes[k % nodes.len().max(1)]);
+            p["status"]["phase"] = json!("Running");
+            p["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+        } else {
+            if let Some(m) = p["spec"].as_object_mut() {
+                m.remove("nodeName");
+            }
+            p["status"] = json!({"phase": "Pending"});
+        }
+        p
+    };
+    let set_status = |ready: usize, updated: usize| -> Result<(), String> {
+        let cur = s
+            .get("apps/v1", "Deployment", Some(&ns), &name)
+            .ok_or("Deployment gone")?;
+        edit(s, cur, |o| {
+            o["spec"]["replicas"] = json!(REPLICAS);
+            o["status"]["replicas"] = json!(ready.max(REPLICAS));
+            o["status"]["readyReplicas"] = json!(ready);
+            o["status"]["availableReplicas"] = json!(ready);
+            o["status"]["updatedReplicas"] = json!(updated);
+        })
+        .map(|_| ())
+    };
+    // the old ReplicaSet's pods at 10 replicas, settled
+    for p in pods.iter().filter(|p| owned_by(p, &deploy)) {
+        let _ = s.delete(
+            "v1",
+            "Pod",
+            Some(&ns),
+            p["metadata"]["name"].as_str().unwrap_or(""),
+        );
+    }
+    for k in 0..REPLICAS {
+        s.apply_json(pod("old0000000", k, true))
+            .map_err(|e| format!("{e:?}"))?;
+    }
+    set_status(REPLICAS, REPLICAS)?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let before = op.metrics().await;
+    let step = Duration::from_millis(500);
+    let t0 = Instant::now();
+    let mut events = 0;
+    for k in 0..REPLICAS {
+        s.apply_json(pod("new0000000", k, false))
+            .map_err(|e| format!("{e:?}"))?;
+        tokio::time::sleep(step).await;
+        s.apply_json(pod("new0000000", k, true))
+            .map_err(|e| format!("{e:?}"))?;
+        tokio::time::sleep(step).await;
+        set_status(REPLICAS + 1, k + 1)?;
+        tokio::time::sleep(step).await;
+        let old = pod("old0000000", k, true);
+        s.delete(
+            "v1",
+            "Pod",
+            Some(&ns),
+            old["metadata"]["name"].as_str().unwrap_or(""),
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        tokio::time::sleep(step).await;
+        set_status(REPLICAS, k + 1)?;
+        tokio::time::sleep(step).await;
+        events += 5;
+    }
+    let took = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = op.metrics().await;
+    Ok(format!(
+        "## 3. Rolling restart\n\nDeployment {ns}/{name} at {REPLICAS} replicas restarted one pod at a time: {events} watch events in {:.1} s; Nautobot writes: **{:.0}**; requests: {}\n\n",
+        took.as_secs_f64(),
+        writes(&after) - writes(&before),
+        delta(&requests(&after), &requests(&before))
+    ))
+}
+
+/// What KubeVirt's live update does after a VM's CPU changes: the running VMI takes the new
+/// topology and reports it (`status.currentCPUTopology`), which is what a running VM syncs.
+fn live_update(s: &StandIn, vm: &Value) -> Result<(), String> {
+    let ns = vm["metadata"]["namespace"].as_str().unwrap_or("");
+    let name = vm["metadata"]["name"].as_str().unwrap_or("");
+    let Some(vmi) = s.get("kubevirt.io/v1", "VirtualMachineInstance", Some(ns), name) else {
+        return Ok(());
+    };
+    let cpu = vm["spec"]["template"]["spec"]["domain"]["cpu"].clone();
+    edit(s, vmi, |o| {
+        o["spec"]["domain"]["cpu"] = cpu.clone();
+        let part = |k: &str| cpu.get(k).cloned().unwrap_or(json!(1));
+        o["status"]["currentCPUTopology"] =
+            json!({"sockets": part("sockets"), "cores": part("cores"), "threads": part("threads")});
+    })
+    .map(|_| ())
+}
+
+/// Whether a pod belongs to a Deployment (its ReplicaSet is named after it).
+fn owned_by(pod: &Value, deploy: &Value) -> bool {
+    pod["metadata"]["namespace"] == deploy["metadata"]["namespace"]
+        && pod["metadata"]["ownerReferences"][0]["name"].as_str()
+            == Some(&format!(
+                "{}-{}",
+                deploy["metadata"]["name"].as_str().unwrap_or(""),
+                pod["metadata"]["labels"]["pod-template-hash"]
+                    .as_str()
+                    .unwrap_or("")
+            ))
 }
 
 /// Adds to the report and prints it at once on stderr (a long run that fails still tells what it measured).

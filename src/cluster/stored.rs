@@ -230,8 +230,6 @@ pub struct WorkloadInfo {
     pub meta: Meta,
     /// `spec.replicas` (a DaemonSet: `status.desiredNumberScheduled`).
     pub replicas: Option<i32>,
-    /// `status.readyReplicas` (a DaemonSet: `status.numberReady`).
-    pub ready_replicas: Option<i32>,
     /// `spec.strategy.type` (StatefulSets and DaemonSets: `spec.updateStrategy.type`).
     pub strategy: Option<Box<str>>,
     /// `spec.selector.matchLabels`.
@@ -257,7 +255,6 @@ impl From<k8s_openapi::api::apps::v1::StatefulSet> for WorkloadInfo {
             kind: WorkloadKind::StatefulSet,
             meta: s.metadata.into(),
             replicas: spec.replicas,
-            ready_replicas: s.status.and_then(|s| s.ready_replicas),
             strategy: spec
                 .update_strategy
                 .and_then(|s| s.type_)
@@ -276,7 +273,6 @@ impl From<k8s_openapi::api::apps::v1::DaemonSet> for WorkloadInfo {
             kind: WorkloadKind::DaemonSet,
             meta: d.metadata.into(),
             replicas: Some(status.desired_number_scheduled),
-            ready_replicas: Some(status.number_ready),
             strategy: spec
                 .update_strategy
                 .and_then(|s| s.type_)
@@ -294,7 +290,6 @@ impl From<Deployment> for DeploymentInfo {
             kind: WorkloadKind::Deployment,
             meta: d.metadata.into(),
             replicas: spec.replicas,
-            ready_replicas: d.status.and_then(|s| s.ready_replicas),
             strategy: spec
                 .strategy
                 .and_then(|s| s.type_)

@@ -822,7 +822,8 @@ fn deployments_carry_images_replicas_and_nodes_never_env() {
     );
     let extra = d.json("extra_config").unwrap();
     assert_eq!(extra["replicas"], json!(3));
-    assert_eq!(extra["readyReplicas"], json!(2));
+    // readiness is not inventory: it changes with every pod that starts or stops
+    assert!(extra.get("readyReplicas").is_none());
     assert!(extra["images"].as_array().is_some_and(|a| !a.is_empty()));
     assert!(extra["nodes"].as_array().is_some_and(|a| !a.is_empty()));
     let etl = get(
@@ -831,11 +832,7 @@ fn deployments_carry_images_replicas_and_nodes_never_env() {
         Kind::CloudService,
         "Deployment/data-platform/etl-worker",
     );
-    assert_eq!(
-        etl.json("extra_config").unwrap()["readyReplicas"],
-        json!(0),
-        "absent means 0"
-    );
+    assert_eq!(etl.json("extra_config").unwrap()["replicas"], json!(1));
     let all = serde_json::to_string(&p).unwrap();
     for secret in ["s3cr3t", "sk_test", "STRIPE_API_KEY"] {
         assert!(!all.contains(secret), "{secret} leaked into the projection");
@@ -1446,10 +1443,7 @@ fn statefulsets_and_daemonsets_are_cloud_services() {
     );
     let extra = sts.json("extra_config").unwrap();
     assert_eq!(extra["kind"], json!("StatefulSet"));
-    assert_eq!(
-        (&extra["replicas"], &extra["readyReplicas"]),
-        (&json!(3), &json!(2))
-    );
+    assert_eq!(extra["replicas"], json!(3));
     assert_eq!(extra["strategy"], json!("RollingUpdate"));
     assert_eq!(
         extra["images"],
@@ -1458,10 +1452,7 @@ fn statefulsets_and_daemonsets_are_cloud_services() {
     assert_eq!(extra["nodes"], json!(["w1", "w2"]));
     let ds = get(&p, &cfg, Kind::CloudService, "DaemonSet/team/agent");
     let extra = ds.json("extra_config").unwrap();
-    assert_eq!(
-        (&extra["replicas"], &extra["readyReplicas"]),
-        (&json!(2), &json!(1))
-    );
+    assert_eq!(extra["replicas"], json!(2));
     assert_eq!(extra["strategy"], json!("OnDelete"));
     assert_eq!(extra["nodes"], json!(["w1", "w3"]));
     assert!(!serde_json::to_string(&p).unwrap().contains("s3cr3t"));
@@ -1488,4 +1479,50 @@ fn statefulsets_and_daemonsets_are_cloud_services() {
             .values()
             .all(|r| !r.name.contains("/statefulset/") && !r.name.contains("/daemonset/"))
     );
+}
+
+/// A rolling restart is not news: pods come and go, `readyReplicas` goes up and down, and the
+/// Deployment's record stays the same as long as its pods run on the same nodes (what a
+/// record says changes with the spec, the images and where the workload runs).
+#[test]
+fn a_rolling_restart_changes_no_workload_record() {
+    let cfg = config(json!({}));
+    let deployment = |ready: u32| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "team", "uid": "web-uid"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "quay.io/acme/web:1.4"}]}}},
+            "status": {"replicas": 3, "readyReplicas": ready, "updatedReplicas": 1, "availableReplicas": ready}})
+    };
+    let pod = |name: &str, hash: &str, node: &str, ready: bool| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "team", "uid": format!("pod-{name}"),
+                "labels": {"app": "web", "pod-template-hash": hash},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("web-{hash}"),
+                                     "uid": format!("rs-{hash}"), "controller": true}]},
+            "spec": {"nodeName": node, "containers": [{"name": "web", "image": "quay.io/acme/web:1.4"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+    };
+    let before = index(vec![
+        ns("team"),
+        deployment(2),
+        pod("web-6f7d8-a", "6f7d8", "w1", true),
+        pod("web-6f7d8-b", "6f7d8", "w2", true),
+    ]);
+    let during = index(vec![
+        ns("team"),
+        deployment(1),
+        pod("web-6f7d8-b", "6f7d8", "w2", true),
+        pod("web-9c4b2-a", "9c4b2", "w1", false),
+    ]);
+    let record = |idx| {
+        project(&cfg, &idx)
+            .records
+            .values()
+            .find(|r| r.name == "ocp-lab/team/deployment/web")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(record(before), record(during));
 }

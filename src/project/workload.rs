@@ -100,7 +100,6 @@ impl Projector<'_> {
             "namespace": ns,
             "name": name,
             "replicas": d.replicas.unwrap_or(default_replicas),
-            "readyReplicas": d.ready_replicas.unwrap_or(0),
             // the API server's default for each kind
             "strategy": d.strategy.as_deref().unwrap_or("RollingUpdate"),
             "selector": d.selector,
