@@ -220,6 +220,28 @@ async fn ensure_content_types<A: NautobotApi>(
     Ok(())
 }
 
+/// Whether a location's type lists `content_type` (Nautobot refuses a Cluster at a location
+/// whose type does not: `nautobot/virtualization/models.py`, `Cluster.clean`). Unknown counts
+/// as not allowed, so a write is never refused for it.
+async fn location_type_allows<A: NautobotApi>(
+    api: &A,
+    location: &Value,
+    content_type: &str,
+) -> Result<bool, BootstrapError> {
+    let Some(type_id) = location["location_type"]["id"]
+        .as_str()
+        .or_else(|| location["location_type"].as_str())
+    else {
+        return Ok(false);
+    };
+    let types = api
+        .list("dcim/location-types/", &[("id", type_id.to_string())])
+        .await?;
+    Ok(types
+        .first()
+        .is_some_and(|t| content_types_of(t).contains(content_type)))
+}
+
 /// Ensures every prerequisite of `records` exists; returns the resolver.
 ///
 /// With `dry_run`, nothing is written: what is missing is listed in [`Resolver::created`] and
@@ -336,6 +358,14 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
                     }
                     if let Some(id) = id_of(o) {
                         resolver.insert(kind, name, id);
+                    }
+                    let cluster = Kind::Cluster.content_type();
+                    if kind == PrereqKind::Location
+                        && cts.contains(cluster)
+                        && !location_type_allows(api, o, cluster).await?
+                    {
+                        tracing::warn!(location = %name, "the location's type does not allow clusters (add virtualization.cluster to its content types in Nautobot): the Cluster is recorded without a location");
+                        resolver.refuse(kind, name, Kind::Cluster);
                     }
                 }
                 None if kind == PrereqKind::Location => {
@@ -586,5 +616,41 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
+    }
+
+    /// Nautobot refuses a Cluster at a location whose type does not allow clusters
+    /// (`Cluster.clean`): the Cluster is then written without one, the Devices keep it.
+    #[tokio::test]
+    async fn a_location_type_without_clusters_leaves_the_cluster_without_location() {
+        use crate::nautobot::fake::FakeNautobot;
+        use crate::plan::Resolve;
+        let cfg = crate::project::testing::config(serde_json::json!({}));
+        let location = cfg.location.clone().unwrap();
+        let records =
+            crate::project::testing::project(&cfg, &crate::project::testing::sample()).records;
+        for (types, cluster_gets_it) in [
+            (json!(["dcim.device"]), false),
+            (json!(["dcim.device", "virtualization.cluster"]), true),
+        ] {
+            let api = FakeNautobot::default();
+            let type_id = Uuid::from_u128(7).to_string();
+            api.insert(
+                "dcim/location-types/",
+                json!({"id": type_id, "name": "Site", "content_types": types}),
+            );
+            api.insert(
+                "dcim/locations/",
+                json!({"id": Uuid::from_u128(1).to_string(), "name": location,
+                "location_type": {"id": type_id, "object_type": "dcim.locationtype"}}),
+            );
+            let res = bootstrap(&api, &cfg, &records, false).await.unwrap();
+            let want = Value::String(Uuid::from_u128(1).to_string());
+            let r = crate::model::Ref::Location(location.clone());
+            assert_eq!(res.resolve(&r, Kind::Device), Ok(want.clone()));
+            assert_eq!(
+                res.resolve(&r, Kind::Cluster),
+                Ok(if cluster_gets_it { want } else { Value::Null })
+            );
+        }
     }
 }

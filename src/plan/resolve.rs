@@ -1,7 +1,7 @@
 //! Resolving symbolic references: our records by id, prerequisites by name through the ids
 //! bootstrap learnt ([`Resolver`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -25,6 +25,9 @@ pub struct Resolver {
     pub created: Vec<String>,
     /// Whether the custom field that marks ownership exists (a dry run on a fresh Nautobot).
     pub ownership_field_exists: bool,
+    /// Prerequisites that exist but may not be referenced by records of a kind (a Location
+    /// whose type does not allow clusters): the reference is left empty.
+    refused: HashSet<(PrereqKind, String, Kind)>,
 }
 
 impl Resolver {
@@ -47,6 +50,11 @@ impl Resolver {
     pub fn id(&self, kind: PrereqKind, name: &str) -> Option<Uuid> {
         self.ids.get(&(kind, name.to_string())).copied()
     }
+    /// Says that records of `kind` may not reference this prerequisite: their reference is
+    /// written empty.
+    pub fn refuse(&mut self, prereq: PrereqKind, name: &str, kind: Kind) {
+        self.refused.insert((prereq, name.to_string(), kind));
+    }
     /// Records a tag's id and name.
     pub fn insert_tag(&mut self, id: Uuid, name: &str) {
         self.tag_names.insert(id, name.to_string());
@@ -60,8 +68,11 @@ impl Resolver {
 }
 
 impl Resolve for Resolver {
-    fn resolve(&self, r: &Ref, _kind: Kind) -> Result<Value, String> {
+    fn resolve(&self, r: &Ref, kind: Kind) -> Result<Value, String> {
         match PrereqKind::of(r) {
+            Some((k, name)) if self.refused.contains(&(k, name.to_string(), kind)) => {
+                Ok(Value::Null)
+            }
             None => match r {
                 Ref::Record(id) => Ok(Value::String(id.to_string())),
                 _ => unreachable!("only records have no prerequisite kind"),

@@ -24,6 +24,16 @@ impl Projector<'_> {
                         Ref::ClusterGroup(g).into()
                     }),
             );
+        // where the cluster is (its nodes' Location); left empty when the location's type does
+        // not allow clusters (bootstrap, `location_type_allows`)
+        cluster = cluster.with(
+            "location",
+            cfg.location
+                .clone()
+                .map_or(crate::model::Field::Json(Value::Null), |l| {
+                    Ref::Location(l).into()
+                }),
+        );
         self.mark(&mut cluster);
         if let Some(id) = &self.info.cluster_id {
             cluster
