@@ -194,6 +194,8 @@ CLUSTER_RULES = {
     ("", "namespaces"): READ, ("", "nodes"): READ, ("", "pods"): READ, ("", "services"): READ,
     ("apps", "deployments"): READ, ("apps", "controllerrevisions"): READ,
     ("apps", "statefulsets"): READ, ("apps", "daemonsets"): READ,
+    ("", "persistentvolumeclaims"): READ, ("networking.k8s.io", "ingresses"): READ,
+    ("route.openshift.io", "routes"): READ, ("cdi.kubevirt.io", "datavolumes"): READ,
     ("kubevirt.io", "virtualmachines"): READ, ("kubevirt.io", "virtualmachineinstances"): READ,
     ("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes"): READ,
     ("instancetype.kubevirt.io", "virtualmachineinstancetypes"): READ,

@@ -32,7 +32,7 @@ enum Command {
     /// Show the Nautobot records a cluster snapshot projects to, without a cluster or Nautobot.
     ///
     /// The snapshot is the JSON of
-    /// `oc get namespaces,nodes,pods,deployments,services,vm,vmi -A -o json`
+    /// `oc get namespaces,nodes,pods,deployments,statefulsets,daemonsets,services,routes,ingresses,pvc,datavolumes,vm,vmi,controllerrevisions -A -o json`
     /// (optionally with `networks.config.openshift.io`, `clusterversions.config.openshift.io`
     /// and instancetypes in the same List).
     Plan(PlanArgs),

@@ -63,6 +63,49 @@ async fn the_operator_syncs_the_cluster_and_follows_changes() {
         "Nautobot holds exactly the projection"
     );
 
+    // Routes, Ingresses and claims read back as projected, field by field
+    for name in [
+        "ocp-lab/shop-prod/route/storefront",
+        "ocp-lab/shop-staging/ingress/storefront",
+        "ocp-lab/shop-prod/persistentvolumeclaim/rhel9-app-01-data",
+    ] {
+        let got = in_nautobot
+            .values()
+            .find(|o| o.kind == Kind::CloudService && o.display == name)
+            .unwrap_or_else(|| panic!("{name} not in Nautobot"));
+        let want = expected.records.values().find(|r| r.name == name).unwrap();
+        for field in ["extra_config", "description"] {
+            assert_eq!(got.fields.get(field), want.json(field), "{name} {field}");
+        }
+    }
+
+    // a new Route: its record appears and its Service lists the host
+    k8s.apply_json(json!({"apiVersion": "route.openshift.io/v1", "kind": "Route",
+        "metadata": {"name": "cart", "namespace": "shop-prod", "uid": "route-cart"},
+        "spec": {"host": "cart.shop.example.com", "to": {"kind": "Service", "name": "cart-api", "weight": 100},
+                 "port": {"targetPort": "http"}, "tls": {"termination": "edge"}},
+        "status": {"ingress": [{"host": "cart.shop.example.com", "routerName": "default",
+                                "conditions": [{"type": "Admitted", "status": "True"}]}]}}))
+    .unwrap();
+    wait_for(
+        "the new Route and its Service's host",
+        Duration::from_secs(30),
+        &op,
+        async || {
+            let all = owned(&nb.api, "ocp-lab").await;
+            let field = |name: &str| {
+                all.values()
+                    .find(|o| o.kind == Kind::CloudService && o.display == name)
+                    .and_then(|o| o.fields.get("extra_config").cloned())
+            };
+            field("ocp-lab/shop-prod/route/cart")
+                .is_some_and(|e| e["hosts"] == json!(["cart.shop.example.com"]))
+                && field("ocp-lab/shop-prod/service/cart-api")
+                    .is_some_and(|e| e["externalHosts"] == json!(["cart.shop.example.com"]))
+        },
+    )
+    .await;
+
     // a VM gets more CPUs: Nautobot follows within seconds
     edit_fedora_vm(&k8s, |spec| spec["domain"]["cpu"]["cores"] = json!(6));
     wait_for(

@@ -191,7 +191,8 @@ fn metric(text: &str, family: &str, with: &[(&str, &str)]) -> f64 {
             .then(|| value.parse::<f64>().ok())
             .flatten()
         })
-        .sum()
+        // not `sum()`: the sum of no f64 is -0.0 (a family a fresh operator has not written)
+        .fold(0.0, |a, b| a + b)
 }
 
 /// Nautobot requests by method, from the operator's /metrics.

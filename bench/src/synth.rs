@@ -1459,6 +1459,7 @@ impl Generator<'_> {
                          "resourceVersion": "48259182", "uid": vm_uid},
             "spec": vm_spec, "status": vm_status});
         self.put("VirtualMachine", vm);
+        self.root_disk(&nsname, &name, vm_uid.as_str(), &disk_size, os, &t);
         if stopped {
             return;
         }
@@ -1867,7 +1868,75 @@ impl Generator<'_> {
                              "resourceVersion": "48286101", "uid": self.rng.uid()},
                 "spec": spec, "status": status});
             self.put("Service", s);
+            if i % 4 == 1 && type_is_cluster_ip(&spec) {
+                self.route(&ns, &name, &t);
+            }
             made += 1;
         }
     }
+
+    /// The DataVolume KubeVirt makes from a VM's template and the claim CDI makes for it, as
+    /// they write them (owner references, CDI's labels and annotations, bound).
+    fn root_disk(&mut self, ns: &str, name: &str, vm_uid: &str, size: &str, os: &str, t: &str) {
+        let dv_uid = self.rng.uid();
+        let dv = json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+            "metadata": {"annotations": {"cdi.kubevirt.io/storage.usePopulator": "true"}, "creationTimestamp": t,
+                         "generation": 1, "labels": {"kubevirt.io/created-by": vm_uid}, "name": name, "namespace": ns,
+                         "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "blockOwnerDeletion": true, "controller": true,
+                                              "kind": "VirtualMachine", "name": name, "uid": vm_uid}],
+                         "resourceVersion": "48259101", "uid": dv_uid},
+            "spec": {"sourceRef": {"kind": "DataSource", "name": os, "namespace": "openshift-virtualization-os-images"},
+                     "storage": {"resources": {"requests": {"storage": size}}}},
+            "status": {"claimName": name, "conditions": [
+                    {"lastHeartbeatTime": t, "lastTransitionTime": t, "message": "PVC Bound", "reason": "Bound", "status": "True", "type": "Bound"},
+                    {"lastHeartbeatTime": t, "lastTransitionTime": t, "status": "True", "type": "Ready"},
+                    {"lastHeartbeatTime": t, "lastTransitionTime": t, "message": "Clone Complete", "reason": "Completed", "status": "False", "type": "Running"}],
+                "phase": "Succeeded", "progress": "100.0%"}});
+        self.put("DataVolume", dv);
+        let pvc_uid = self.rng.uid();
+        let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"annotations": {"cdi.kubevirt.io/clonePhase": "Succeeded", "cdi.kubevirt.io/cloneType": "csi-clone",
+                                         "cdi.kubevirt.io/createdForDataVolume": dv_uid, "cdi.kubevirt.io/dataSourceNamespace": "openshift-virtualization-os-images",
+                                         "cdi.kubevirt.io/storage.clone.token": format!("eyJhbGciOiJQUzI1NiJ9.{}", self.rng.hex(180)),
+                                         "cdi.kubevirt.io/storage.condition.running": "false", "cdi.kubevirt.io/storage.contentType": "kubevirt",
+                                         "cdi.kubevirt.io/storage.pod.phase": "Succeeded", "cdi.kubevirt.io/storage.pod.restarts": "0",
+                                         "cdi.kubevirt.io/storage.populator.progress": "100.0%", "cdi.kubevirt.io/storage.usePopulator": "true",
+                                         "pv.kubernetes.io/bind-completed": "yes", "volume.beta.kubernetes.io/storage-provisioner": "openshift-storage.rbd.csi.ceph.com",
+                                         "volume.kubernetes.io/storage-provisioner": "openshift-storage.rbd.csi.ceph.com"},
+                         "creationTimestamp": t, "finalizers": ["kubernetes.io/pvc-protection"],
+                         "labels": {"app": "containerized-data-importer", "app.kubernetes.io/component": "storage",
+                                    "app.kubernetes.io/managed-by": "cdi-controller", "kubevirt.io/created-by": vm_uid},
+                         "name": name, "namespace": ns,
+                         "ownerReferences": [{"apiVersion": "cdi.kubevirt.io/v1beta1", "blockOwnerDeletion": true, "controller": true,
+                                              "kind": "DataVolume", "name": name, "uid": dv_uid}],
+                         "resourceVersion": "48259120", "uid": pvc_uid},
+            "spec": {"accessModes": ["ReadWriteMany"], "dataSource": {"apiGroup": "cdi.kubevirt.io", "kind": "VolumeCloneSource", "name": format!("volume-clone-source-{dv_uid}")},
+                     "resources": {"requests": {"storage": size}}, "storageClassName": "ocs-storagecluster-ceph-rbd-virtualization",
+                     "volumeMode": "Block", "volumeName": format!("pvc-{pvc_uid}")},
+            "status": {"accessModes": ["ReadWriteMany"], "capacity": {"storage": size}, "phase": "Bound"}});
+        self.put("PersistentVolumeClaim", pvc);
+    }
+
+    /// An edge Route to a Service, admitted by the default router, as the API server and the
+    /// router write it (host allocated, with inline certificate and key).
+    fn route(&mut self, ns: &str, service: &str, t: &str) {
+        let host = format!("{service}-{ns}.apps.bench.example.com");
+        let r = json!({"apiVersion": "route.openshift.io/v1", "kind": "Route",
+            "metadata": {"annotations": {"openshift.io/host.generated": "true"}, "creationTimestamp": t,
+                         "labels": {"app": service}, "name": service, "namespace": ns,
+                         "resourceVersion": "48286140", "uid": self.rng.uid()},
+            "spec": {"host": host, "port": {"targetPort": "http"},
+                     "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect",
+                             "certificate": format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----", self.rng.hex(1200)),
+                             "key": format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", self.rng.hex(1600))},
+                     "to": {"kind": "Service", "name": service, "weight": 100}, "wildcardPolicy": "None"},
+            "status": {"ingress": [{"conditions": [{"lastTransitionTime": t, "status": "True", "type": "Admitted"}],
+                                    "host": host, "routerCanonicalHostname": "router-default.apps.bench.example.com",
+                                    "routerName": "default", "wildcardPolicy": "None"}]}});
+        self.put("Route", r);
+    }
+}
+
+fn type_is_cluster_ip(spec: &Value) -> bool {
+    spec["type"].as_str().is_none_or(|t| t == "ClusterIP")
 }

@@ -317,6 +317,15 @@ pub struct SyncSelection {
     /// Services become CloudServices of type "Kubernetes Service" with their IP addresses.
     #[serde(default = "yes")]
     pub services: bool,
+    /// OpenShift Routes and Ingresses become CloudServices ("OpenShift Route", "Kubernetes
+    /// Ingress") with their hosts, paths, TLS termination and target Services.
+    #[serde(default = "yes")]
+    pub routes: bool,
+    /// PersistentVolumeClaims (with the CDI DataVolumes that fill them) become CloudServices
+    /// of type "Kubernetes PersistentVolumeClaim": size, storage class, access modes, bound
+    /// volume and the VMs using each.
+    #[serde(default = "yes")]
+    pub volumes: bool,
     /// Pod IPs become IP addresses (off by default: pods are short-lived).
     #[serde(default)]
     pub pod_ips: bool,
@@ -332,6 +341,8 @@ impl Default for SyncSelection {
             stateful_sets: true,
             daemon_sets: true,
             services: true,
+            routes: true,
+            volumes: true,
             pod_ips: false,
         }
     }

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::ingress::{IngressInfo, RouteInfo};
 use super::kubevirt::InstancetypeSize;
 use super::labels::NsName;
+use super::storage::{ClaimInfo, DataVolumeInfo};
 use super::stored::{
     DeploymentInfo, NamespaceInfo, NodeInfo, PodInfo, PodOwner, RevisionInfo, ServiceInfo, VmInfo,
     VmiInfo, WorkloadInfo, WorkloadKind,
@@ -45,6 +47,10 @@ pub struct ClusterIndex {
     cluster_instancetypes: BTreeMap<String, InstancetypeSize>,
     instancetypes: BTreeMap<NsName, InstancetypeSize>,
     revisions: BTreeMap<NsName, Arc<RevisionInfo>>,
+    routes: BTreeMap<NsName, Arc<RouteInfo>>,
+    ingresses: BTreeMap<NsName, Arc<IngressInfo>>,
+    claims: BTreeMap<NsName, Arc<ClaimInfo>>,
+    datavolumes: BTreeMap<NsName, Arc<DataVolumeInfo>>,
     /// virt-launcher pod by the UID of the VMI it runs.
     launcher_by_vmi_uid: HashMap<String, NsName>,
     /// Pods by the workload that owns them (a Deployment through a ReplicaSet).
@@ -207,6 +213,15 @@ impl ClusterIndex {
     /// Removes a VirtualMachineInstance.
     pub fn delete_vmi(&mut self, ns: &str, name: &str) {
         self.vmis.remove(&(ns.to_string(), name.to_string()));
+    }
+
+    /// The VirtualMachines of one namespace.
+    pub fn vms_in(&self, ns: &str) -> impl Iterator<Item = &Arc<VmInfo>> {
+        let start = (ns.to_string(), String::new());
+        self.vms
+            .range(start..)
+            .take_while(move |((n, _), _)| n == ns)
+            .map(|(_, v)| v)
     }
 
     /// Reads `networks.config.openshift.io/cluster`.
@@ -445,8 +460,51 @@ impl ClusterIndex {
             ("virtualmachines", self.vms.len()),
             ("virtualmachineinstances", self.vmis.len()),
             ("controllerrevisions", self.revisions.len()),
+            ("routes", self.routes.len()),
+            ("ingresses", self.ingresses.len()),
+            ("persistentvolumeclaims", self.claims.len()),
+            ("datavolumes", self.datavolumes.len()),
         ])
     }
+}
+
+/// Add, remove, get and list for one namespaced kind kept by (namespace, name).
+macro_rules! namespaced {
+    ($($field:ident: $ty:ty, $what:literal, $one:ident, $all:ident, $in_ns:ident, $apply:ident, $delete:ident;)*) => {
+        impl ClusterIndex {$(
+            #[doc = concat!("Adds or replaces ", $what, ".")]
+            pub fn $apply(&mut self, o: Arc<$ty>) {
+                self.$field.insert(o.meta.key(), o);
+            }
+            #[doc = concat!("Removes ", $what, ".")]
+            pub fn $delete(&mut self, ns: &str, name: &str) {
+                self.$field.remove(&(ns.to_string(), name.to_string()));
+            }
+            #[doc = concat!("One ", $what, ".")]
+            pub fn $one(&self, ns: &str, name: &str) -> Option<&Arc<$ty>> {
+                self.$field.get(&(ns.to_string(), name.to_string()))
+            }
+            #[doc = concat!("Every ", $what, " held.")]
+            pub fn $all(&self) -> impl Iterator<Item = &Arc<$ty>> {
+                self.$field.values()
+            }
+            #[doc = concat!("Every ", $what, " of one namespace.")]
+            pub fn $in_ns(&self, ns: &str) -> impl Iterator<Item = &Arc<$ty>> {
+                let start = (ns.to_string(), String::new());
+                self.$field
+                    .range(start..)
+                    .take_while(move |((n, _), _)| n == ns)
+                    .map(|(_, o)| o)
+            }
+        )*}
+    };
+}
+
+namespaced! {
+    routes: RouteInfo, "Route", route, routes, routes_in, apply_route, delete_route;
+    ingresses: IngressInfo, "Ingress", ingress, ingresses, ingresses_in, apply_ingress, delete_ingress;
+    claims: ClaimInfo, "PersistentVolumeClaim", claim, claims, claims_in, apply_claim, delete_claim;
+    datavolumes: DataVolumeInfo, "DataVolume", datavolume, datavolumes, datavolumes_in, apply_datavolume, delete_datavolume;
 }
 
 #[cfg(test)]

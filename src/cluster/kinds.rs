@@ -10,13 +10,18 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 
+use super::cdi::DataVolume;
 use super::index::ClusterIndex;
+use super::ingress::{IngressInfo, RouteInfo};
 use super::kubevirt::{VirtualMachine, VirtualMachineInstance};
 use super::labels::NsName;
+use super::openshift::Route;
+use super::storage::{ClaimInfo, DataVolumeInfo};
 use super::stored::{
     DeploymentInfo, HasMeta, NamespaceInfo, NodeInfo, PodInfo, RevisionInfo, ServiceInfo, VmInfo,
     VmiInfo, WorkloadInfo,
@@ -89,6 +94,10 @@ kinds! {
     Service => ServiceInfo, "services", namespaced, services, service, apply_service, delete_service;
     VirtualMachine => VmInfo, "virtualmachines", namespaced, vms, vm, apply_vm, delete_vm;
     VirtualMachineInstance => VmiInfo, "virtualmachineinstances", namespaced, vmis, vmi, apply_vmi, delete_vmi;
+    Ingress => IngressInfo, "ingresses", namespaced, ingresses, ingress, apply_ingress, delete_ingress;
+    PersistentVolumeClaim => ClaimInfo, "persistentvolumeclaims", namespaced, claims, claim, apply_claim, delete_claim;
+    Route => RouteInfo, "routes", namespaced, routes, route, apply_route, delete_route;
+    DataVolume => DataVolumeInfo, "datavolumes", namespaced, datavolumes, datavolume, apply_datavolume, delete_datavolume;
 }
 
 // only the revisions KubeVirt pins instancetypes and preferences in (StatefulSets and
@@ -128,7 +137,7 @@ impl<T: HasMeta> Keyed for T {
 }
 
 /// The kinds the cache always watches.
-pub const CORE_KINDS: [&str; 7] = [
+pub const CORE_KINDS: [&str; 9] = [
     Namespace::NAME,
     Node::NAME,
     SlimPod::NAME,
@@ -136,6 +145,8 @@ pub const CORE_KINDS: [&str; 7] = [
     StatefulSet::NAME,
     DaemonSet::NAME,
     Service::NAME,
+    Ingress::NAME,
+    PersistentVolumeClaim::NAME,
 ];
 /// The kinds the cache watches while KubeVirt is installed.
 pub const KUBEVIRT_KINDS: [&str; 3] = [
@@ -208,5 +219,9 @@ mod tests {
         round_trip::<VirtualMachine>(json!({"metadata": meta(Some("n")), "spec": {}}));
         round_trip::<VirtualMachineInstance>(json!({"metadata": meta(Some("n")), "spec": {}}));
         round_trip::<ControllerRevision>(json!({"metadata": meta(Some("n")), "revision": 1}));
+        round_trip::<Ingress>(json!({"metadata": meta(Some("n"))}));
+        round_trip::<PersistentVolumeClaim>(json!({"metadata": meta(Some("n"))}));
+        round_trip::<Route>(json!({"metadata": meta(Some("n")), "spec": {}}));
+        round_trip::<DataVolume>(json!({"metadata": meta(Some("n")), "spec": {}}));
     }
 }

@@ -689,6 +689,30 @@ impl From<&InstancetypeSpec> for InstancetypeSize {
     }
 }
 
+impl VirtualMachineInstanceSpec {
+    /// The claims its volumes use (a `dataVolume` volume's claim has the DataVolume's name).
+    pub fn claims(&self) -> impl Iterator<Item = &str> {
+        self.volumes.iter().filter_map(|v| {
+            v.data_volume.as_ref().map(|d| d.name.as_str()).or_else(|| {
+                v.persistent_volume_claim
+                    .as_ref()
+                    .map(|c| c.claim_name.as_str())
+            })
+        })
+    }
+}
+
+impl VirtualMachineSpec {
+    /// The claims the VM template's volumes use.
+    pub fn claims(&self) -> impl Iterator<Item = &str> {
+        self.template
+            .as_ref()
+            .and_then(|t| t.spec.as_ref())
+            .into_iter()
+            .flat_map(VirtualMachineInstanceSpec::claims)
+    }
+}
+
 /// `null` deserialises as the type's default (Kubernetes clients write `null` for empty lists).
 pub(crate) fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
     d: D,

@@ -4,16 +4,19 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
 use serde_json::Value;
 
+use super::cdi::DataVolume;
 use super::index::ClusterIndex;
 use super::kinds::Kind;
 use super::kubevirt::{
     InstancetypeSize, VirtualMachine, VirtualMachineClusterInstancetype, VirtualMachineInstance,
     VirtualMachineInstancetype,
 };
+use super::openshift::Route;
 use super::wire::SlimPod;
 
 /// Something in the input that was skipped.
@@ -81,7 +84,10 @@ impl ClusterIndex {
         };
         let namespaced = matches!(
             (group, kind),
-            ("", "Pod" | "Service")
+            ("", "Pod" | "Service" | "PersistentVolumeClaim")
+                | ("networking.k8s.io", "Ingress")
+                | ("route.openshift.io", "Route")
+                | ("cdi.kubevirt.io", "DataVolume")
                 | (
                     "apps",
                     "Deployment" | "ControllerRevision" | "StatefulSet" | "DaemonSet"
@@ -109,6 +115,10 @@ impl ClusterIndex {
             ("", "Node") => put::<Node>(self, item)?,
             ("", "Pod") => put::<SlimPod>(self, item)?,
             ("", "Service") => put::<Service>(self, item)?,
+            ("", "PersistentVolumeClaim") => put::<PersistentVolumeClaim>(self, item)?,
+            ("networking.k8s.io", "Ingress") => put::<Ingress>(self, item)?,
+            ("route.openshift.io", "Route") => put::<Route>(self, item)?,
+            ("cdi.kubevirt.io", "DataVolume") => put::<DataVolume>(self, item)?,
             ("apps", "Deployment") => put::<Deployment>(self, item)?,
             ("apps", "ControllerRevision") => put::<ControllerRevision>(self, item)?,
             ("apps", "StatefulSet") => put::<StatefulSet>(self, item)?,

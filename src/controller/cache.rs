@@ -130,6 +130,19 @@ impl ClusterCache {
         });
     }
 
+    /// An optional API's kind (Routes, DataVolumes) is served, or not: required for
+    /// readiness while it is.
+    pub(super) fn set_optional(&self, kind: &'static str, present: bool) {
+        self.ready.send_modify(|r| {
+            if present {
+                r.required.insert(kind);
+            } else {
+                r.required.remove(kind);
+                r.synced.remove(kind);
+            }
+        });
+    }
+
     pub(super) fn set_kubevirt(&self, present: bool) {
         self.ready.send_modify(|r| {
             r.kubevirt = present;

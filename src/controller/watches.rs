@@ -18,13 +18,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::core::DeserializeGuard;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use super::cache::{ClusterCache, Dirty};
+use crate::cluster::cdi::DataVolume;
 use crate::cluster::kubevirt::{VirtualMachine, VirtualMachineInstance};
+use crate::cluster::openshift::Route;
 use crate::cluster::wire::SlimPod;
 use crate::cluster::{ClusterIndex, ClusterInfo, Kind};
 use crate::project::Affects;
@@ -169,6 +172,8 @@ pub fn spawn(
         spawn_watch::<StatefulSet>(&client, &cache),
         spawn_watch::<DaemonSet>(&client, &cache),
         spawn_watch::<Service>(&client, &cache),
+        spawn_watch::<Ingress>(&client, &cache),
+        spawn_watch::<PersistentVolumeClaim>(&client, &cache),
     ];
     tasks.push(tokio::spawn(watch_kubevirt_crd(
         client.clone(),
@@ -222,25 +227,132 @@ async fn watch_kubevirt_crd(client: Client, cache: Arc<ClusterCache>) {
     }
 }
 
-/// Polls discovery: starts or stops the KubeVirt watchers, refreshes OpenShift cluster facts.
+/// An API that may or may not be served, with one watched kind (KubeVirt, with its hold on
+/// removals, is handled on its own).
+struct OptionalApi {
+    group: &'static str,
+    version: &'static str,
+    /// The kind's plural (its name in the table of kinds).
+    plural: &'static str,
+    /// What it is, for logs.
+    what: &'static str,
+    spawn: fn(&Client, &Arc<ClusterCache>) -> tokio::task::JoinHandle<()>,
+    /// Drops the kind's objects from the index.
+    clear: fn(&mut ClusterIndex),
+}
+
+/// OpenShift Routes and CDI DataVolumes.
+const OPTIONAL_APIS: [OptionalApi; 2] = [
+    OptionalApi {
+        group: "route.openshift.io",
+        version: "v1",
+        plural: Route::NAME,
+        what: "OpenShift Routes",
+        spawn: spawn_watch::<Route>,
+        clear: |idx| {
+            for (ns, name) in Route::keys(idx) {
+                idx.delete_route(&ns, &name);
+            }
+        },
+    },
+    OptionalApi {
+        group: "cdi.kubevirt.io",
+        version: "v1beta1",
+        plural: DataVolume::NAME,
+        what: "CDI DataVolumes",
+        spawn: spawn_watch::<DataVolume>,
+        clear: |idx| {
+            for (ns, name) in DataVolume::keys(idx) {
+                idx.delete_datavolume(&ns, &name);
+            }
+        },
+    },
+];
+
+/// Whether `group/version` serves `plural`: `Ok(false)` when the group or version is not
+/// served at all, `Err` when discovery itself failed.
+async fn serves(
+    client: &Client,
+    group: &str,
+    version: &str,
+    plurals: &[&str],
+) -> Result<bool, kube::Error> {
+    match kube::discovery::group(client, group).await {
+        Ok(g) => {
+            let names: Vec<String> = g
+                .versioned_resources(version)
+                .into_iter()
+                .map(|(r, _)| r.plural)
+                .collect();
+            Ok(plurals.iter().all(|p| names.iter().any(|n| n == p)))
+        }
+        // the group is not served at all (kube reads /apis and does not find it), or its
+        // version is gone: not installed, or no longer
+        Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingApiGroup(_))) => Ok(false),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// One discovery round for the optional APIs: starts the watch of each that appeared, stops
+/// (and empties) each that went.
+async fn discover_optional(
+    client: &Client,
+    cache: &Arc<ClusterCache>,
+    tasks: &mut [Option<tokio::task::JoinHandle<()>>],
+    first: bool,
+) {
+    for (api, task) in OPTIONAL_APIS.iter().zip(tasks.iter_mut()) {
+        let present = match serves(client, api.group, api.version, &[api.plural]).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(group = api.group, error = %e, "discovery failed; will retry");
+                continue;
+            }
+        };
+        match (present, task.is_some()) {
+            (true, false) => {
+                tracing::info!(group = api.group, "{} found: watching them", api.what);
+                cache.set_optional(api.plural, true);
+                *task = Some((api.spawn)(client, cache));
+            }
+            (false, true) => {
+                tracing::warn!(
+                    group = api.group,
+                    "the {} API is gone: its watch stopped",
+                    api.what
+                );
+                if let Some(t) = task.take() {
+                    t.abort();
+                }
+                cache.set_optional(api.plural, false);
+                (api.clear)(&mut cache.write());
+                cache.announce(Dirty::All);
+            }
+            (false, false) if first => {
+                tracing::info!(
+                    group = api.group,
+                    "{} are not served here (picked up if they appear later)",
+                    api.what
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Polls discovery: starts or stops the KubeVirt watchers and the optional APIs' watchers,
+/// refreshes OpenShift cluster facts.
 async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duration) {
     let mut kubevirt_tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut optional_tasks: Vec<Option<tokio::task::JoinHandle<()>>> =
+        OPTIONAL_APIS.iter().map(|_| None).collect();
     let mut first = true;
     loop {
-        let present = match kube::discovery::group(&client, "kubevirt.io").await {
-            Ok(g) => {
-                let names: Vec<String> = g
-                    .versioned_resources("v1")
-                    .into_iter()
-                    .map(|(r, _)| r.plural)
-                    .collect();
-                names.iter().any(|n| n == "virtualmachines")
-                    && names.iter().any(|n| n == "virtualmachineinstances")
-            }
-            // the group is not served at all (kube reads /apis and does not find it), or its
-            // version is gone: KubeVirt is not installed, or no longer
-            Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingApiGroup(_))) => false,
-            Err(kube::Error::Api(e)) if e.code == 404 => false,
+        discover_optional(&client, &cache, &mut optional_tasks, first).await;
+        let kinds = [VirtualMachine::NAME, VirtualMachineInstance::NAME];
+        let present = match serves(&client, "kubevirt.io", "v1", &kinds).await {
+            Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "KubeVirt discovery failed; will retry");
                 tokio::time::sleep(every).await;

@@ -51,10 +51,48 @@ impl Affects for Service {
         vec![Root::Service(s.meta().key())]
     }
 }
-// Services selecting a VM follow its launcher pod; the VM itself is its root.
+// Services selecting a VM follow its launcher pod; the VM itself is its root, and the claims
+// it uses list it.
 impl Affects for VirtualMachine {
     fn roots(_: &ClusterIndex, vm: &Self::Stored) -> Vec<Root> {
-        vec![Root::VirtualMachine(vm.meta().key())]
+        let ns = &vm.meta.namespace;
+        let mut roots = vec![Root::VirtualMachine(vm.meta().key())];
+        roots.extend(vm.spec.claims().map(|c| Root::Volume(key(ns, c))));
+        roots
+    }
+}
+// A Route or an Ingress is its own root and lists its hosts on the Services it targets.
+impl Affects for crate::cluster::openshift::Route {
+    fn roots(_: &ClusterIndex, r: &Self::Stored) -> Vec<Root> {
+        let ns = &r.meta.namespace;
+        let mut roots = vec![Root::Route(r.meta().key())];
+        roots.extend(r.backends.iter().map(|(s, _)| Root::Service(key(ns, s))));
+        roots
+    }
+}
+impl Affects for k8s_openapi::api::networking::v1::Ingress {
+    fn roots(_: &ClusterIndex, i: &Self::Stored) -> Vec<Root> {
+        let ns = &i.meta.namespace;
+        let mut roots = vec![Root::Ingress(i.meta().key())];
+        roots.extend(
+            i.paths
+                .iter()
+                .filter_map(|p| p.service.as_deref())
+                .map(|s| Root::Service(key(ns, s))),
+        );
+        roots.dedup();
+        roots
+    }
+}
+// A claim (or the DataVolume filling it) is one root, and sizes the disks of the VMs using it.
+impl Affects for k8s_openapi::api::core::v1::PersistentVolumeClaim {
+    fn roots(idx: &ClusterIndex, c: &Self::Stored) -> Vec<Root> {
+        idx.claim_roots(&c.meta.namespace, &c.meta.name)
+    }
+}
+impl Affects for crate::cluster::cdi::DataVolume {
+    fn roots(idx: &ClusterIndex, d: &Self::Stored) -> Vec<Root> {
+        idx.claim_roots(&d.meta.namespace, &d.meta.name)
     }
 }
 // A revision feeds the VMs pinned to it.
@@ -72,10 +110,16 @@ impl Affects for k8s_openapi::api::apps::v1::ControllerRevision {
             .collect()
     }
 }
-// A VMI is named after its VM (or is a standalone VMI, its own root under the same key).
+// A VMI is named after its VM (or is a standalone VMI, its own root under the same key, and
+// then listed by the claims it uses).
 impl Affects for VirtualMachineInstance {
     fn roots(_: &ClusterIndex, vmi: &Self::Stored) -> Vec<Root> {
-        vec![Root::VirtualMachine(vmi.meta().key())]
+        let ns = &vmi.meta.namespace;
+        let mut roots = vec![Root::VirtualMachine(vmi.meta().key())];
+        if vmi.vm_owner_uids.is_empty() {
+            roots.extend(vmi.spec.claims().map(|c| Root::Volume(key(ns, c))));
+        }
+        roots
     }
 }
 
@@ -107,6 +151,12 @@ impl ClusterIndex {
         );
         roots.extend(self.services_in(ns).map(|s| Root::Service(s.meta.key())));
         roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name))));
+        roots.extend(self.routes_in(ns).map(|r| Root::Route(r.meta.key())));
+        roots.extend(self.ingresses_in(ns).map(|i| Root::Ingress(i.meta.key())));
+        let mut claims: std::collections::BTreeSet<NsName> =
+            self.claims_in(ns).map(|c| c.meta.key()).collect();
+        claims.extend(self.datavolumes_in(ns).map(|d| d.meta.key()));
+        roots.extend(claims.into_iter().map(Root::Volume));
         roots
     }
 
@@ -132,6 +182,17 @@ impl ClusterIndex {
                 roots.push(Root::Service(svc.meta.key()));
             }
         }
+        roots
+    }
+
+    /// The roots a claim or its DataVolume feeds: its own, and the VMs whose disks it sizes.
+    pub fn claim_roots(&self, ns: &str, claim: &str) -> Vec<Root> {
+        let mut roots = vec![Root::Volume(key(ns, claim))];
+        roots.extend(
+            self.vms_in(ns)
+                .filter(|v| v.spec.claims().any(|c| c == claim))
+                .map(|v| Root::VirtualMachine(v.meta.key())),
+        );
         roots
     }
 

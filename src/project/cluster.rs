@@ -57,6 +57,8 @@ impl Projector<'_> {
             || cfg.sync.stateful_sets
             || cfg.sync.daemon_sets
             || cfg.sync.services
+            || cfg.sync.routes
+            || cfg.sync.volumes
         {
             out.records.push(self.cloud_account(&source));
         }

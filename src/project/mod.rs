@@ -14,8 +14,10 @@ mod node;
 mod os;
 mod pod;
 pub mod quantity;
+mod routes;
 mod tenant;
 mod vm;
+mod volume;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,6 +59,12 @@ pub enum Root {
     Service(NsName),
     /// A pod: its IPs (only with `sync.podIps`).
     Pod(NsName),
+    /// An OpenShift Route: CloudService.
+    Route(NsName),
+    /// An Ingress: CloudService.
+    Ingress(NsName),
+    /// A PersistentVolumeClaim, or the DataVolume that will fill it (same name): CloudService.
+    Volume(NsName),
 }
 
 impl fmt::Display for Root {
@@ -71,6 +79,9 @@ impl fmt::Display for Root {
             Root::DaemonSet((ns, n)) => write!(f, "DaemonSet {ns}/{n}"),
             Root::Service((ns, n)) => write!(f, "Service {ns}/{n}"),
             Root::Pod((ns, n)) => write!(f, "Pod {ns}/{n}"),
+            Root::Route((ns, n)) => write!(f, "Route {ns}/{n}"),
+            Root::Ingress((ns, n)) => write!(f, "Ingress {ns}/{n}"),
+            Root::Volume((ns, n)) => write!(f, "PersistentVolumeClaim {ns}/{n}"),
         }
     }
 }
@@ -233,6 +244,15 @@ impl<'a> Projector<'a> {
         if s.services {
             roots.extend(self.index.services().map(|d| Root::Service(d.meta.key())));
         }
+        if s.routes {
+            roots.extend(self.index.routes().map(|r| Root::Route(r.meta.key())));
+            roots.extend(self.index.ingresses().map(|i| Root::Ingress(i.meta.key())));
+        }
+        if s.volumes {
+            let mut keys: BTreeSet<NsName> = self.index.claims().map(|c| c.meta.key()).collect();
+            keys.extend(self.index.datavolumes().map(|d| d.meta.key()));
+            roots.extend(keys.into_iter().map(Root::Volume));
+        }
         if s.pod_ips {
             roots.extend(self.index.pods().map(|p| Root::Pod(p.key())));
         }
@@ -262,6 +282,9 @@ impl<'a> Projector<'a> {
             }
             Root::Service((ns, n)) => self.project_service(ns, n, &mut out),
             Root::Pod((ns, n)) => self.project_pod(ns, n, &mut out),
+            Root::Route((ns, n)) => self.project_route(ns, n, &mut out),
+            Root::Ingress((ns, n)) => self.project_ingress(ns, n, &mut out),
+            Root::Volume((ns, n)) => self.project_volume(ns, n, &mut out),
         }
         out
     }
@@ -279,6 +302,8 @@ impl<'a> Projector<'a> {
             Root::DaemonSet(_) => s.daemon_sets,
             Root::Service(_) => s.services,
             Root::Pod(_) => s.pod_ips,
+            Root::Route(_) | Root::Ingress(_) => s.routes,
+            Root::Volume(_) => s.volumes,
         }
     }
 

@@ -189,7 +189,7 @@ impl Projector<'_> {
                 format!("CPU or memory unknown ({why}); left unchanged in Nautobot"),
             );
         }
-        let disk = vm_disk_gib(vm, template, vmi);
+        let disk = vm_disk_gib(self.index, vm, template, vmi);
         // a VMI that has finished (Succeeded or Failed: a guest shutdown under runStrategy
         // Manual or Once) runs nowhere
         let node = vmi
@@ -616,11 +616,14 @@ fn topology(cpu: &Cpu) -> Option<u32> {
 /// `dataVolume` or a `persistentVolumeClaim` volume) of the size its DataVolume template
 /// declares (`spec.storage` or `spec.pvc` requests), else the capacity a running VMI reports for
 /// the volume (a template that clones with no size, which CDI detects; a plain PVC; a
-/// DataVolume made beforehand). DataVolume templates no volume uses are not the VM's disks and
-/// never count. containerDisks and other ephemeral disks are not counted. `None` when a
-/// claim's size is unknown (the VM is not running): the total is then kept in Nautobot rather
-/// than shown smaller, so it does not change when the VM stops.
+/// DataVolume made beforehand), else the claim's own capacity (`status.capacity`) or request,
+/// else its DataVolume's request: a stopped VM's disks are sized by their claims. DataVolume
+/// templates no volume uses are not the VM's disks and never count. containerDisks and other
+/// ephemeral disks are not counted. `None` when a claim's size is unknown (no claim or
+/// DataVolume seen, the VM not running): the total is then kept in Nautobot rather than shown
+/// smaller, so it does not change when the VM stops.
 fn vm_disk_gib(
+    index: &crate::cluster::ClusterIndex,
     vm: &VmInfo,
     template: Option<&VirtualMachineInstanceSpec>,
     vmi: Option<&VmiInfo>,
@@ -663,7 +666,24 @@ fn vm_disk_gib(
         }) else {
             continue;
         };
-        let size = declared(claim).or_else(|| reported(&v.name))?;
+        let ns = &vm.meta.namespace;
+        let gib = |q: Option<&str>| {
+            q.and_then(|q| Quantity::parse(q).ok())
+                .and_then(|q| q.div_ceil(GIB))
+        };
+        let from_claim = || {
+            let c = index.claim(ns, claim);
+            gib(c.and_then(|c| c.capacity.as_deref()))
+                .or_else(|| gib(c.and_then(|c| c.requested.as_deref())))
+                .or_else(|| {
+                    gib(index
+                        .datavolume(ns, claim)
+                        .and_then(|d| d.requested.as_deref()))
+                })
+        };
+        let size = declared(claim)
+            .or_else(|| reported(&v.name))
+            .or_else(from_claim)?;
         total = Some(total.unwrap_or(0).saturating_add(size));
     }
     total

@@ -32,7 +32,7 @@ pub const DAEMONSET_TYPE: &str = "Kubernetes DaemonSet";
 pub const SERVICE_TYPE: &str = "Kubernetes Service";
 
 impl Projector<'_> {
-    fn cloud_service(
+    pub(super) fn cloud_service(
         &self,
         kind: &str,
         ns: &str,
@@ -158,6 +158,11 @@ impl Projector<'_> {
         }
         if !lb.is_empty() {
             extra["loadBalancer"] = json!(lb);
+        }
+        // the hosts Routes and Ingresses serve it on (super::routes)
+        let hosts = self.service_hosts(ns, name);
+        if !hosts.is_empty() {
+            extra["externalHosts"] = json!(hosts);
         }
         let mut r = self
             .cloud_service("Service", ns, name, SERVICE_TYPE, &source)

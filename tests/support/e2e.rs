@@ -53,6 +53,13 @@ pub fn kubevirt_crds() -> Vec<Value> {
             "virtualmachineclusterinstancetypes",
             false,
         ),
+        crd(
+            "cdi.kubevirt.io",
+            "v1beta1",
+            "DataVolume",
+            "datavolumes",
+            true,
+        ),
     ]
 }
 
@@ -74,7 +81,9 @@ pub async fn cluster(kubevirt: bool, nautobot_url: &str, spec_patch: Value) -> S
     for i in snap["items"].as_array().unwrap() {
         let group = i["apiVersion"].as_str().unwrap_or("");
         if !kubevirt
-            && (group.starts_with("kubevirt.io") || group.starts_with("instancetype.kubevirt.io"))
+            && (group.starts_with("kubevirt.io")
+                || group.starts_with("instancetype.kubevirt.io")
+                || group.starts_with("cdi.kubevirt.io"))
         {
             continue;
         }

@@ -170,7 +170,8 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// The built-in kinds, plus OpenShift's `config.openshift.io/v1` Network and ClusterVersion when asked.
+    /// The built-in kinds, plus OpenShift's Routes and `config.openshift.io/v1` Network and
+    /// ClusterVersion when asked.
     pub(crate) fn builtin(openshift: bool) -> Self {
         let rt = ResourceType::new;
         let mut types = vec![
@@ -186,6 +187,18 @@ impl Registry {
             rt("", "v1", "Service", "services", true)
                 .with_status()
                 .with_short_names(&["svc"]),
+            rt(
+                "",
+                "v1",
+                "PersistentVolumeClaim",
+                "persistentvolumeclaims",
+                true,
+            )
+            .with_status()
+            .with_short_names(&["pvc"]),
+            rt("networking.k8s.io", "v1", "Ingress", "ingresses", true)
+                .with_status()
+                .with_short_names(&["ing"]),
             rt("", "v1", "Secret", "secrets", true),
             rt("", "v1", "ConfigMap", "configmaps", true).with_short_names(&["cm"]),
             rt("", "v1", "Event", "events", true).with_short_names(&["ev"]),
@@ -218,6 +231,7 @@ impl Registry {
             .with_short_names(&["crd", "crds"]),
         ];
         if openshift {
+            types.push(rt("route.openshift.io", "v1", "Route", "routes", true).with_status());
             types.push(rt("config.openshift.io", "v1", "Network", "networks", false).with_status());
             types.push(
                 rt(
