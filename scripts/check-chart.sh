@@ -200,6 +200,7 @@ CLUSTER_RULES = {
     ("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes"): READ,
     ("instancetype.kubevirt.io", "virtualmachineinstancetypes"): READ,
     ("config.openshift.io", "networks"): READ, ("config.openshift.io", "clusterversions"): READ,
+    ("config.openshift.io", "consoles"): READ,
     ("apiextensions.k8s.io", "customresourcedefinitions"): READ,
 }
 SERVED_RULES = {

@@ -65,6 +65,8 @@ pub struct SyncConfig {
     pub adopt_existing: bool,
     /// The identity of the cluster this one replaces (`spec.replacesClusterId`).
     pub replaces_cluster_id: Option<String>,
+    /// The web console's URL given in the spec (`spec.consoleUrl`, no trailing slash).
+    pub console_url: Option<String>,
     /// Full re-diff interval.
     pub full_resync_interval: Duration,
     /// Compute only.
@@ -247,6 +249,11 @@ impl SyncConfig {
             on_delete: spec.on_delete,
             adopt_existing: spec.adopt_existing,
             replaces_cluster_id: spec.replaces_cluster_id.clone(),
+            console_url: spec
+                .console_url
+                .as_deref()
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
             full_resync_interval,
             dry_run: spec.dry_run,
             suspend: spec.suspend,

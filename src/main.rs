@@ -33,8 +33,8 @@ enum Command {
     ///
     /// The snapshot is the JSON of
     /// `oc get namespaces,nodes,pods,deployments,statefulsets,daemonsets,services,routes,ingresses,pvc,datavolumes,vm,vmi,controllerrevisions -A -o json`
-    /// (optionally with `networks.config.openshift.io`, `clusterversions.config.openshift.io`
-    /// and instancetypes in the same List).
+    /// (optionally with `networks.config.openshift.io`, `clusterversions.config.openshift.io`,
+    /// `consoles.config.openshift.io` and instancetypes in the same List).
     Plan(PlanArgs),
     /// Sync a snapshot file into Nautobot once: bootstrap, diff and write the changes.
     ///

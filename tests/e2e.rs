@@ -79,6 +79,41 @@ async fn the_operator_syncs_the_cluster_and_follows_changes() {
         }
     }
 
+    // the console's URL read from the cluster's Console: each VM, node, tenant and the
+    // Cluster carry their console page, and the custom links that open it exist
+    for o in in_nautobot.values().filter(|o| {
+        matches!(
+            o.kind,
+            Kind::VirtualMachine | Kind::Device | Kind::Tenant | Kind::Cluster
+        )
+    }) {
+        let want = &expected.records[&o.id].custom_fields[nbsync::model::CF_CONSOLE];
+        assert!(want.is_string(), "{} {}", o.kind, o.display);
+        assert_eq!(
+            o.custom_fields.get(nbsync::model::CF_CONSOLE),
+            Some(want),
+            "{} {}",
+            o.kind,
+            o.display
+        );
+    }
+    let links = nb.api.list("extras/custom-links/", &[]).await.unwrap();
+    let types: std::collections::BTreeSet<&str> = links
+        .iter()
+        .filter(|l| l["target_url"] == "{{ obj.cf.k8s_console_url }}")
+        .filter_map(|l| l["content_type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "dcim.device",
+            "tenancy.tenant",
+            "virtualization.cluster",
+            "virtualization.virtualmachine"
+        ]
+        .into()
+    );
+
     // a new Route: its record appears and its Service lists the host
     k8s.apply_json(json!({"apiVersion": "route.openshift.io/v1", "kind": "Route",
         "metadata": {"name": "cart", "namespace": "shop-prod", "uid": "route-cart"},

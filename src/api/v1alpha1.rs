@@ -140,6 +140,17 @@ pub struct NautobotSyncSpec {
     #[schemars(length(min = 1, max = 255))]
     pub replaces_cluster_id: Option<String>,
 
+    /// The OpenShift web console's URL as Nautobot users reach it (`https://console-openshift-console.apps.example.com`),
+    /// for the links from Nautobot back to the console. Default: what the cluster says
+    /// (`consoles.config.openshift.io/cluster` `status.consoleURL`); set it where users reach
+    /// the console through another address, or on a cluster without OpenShift's console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 10, max = 300),
+        regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    )]
+    pub console_url: Option<String>,
+
     /// How often everything is re-read from Nautobot and re-diffed, to repair drift and edits
     /// made by hand. Go duration syntax, 1m to 168h.
     #[serde(default = "default_full_resync_interval")]
@@ -329,6 +340,12 @@ pub struct SyncSelection {
     /// Pod IPs become IP addresses (off by default: pods are short-lived).
     #[serde(default)]
     pub pod_ips: bool,
+    /// Links from Nautobot back to the OpenShift web console: VMs, node Devices, Tenants and
+    /// the Cluster get their console page in the custom field `k8s_console_url`, and custom
+    /// links "OpenShift console" on those object types open it (when the console URL is
+    /// known: `consoleUrl`, else the cluster's `consoles.config.openshift.io`).
+    #[serde(default = "yes")]
+    pub console_links: bool,
 }
 
 impl Default for SyncSelection {
@@ -344,6 +361,7 @@ impl Default for SyncSelection {
             routes: true,
             volumes: true,
             pod_ips: false,
+            console_links: true,
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct ClusterInfo {
     pub cluster_networks: Vec<String>,
     /// Service networks (CIDRs).
     pub service_networks: Vec<String>,
+    /// The web console's URL (`consoles.config.openshift.io/cluster` `status.consoleURL`).
+    pub console_url: Option<String>,
 }
 
 /// All cluster objects the projection reads, with secondary indexes.
@@ -264,6 +266,16 @@ impl ClusterIndex {
         if let Some(v) = item["status"]["desired"]["version"].as_str() {
             self.info.version = Some(v.to_string());
         }
+    }
+
+    /// Reads `consoles.config.openshift.io/cluster` (`status.consoleURL`, which the console
+    /// operator derives from the console Route's host).
+    pub fn apply_console(&mut self, item: &Value) {
+        self.info.console_url = item["status"]["consoleURL"]
+            .as_str()
+            .map(str::trim)
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .map(String::from);
     }
 
     /// Sets the cluster information directly (controller).

@@ -136,6 +136,7 @@ impl ClusterIndex {
             }
             ("config.openshift.io", "Network") => self.apply_network_config(item),
             ("config.openshift.io", "ClusterVersion") => self.apply_cluster_version(item),
+            ("config.openshift.io", "Console") => self.apply_console(item),
             _ => {}
         }
         Ok(())

@@ -436,8 +436,12 @@ async fn openshift_info(client: &Client) -> Option<ClusterInfo> {
     let networks: Api<DynamicObject> = Api::all_with(client.clone(), &gvk("Network", "networks"));
     let versions: Api<DynamicObject> =
         Api::all_with(client.clone(), &gvk("ClusterVersion", "clusterversions"));
+    let consoles: Api<DynamicObject> = Api::all_with(client.clone(), &gvk("Console", "consoles"));
     let net = networks.get_opt("cluster").await.ok().flatten();
     let ver = versions.get_opt("version").await.ok().flatten();
+    // the console's URL, for the links from Nautobot back to the console (a cluster without
+    // the console capability has no such object)
+    let console = consoles.get_opt("cluster").await.ok().flatten();
     if net.is_none() && ver.is_none() {
         return None;
     }
@@ -447,6 +451,9 @@ async fn openshift_info(client: &Client) -> Option<ClusterInfo> {
     }
     if let Some(v) = ver.and_then(|v| serde_json::to_value(v).ok()) {
         idx.apply_cluster_version(&v);
+    }
+    if let Some(c) = console.and_then(|c| serde_json::to_value(c).ok()) {
+        idx.apply_console(&c);
     }
     Some(idx.cluster_info())
 }

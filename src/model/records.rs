@@ -31,6 +31,9 @@ pub const CF_VERSION: &str = "k8s_version";
 pub const CF_RUNTIME: &str = "k8s_container_runtime";
 /// Custom field: a node's capacity (`cpu 16, memory 64 GiB, pods 250`).
 pub const CF_CAPACITY: &str = "k8s_capacity";
+/// Custom field (type URL): the object's page in the OpenShift web console, which the console
+/// custom links open.
+pub const CF_CONSOLE: &str = "k8s_console_url";
 /// Tag put on every object the operator creates.
 pub const OWNERSHIP_TAG: &str = "k8s-managed";
 

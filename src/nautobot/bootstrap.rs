@@ -18,8 +18,8 @@ use super::client::NautobotApi;
 use super::error::ApiError;
 use crate::config::SyncConfig;
 use crate::model::{
-    CF_CAPACITY, CF_CLUSTER, CF_MISSING_SINCE, CF_NODE, CF_RUNTIME, CF_SOURCE, CF_STATE, CF_UID,
-    CF_VERSION, Kind, OWNERSHIP_TAG, PrereqKind, Record,
+    CF_CAPACITY, CF_CLUSTER, CF_CONSOLE, CF_MISSING_SINCE, CF_NODE, CF_RUNTIME, CF_SOURCE,
+    CF_STATE, CF_UID, CF_VERSION, Kind, OWNERSHIP_TAG, PrereqKind, Record,
 };
 use crate::plan::Resolver;
 
@@ -107,63 +107,142 @@ fn is_named(kind: PrereqKind, o: &Value, name: &str, resolver: &Resolver) -> boo
     }
 }
 
+/// A custom field the operator creates.
+struct FieldSpec {
+    key: String,
+    label: &'static str,
+    filter_logic: &'static str,
+    type_: &'static str,
+    content_types: Vec<&'static str>,
+}
+
 /// The ownership custom fields and which kinds carry them.
-fn custom_fields(cfg: &SyncConfig) -> Vec<(String, &'static str, &'static str, Vec<&'static str>)> {
+fn custom_fields(cfg: &SyncConfig) -> Vec<FieldSpec> {
     let marker: Vec<&'static str> = Kind::ALL
         .iter()
         .filter(|k| k.carries_marker())
         .map(|k| k.content_type())
         .collect();
+    let field = |key: &str, label, filter_logic, content_types: &[&'static str]| FieldSpec {
+        key: key.to_string(),
+        label,
+        filter_logic,
+        type_: "text",
+        content_types: content_types.to_vec(),
+    };
     let mut v = vec![
-        (
-            CF_CLUSTER.to_string(),
-            "K8s cluster",
-            "exact",
-            marker.clone(),
-        ),
-        (CF_UID.to_string(), "K8s UID", "exact", marker.clone()),
-        (CF_SOURCE.to_string(), "K8s source", "loose", marker.clone()),
-        (
-            CF_MISSING_SINCE.to_string(),
-            "K8s missing since",
-            "disabled",
-            marker.clone(),
-        ),
-        (
-            CF_STATE.to_string(),
+        field(CF_CLUSTER, "K8s cluster", "exact", &marker),
+        field(CF_UID, "K8s UID", "exact", &marker),
+        field(CF_SOURCE, "K8s source", "loose", &marker),
+        field(CF_MISSING_SINCE, "K8s missing since", "disabled", &marker),
+        field(
+            CF_STATE,
             "K8s state",
             "loose",
-            vec!["dcim.device", "virtualization.virtualmachine"],
+            &["dcim.device", "virtualization.virtualmachine"],
         ),
-        (
-            CF_NODE.to_string(),
+        field(
+            CF_NODE,
             "K8s node",
             "exact",
-            vec!["virtualization.virtualmachine"],
+            &["virtualization.virtualmachine"],
         ),
-        (
-            CF_VERSION.to_string(),
+        field(
+            CF_VERSION,
             "K8s version",
             "loose",
-            vec!["dcim.device", "virtualization.cluster"],
+            &["dcim.device", "virtualization.cluster"],
         ),
-        (
-            CF_RUNTIME.to_string(),
+        field(
+            CF_RUNTIME,
             "K8s container runtime",
             "loose",
-            vec!["dcim.device"],
+            &["dcim.device"],
         ),
-        (
-            CF_CAPACITY.to_string(),
-            "K8s capacity",
-            "loose",
-            vec!["dcim.device"],
-        ),
+        field(CF_CAPACITY, "K8s capacity", "loose", &["dcim.device"]),
+        // a URL field: Nautobot shows it as a link, and the console custom links open it
+        FieldSpec {
+            type_: "url",
+            ..field(
+                CF_CONSOLE,
+                "OpenShift console",
+                "disabled",
+                &CONSOLE_LINK_TYPES,
+            )
+        },
     ];
     for (_, cf) in &cfg.label_custom_fields {
-        v.push((cf.clone(), "", "loose", marker.clone()));
+        v.push(field(cf, "", "loose", &marker));
     }
     v
+}
+
+/// The object types whose records carry their console page (`k8s_console_url`).
+const CONSOLE_LINK_TYPES: [&str; 4] = [
+    "virtualization.virtualmachine",
+    "dcim.device",
+    "tenancy.tenant",
+    "virtualization.cluster",
+];
+
+/// The custom link "OpenShift console" of one object type: shown on every object whose
+/// `k8s_console_url` is set, whatever cluster it belongs to (one link serves every cluster,
+/// since the URL is on the object). Nautobot hides a link whose text renders empty
+/// (`nautobot/extras/templatetags/custom_links.py`), and does not strip whitespace, hence the
+/// template on one line.
+fn console_link_body(content_type: &str) -> Value {
+    json!({
+        "name": console_link_name(content_type),
+        "content_type": content_type,
+        "text": format!("{{% if obj.cf.{CF_CONSOLE} %}}OpenShift console{{% endif %}}"),
+        "target_url": format!("{{{{ obj.cf.{CF_CONSOLE} }}}}"),
+        "weight": 100,
+        "group_name": "",
+        "button_class": "default",
+        "new_window": true,
+    })
+}
+
+/// Whether a record carries its console page.
+pub fn has_console_link(r: &Record) -> bool {
+    r.custom_fields
+        .get(CF_CONSOLE)
+        .is_some_and(|v| !v.is_null())
+}
+
+/// Custom link names are unique across Nautobot: one per object type.
+fn console_link_name(content_type: &str) -> String {
+    let what = match content_type {
+        "virtualization.virtualmachine" => "virtual machines",
+        "dcim.device" => "devices",
+        "tenancy.tenant" => "tenants",
+        "virtualization.cluster" => "clusters",
+        other => other,
+    };
+    format!("OpenShift console ({what})")
+}
+
+/// Ensures the console custom links exist (when any record carries its console page). An
+/// existing link of that name is kept as it is: a person may have changed its text or look.
+async fn ensure_console_links<A: NautobotApi>(
+    creator: &Creator<'_, A>,
+    created: &mut Vec<String>,
+) -> Result<(), BootstrapError> {
+    let existing = creator.api.list("extras/custom-links/", &[]).await?;
+    let missing: Vec<Value> = CONSOLE_LINK_TYPES
+        .iter()
+        .filter(|ct| {
+            let name = console_link_name(ct);
+            !existing
+                .iter()
+                .any(|o| o.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        })
+        .map(|ct| console_link_body(ct))
+        .collect();
+    creator
+        .create("extras/custom-links/", "name", missing, created)
+        .await?;
+    Ok(())
 }
 
 fn content_types_of(o: &Value) -> BTreeSet<String> {
@@ -257,8 +336,15 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
 
     // custom fields first: the ownership filter needs them
     let existing = api.list("extras/custom-fields/", &[]).await?;
-    for (key, label, logic, cts) in custom_fields(cfg) {
-        let wanted: BTreeSet<&'static str> = cts.into_iter().collect();
+    for FieldSpec {
+        key,
+        label,
+        filter_logic: logic,
+        type_,
+        content_types,
+    } in custom_fields(cfg)
+    {
+        let wanted: BTreeSet<&'static str> = content_types.into_iter().collect();
         match existing
             .iter()
             .find(|o| o.get("key").and_then(Value::as_str) == Some(key.as_str()))
@@ -282,7 +368,7 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
                 } else {
                     label.to_string()
                 };
-                let body = json!({"key": key, "label": label, "type": "text", "filter_logic": logic,
+                let body = json!({"key": key, "label": label, "type": type_, "filter_logic": logic,
                                   "content_types": wanted, "description": MANAGED_DESCRIPTION});
                 creator
                     .create(
@@ -327,6 +413,12 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
         if let (Some(id), Some(name)) = (id_of(t), t.get("name").and_then(Value::as_str)) {
             resolver.insert_tag(id, name);
         }
+    }
+
+    // the console custom links, once a record carries its console page
+    if records.values().any(|r| has_console_link(r.borrow())) {
+        ensure_console_links(&creator, &mut resolver.created).await?;
+        resolver.console_links = true;
     }
 
     // the prerequisites the records reference, kind by kind (manufacturers before device
@@ -652,5 +744,68 @@ mod tests {
                 Ok(if cluster_gets_it { want } else { Value::Null })
             );
         }
+    }
+
+    /// The console custom links are created once a record carries its console page, one per
+    /// object type, and a link a person changed is kept as it is; with no console known no
+    /// link is created (and nothing is read for them).
+    #[tokio::test]
+    async fn console_custom_links_are_created_once_and_kept_as_people_change_them() {
+        use crate::nautobot::fake::FakeNautobot;
+        let sample = crate::project::testing::sample();
+        let cfg = crate::project::testing::config(json!({"sync": {"consoleLinks": false}}));
+        let location = cfg.location.clone().unwrap();
+        let records = crate::project::testing::project(&cfg, &sample).records;
+        assert!(!records.values().any(has_console_link), "links off");
+        let api = FakeNautobot::with_location(&location);
+        bootstrap(&api, &cfg, &records, false).await.unwrap();
+        assert!(api.objects("extras/custom-links/").is_empty());
+        assert!(
+            !api.take_log()
+                .iter()
+                .any(|r| r.endpoint == "extras/custom-links/"),
+            "no read without a console"
+        );
+        let field = api
+            .objects("extras/custom-fields/")
+            .into_iter()
+            .find(|f| f["key"] == CF_CONSOLE)
+            .expect("the console URL field");
+        assert_eq!(field["type"], "url");
+
+        // the sample's Console/cluster gives the URL
+        let cfg = crate::project::testing::config(json!({}));
+        let records = crate::project::testing::project(&cfg, &sample).records;
+        let res = bootstrap(&api, &cfg, &records, false).await.unwrap();
+        assert!(res.console_links);
+        let links = api.objects("extras/custom-links/");
+        let types: BTreeSet<&str> = links
+            .iter()
+            .filter_map(|l| l["content_type"].as_str())
+            .collect();
+        assert_eq!(types, CONSOLE_LINK_TYPES.into_iter().collect());
+        let vm = links
+            .iter()
+            .find(|l| l["content_type"] == "virtualization.virtualmachine")
+            .unwrap();
+        assert_eq!(
+            vm["text"],
+            "{% if obj.cf.k8s_console_url %}OpenShift console{% endif %}"
+        );
+        assert_eq!(vm["target_url"], "{{ obj.cf.k8s_console_url }}");
+
+        // a person restyles one; the next bootstraps create nothing and change nothing
+        let mut edited = vm.clone();
+        edited["button_class"] = json!("primary");
+        edited["text"] = json!("{% if obj.cf.k8s_console_url %}Console{% endif %}");
+        api.insert("extras/custom-links/", edited.clone());
+        api.take_log();
+        bootstrap(&api, &cfg, &records, false).await.unwrap();
+        assert_eq!(api.objects("extras/custom-links/").len(), 4);
+        assert!(api.objects("extras/custom-links/").contains(&edited));
+        assert!(
+            api.take_log().iter().all(|r| r.method == "GET"),
+            "nothing written on a second bootstrap"
+        );
     }
 }

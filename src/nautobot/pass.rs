@@ -165,6 +165,7 @@ impl<'a> Pass<'a> {
             desired.values().any(|r| {
                 r.refs().any(|x| res.resolve(x, r.kind).is_err())
                     || r.tags.iter().any(|t| !res.knows_tag(t))
+                    || (!res.console_links && bootstrap::has_console_link(r))
             })
         });
         let mut prerequisites_created = Vec::new();

@@ -25,6 +25,8 @@ pub struct Resolver {
     pub created: Vec<String>,
     /// Whether the custom field that marks ownership exists (a dry run on a fresh Nautobot).
     pub ownership_field_exists: bool,
+    /// Whether the console custom links were ensured.
+    pub console_links: bool,
     /// Prerequisites that exist but may not be referenced by records of a kind (a Location
     /// whose type does not allow clusters): the reference is left empty.
     refused: HashSet<(PrereqKind, String, Kind)>,

@@ -43,6 +43,8 @@ impl Projector<'_> {
         cluster
             .custom_fields
             .insert(CF_SOURCE.into(), Value::String(source.clone()));
+        // the console itself (its landing page)
+        self.console_link(&mut cluster, "/");
         // OpenShift's version (ClusterVersion `status.desired.version`)
         cluster.custom_fields.insert(
             CF_VERSION.into(),

@@ -32,7 +32,7 @@ use crate::cluster::{ClusterIndex, ClusterInfo, NsName, WorkloadKind};
 use crate::config::SyncConfig;
 use crate::model::names;
 use crate::model::record_id;
-use crate::model::{CF_SOURCE, CF_UID, Kind, Record};
+use crate::model::{CF_CONSOLE, CF_SOURCE, CF_UID, Kind, Record};
 
 pub use affected::Affects;
 pub use ip::Cidr;
@@ -335,6 +335,28 @@ impl<'a> Projector<'a> {
             && self.namespace_in_scope(ns)
             && self.index.namespace(ns).is_some())
         .then(|| record_id(&self.cfg.cluster_name, Kind::Tenant, ns))
+    }
+
+    /// Puts the object's page in the web console on a record (custom field `k8s_console_url`;
+    /// null when the console's URL is unknown or `sync.consoleLinks` is off, which hides the
+    /// console custom links). `path` is the console router's path of the object
+    /// (openshift/console `frontend/public/components/utils/resource-link.tsx`); Kubernetes
+    /// names are URL-safe as they are.
+    fn console_link(&self, r: &mut Record, path: &str) {
+        let base = self
+            .cfg
+            .sync
+            .console_links
+            .then(|| {
+                self.cfg
+                    .console_url
+                    .as_deref()
+                    .or(self.info.console_url.as_deref())
+            })
+            .flatten();
+        let url = base.map(|b| format!("{}{path}", b.trim_end_matches('/')));
+        r.custom_fields
+            .insert(CF_CONSOLE.into(), url.map_or(Value::Null, Value::String));
     }
 
     /// Ownership marker plus source identity, label tags and label custom fields: for the main

@@ -72,6 +72,7 @@ impl Projector<'_> {
                     .map(|(p, v)| crate::model::software_version(p, &v)),
             );
         self.mark_source(&mut device, meta, &source);
+        self.console_link(&mut device, &format!("/k8s/cluster/nodes/{name}"));
         let text =
             |v: Option<&str>| v.map_or(Value::Null, |v| Value::String(names::truncate(v, 255)));
         device

@@ -60,6 +60,8 @@ impl Projector<'_> {
                 }),
         );
         self.mark_source(&mut r, meta, &source);
+        // OpenShift's project page (a namespace is a project there)
+        self.console_link(&mut r, &format!("/k8s/cluster/projects/{name}"));
         out.records.push(r);
     }
 }

@@ -1529,3 +1529,94 @@ fn a_rolling_restart_changes_no_workload_record() {
     };
     assert_eq!(record(before), record(during));
 }
+
+/// The console's URL comes from `consoles.config.openshift.io/cluster` `status.consoleURL`
+/// (openshift/api `config/v1/types_console.go`), or from `spec.consoleUrl`, which wins; each
+/// VM, standalone VMI, node Device, Tenant and the Cluster get their page in the console
+/// (openshift/console `resource-link.tsx`: `/k8s/cluster/<plural>/<name>`,
+/// `/k8s/ns/<ns>/<group>~<version>~<Kind>/<name>`).
+#[test]
+fn records_link_to_their_page_in_the_openshift_console() {
+    use crate::model::CF_CONSOLE;
+    let console = json!({"apiVersion": "config.openshift.io/v1", "kind": "Console",
+        "metadata": {"name": "cluster"},
+        "spec": {},
+        "status": {"consoleURL": "https://console-openshift-console.apps.ocp-lab.example.com"}});
+    let mut items = vec![ns("team"), console.clone()];
+    items.extend(vm_with_vmi(
+        "team",
+        "db",
+        json!({"cpu": {"cores": 1}, "memory": {"guest": "1Gi"}}),
+        json!({"phase": "Running"}),
+    ));
+    items.push(
+        json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+        "metadata": {"name": "scratch", "namespace": "team", "uid": "vmi-scratch"},
+        "spec": {"domain": {"cpu": {"cores": 1}, "memory": {"guest": "1Gi"}, "devices": {}}},
+        "status": {"phase": "Running"}}),
+    );
+    items.push(json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "w1", "uid": "node-w1", "labels": {"node-role.kubernetes.io/worker": ""}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}}));
+    let idx = index(items.clone());
+    let url = |p: &crate::project::Projection, cfg: &crate::config::SyncConfig, kind, key| {
+        get(p, cfg, kind, key)
+            .custom_fields
+            .get(CF_CONSOLE)
+            .cloned()
+    };
+    let base = "https://console-openshift-console.apps.ocp-lab.example.com";
+    let cfg = config(json!({}));
+    let p = project(&cfg, &idx);
+    let expect = [
+        (
+            Kind::VirtualMachine,
+            "team/db",
+            format!("{base}/k8s/ns/team/kubevirt.io~v1~VirtualMachine/db"),
+        ),
+        (
+            Kind::VirtualMachine,
+            "team/scratch",
+            format!("{base}/k8s/ns/team/kubevirt.io~v1~VirtualMachineInstance/scratch"),
+        ),
+        (Kind::Device, "w1", format!("{base}/k8s/cluster/nodes/w1")),
+        (
+            Kind::Tenant,
+            "team",
+            format!("{base}/k8s/cluster/projects/team"),
+        ),
+    ];
+    for (kind, key, want) in &expect {
+        assert_eq!(url(&p, &cfg, *kind, key), Some(json!(want)), "{kind} {key}");
+    }
+    let cluster = p
+        .records
+        .values()
+        .find(|r| r.kind == Kind::Cluster)
+        .unwrap();
+    assert_eq!(
+        cluster.custom_fields.get(CF_CONSOLE),
+        Some(&json!(format!("{base}/")))
+    );
+
+    // the spec's URL wins (a proxy in front of the console), a trailing slash is no slash
+    let cfg = config(json!({"consoleUrl": "https://console.corp.example.com/"}));
+    let p = project(&cfg, &idx);
+    assert_eq!(
+        url(&p, &cfg, Kind::Device, "w1"),
+        Some(json!(
+            "https://console.corp.example.com/k8s/cluster/nodes/w1"
+        ))
+    );
+    // links off, or no console known: the field is empty (which hides the custom link)
+    let cfg = config(json!({"sync": {"consoleLinks": false}}));
+    let p = project(&cfg, &idx);
+    assert_eq!(
+        url(&p, &cfg, Kind::VirtualMachine, "team/db"),
+        Some(Value::Null)
+    );
+    let cfg = config(json!({}));
+    let without: Vec<Value> = items.into_iter().filter(|o| o != &console).collect();
+    let p = project(&cfg, &index(without));
+    assert_eq!(url(&p, &cfg, Kind::Tenant, "team"), Some(Value::Null));
+}

@@ -229,6 +229,16 @@ impl Projector<'_> {
             rec.fields.insert("tenant", Value::Null.into());
         }
         self.mark_source(&mut rec, meta, &source);
+        // the console's page of a CRD object: /k8s/ns/<ns>/<group>~<version>~<Kind>/<name>
+        let console_kind = if self.index.vm(ns, name).is_some() {
+            "VirtualMachine"
+        } else {
+            "VirtualMachineInstance"
+        };
+        self.console_link(
+            &mut rec,
+            &format!("/k8s/ns/{ns}/kubevirt.io~v1~{console_kind}/{name}"),
+        );
         rec.custom_fields.insert(
             CF_STATE.into(),
             printable.map_or(Value::Null, Value::String),

@@ -170,8 +170,8 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// The built-in kinds, plus OpenShift's Routes and `config.openshift.io/v1` Network and
-    /// ClusterVersion when asked.
+    /// The built-in kinds, plus OpenShift's Routes and `config.openshift.io/v1` Network,
+    /// ClusterVersion and Console when asked.
     pub(crate) fn builtin(openshift: bool) -> Self {
         let rt = ResourceType::new;
         let mut types = vec![
@@ -243,6 +243,7 @@ impl Registry {
                 )
                 .with_status(),
             );
+            types.push(rt("config.openshift.io", "v1", "Console", "consoles", false).with_status());
         }
         let mut registry = Self::default();
         for t in types {
