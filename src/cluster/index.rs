@@ -219,11 +219,17 @@ impl ClusterIndex {
 
     /// The VirtualMachines of one namespace.
     pub fn vms_in(&self, ns: &str) -> impl Iterator<Item = &Arc<VmInfo>> {
-        let start = (ns.to_string(), String::new());
-        self.vms
-            .range(start..)
-            .take_while(move |((n, _), _)| n == ns)
-            .map(|(_, v)| v)
+        in_namespace(&self.vms, ns)
+    }
+
+    /// The VirtualMachines of a namespace whose volumes use a claim.
+    pub fn vms_using_claim<'a>(
+        &'a self,
+        ns: &'a str,
+        claim: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<VmInfo>> {
+        self.vms_in(ns)
+            .filter(move |v| v.spec.claims().any(|c| c == claim))
     }
 
     /// Reads `networks.config.openshift.io/cluster`.
@@ -324,11 +330,7 @@ impl ClusterIndex {
     }
     /// The pods of one namespace (a range scan, not a full scan).
     pub fn pods_in(&self, ns: &str) -> impl Iterator<Item = &Arc<PodInfo>> {
-        let start = (ns.to_string(), String::new());
-        self.pods
-            .range(start..)
-            .take_while(move |((n, _), _)| n == ns)
-            .map(|(_, p)| p)
+        in_namespace(&self.pods, ns)
     }
     /// The virt-launcher pod of a VMI.
     pub fn launcher_pod(&self, vmi_uid: &str) -> Option<&Arc<PodInfo>> {
@@ -396,11 +398,7 @@ impl ClusterIndex {
     }
     /// The Services of one namespace.
     pub fn services_in(&self, ns: &str) -> impl Iterator<Item = &Arc<ServiceInfo>> {
-        let start = (ns.to_string(), String::new());
-        self.services
-            .range(start..)
-            .take_while(move |((n, _), _)| n == ns)
-            .map(|(_, s)| s)
+        in_namespace(&self.services, ns)
     }
     /// A VirtualMachine.
     pub fn vm(&self, ns: &str, name: &str) -> Option<&Arc<VmInfo>> {
@@ -430,6 +428,11 @@ impl ClusterIndex {
             .iter()
             .filter(|(k, v)| v.vm_owner_uids.is_empty() && !self.vms.contains_key(*k))
             .map(|(_, v)| v)
+    }
+    /// The VMIs of a namespace that no VirtualMachine owns (a range scan).
+    pub fn standalone_vmis_in<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Arc<VmiInfo>> {
+        in_namespace(&self.vmis, ns)
+            .filter(move |v| v.vm_owner_uids.is_empty() && self.vm(ns, &v.meta.name).is_none())
     }
     /// The VMI `ns/name` if no VirtualMachine owns it.
     pub fn standalone_vmi(&self, ns: &str, name: &str) -> Option<&Arc<VmiInfo>> {
@@ -480,6 +483,14 @@ impl ClusterIndex {
     }
 }
 
+/// The objects of one namespace in a map kept by (namespace, name): a range scan, not a full
+/// scan.
+fn in_namespace<'m, T>(map: &'m BTreeMap<NsName, T>, ns: &str) -> impl Iterator<Item = &'m T> {
+    map.range((ns.to_string(), String::new())..)
+        .take_while(move |((n, _), _)| n == ns)
+        .map(|(_, o)| o)
+}
+
 /// Add, remove, get and list for one namespaced kind kept by (namespace, name).
 macro_rules! namespaced {
     ($($field:ident: $ty:ty, $what:literal, $one:ident, $all:ident, $in_ns:ident, $apply:ident, $delete:ident;)*) => {
@@ -502,11 +513,7 @@ macro_rules! namespaced {
             }
             #[doc = concat!("Every ", $what, " of one namespace.")]
             pub fn $in_ns(&self, ns: &str) -> impl Iterator<Item = &Arc<$ty>> {
-                let start = (ns.to_string(), String::new());
-                self.$field
-                    .range(start..)
-                    .take_while(move |((n, _), _)| n == ns)
-                    .map(|(_, o)| o)
+                in_namespace(&self.$field, ns)
             }
         )*}
     };

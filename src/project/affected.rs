@@ -189,8 +189,7 @@ impl ClusterIndex {
     pub fn claim_roots(&self, ns: &str, claim: &str) -> Vec<Root> {
         let mut roots = vec![Root::Volume(key(ns, claim))];
         roots.extend(
-            self.vms_in(ns)
-                .filter(|v| v.spec.claims().any(|c| c == claim))
+            self.vms_using_claim(ns, claim)
                 .map(|v| Root::VirtualMachine(v.meta.key())),
         );
         roots

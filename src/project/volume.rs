@@ -104,14 +104,13 @@ impl Projector<'_> {
     fn claim_users(&self, ns: &str, claim: &str) -> Vec<String> {
         let mut users: Vec<String> = self
             .index
-            .vms_in(ns)
-            .filter(|vm| vm.spec.claims().any(|c| c == claim))
+            .vms_using_claim(ns, claim)
             .map(|vm| format!("VirtualMachine {ns}/{}", vm.meta.name))
             .collect();
         users.extend(
             self.index
-                .standalone_vmis()
-                .filter(|v| &*v.meta.namespace == ns && v.spec.claims().any(|c| c == claim))
+                .standalone_vmis_in(ns)
+                .filter(|v| v.spec.claims().any(|c| c == claim))
                 .map(|v| format!("VirtualMachineInstance {ns}/{}", v.meta.name)),
         );
         users
