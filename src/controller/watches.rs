@@ -249,11 +249,7 @@ const OPTIONAL_APIS: [OptionalApi; 2] = [
         plural: Route::NAME,
         what: "OpenShift Routes",
         spawn: spawn_watch::<Route>,
-        clear: |idx| {
-            for (ns, name) in Route::keys(idx) {
-                idx.delete_route(&ns, &name);
-            }
-        },
+        clear: forget_all::<Route>,
     },
     OptionalApi {
         group: "cdi.kubevirt.io",
@@ -261,13 +257,16 @@ const OPTIONAL_APIS: [OptionalApi; 2] = [
         plural: DataVolume::NAME,
         what: "CDI DataVolumes",
         spawn: spawn_watch::<DataVolume>,
-        clear: |idx| {
-            for (ns, name) in DataVolume::keys(idx) {
-                idx.delete_datavolume(&ns, &name);
-            }
-        },
+        clear: forget_all::<DataVolume>,
     },
 ];
+
+/// Drops every object of a kind from the index (its API is gone).
+fn forget_all<K: Kind>(idx: &mut ClusterIndex) {
+    for (ns, name) in K::keys(idx) {
+        K::remove(idx, &ns, &name);
+    }
+}
 
 /// Whether `group/version` serves `plural`: `Ok(false)` when the group or version is not
 /// served at all, `Err` when discovery itself failed.
@@ -382,15 +381,9 @@ async fn discovery_loop(client: Client, cache: Arc<ClusterCache>, every: Duratio
                 }
                 {
                     let mut idx = cache.write();
-                    for (ns, name) in VirtualMachine::keys(&idx) {
-                        idx.delete_vm(&ns, &name);
-                    }
-                    for (ns, name) in VirtualMachineInstance::keys(&idx) {
-                        idx.delete_vmi(&ns, &name);
-                    }
-                    for (ns, name) in ControllerRevision::keys(&idx) {
-                        idx.delete_revision(&ns, &name);
-                    }
+                    forget_all::<VirtualMachine>(&mut idx);
+                    forget_all::<VirtualMachineInstance>(&mut idx);
+                    forget_all::<ControllerRevision>(&mut idx);
                 }
                 cache.announce(Dirty::All);
             } else {
@@ -439,12 +432,12 @@ async fn openshift_info(client: &Client) -> Option<ClusterInfo> {
     let consoles: Api<DynamicObject> = Api::all_with(client.clone(), &gvk("Console", "consoles"));
     let net = networks.get_opt("cluster").await.ok().flatten();
     let ver = versions.get_opt("version").await.ok().flatten();
-    // the console's URL, for the links from Nautobot back to the console (a cluster without
-    // the console capability has no such object)
-    let console = consoles.get_opt("cluster").await.ok().flatten();
     if net.is_none() && ver.is_none() {
         return None;
     }
+    // the console's URL, for the links from Nautobot back to the console (a cluster without
+    // the console capability has no such object); not asked where OpenShift is not
+    let console = consoles.get_opt("cluster").await.ok().flatten();
     let mut idx = ClusterIndex::new();
     if let Some(n) = net.and_then(|n| serde_json::to_value(n).ok()) {
         idx.apply_network_config(&n);
