@@ -6,7 +6,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::openshift::Route;
-use super::stored::{HasMeta, Meta};
+use super::stored::{HasMeta, Meta, non_empty};
 
 /// A Route.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,10 +35,6 @@ pub struct RouteInfo {
     pub admitted: bool,
 }
 
-fn boxed(s: Option<String>) -> Option<Box<str>> {
-    s.filter(|s| !s.is_empty()).map(String::into_boxed_str)
-}
-
 impl From<Route> for RouteInfo {
     fn from(r: Route) -> Self {
         let from_ingress = r.metadata.owner_references.iter().flatten().any(|o| {
@@ -62,7 +58,7 @@ impl From<Route> for RouteInfo {
         let admitted = !admitted_hosts.is_empty();
         let mut hosts = admitted_hosts;
         if hosts.is_empty() {
-            hosts.extend(boxed(r.spec.host.clone()));
+            hosts.extend(non_empty(r.spec.host.clone()));
         }
         hosts.sort();
         hosts.dedup();
@@ -82,12 +78,12 @@ impl From<Route> for RouteInfo {
         RouteInfo {
             meta: Meta::from(r.metadata),
             hosts: hosts.into_boxed_slice(),
-            path: boxed(spec.path),
+            path: non_empty(spec.path),
             backends,
             target_port: spec.port.and_then(|p| p.target_port),
-            termination: boxed(tls.termination),
-            insecure_policy: boxed(tls.insecure_edge_termination_policy),
-            wildcard_policy: boxed(spec.wildcard_policy),
+            termination: non_empty(tls.termination),
+            insecure_policy: non_empty(tls.insecure_edge_termination_policy),
+            wildcard_policy: non_empty(spec.wildcard_policy),
             from_ingress,
             admitted,
         }
@@ -143,13 +139,13 @@ impl From<Ingress> for IngressInfo {
         };
         let mut paths = Vec::new();
         for rule in spec.rules.into_iter().flatten() {
-            let host = boxed(rule.host);
+            let host = non_empty(rule.host);
             for p in rule.http.map(|h| h.paths).unwrap_or_default() {
                 let svc = p.backend.service;
                 paths.push(IngressPath {
                     host: host.clone(),
-                    path: boxed(p.path),
-                    path_type: boxed(Some(p.path_type)),
+                    path: non_empty(p.path),
+                    path_type: non_empty(Some(p.path_type)),
                     service: svc.as_ref().map(|s| s.name.clone().into_boxed_str()),
                     port: port(svc.and_then(|s| s.port)),
                 });
@@ -182,7 +178,7 @@ impl From<Ingress> for IngressInfo {
             .collect();
         IngressInfo {
             meta: Meta::from(i.metadata),
-            class: boxed(spec.ingress_class_name).or_else(|| boxed(class_annotation)),
+            class: non_empty(spec.ingress_class_name).or_else(|| non_empty(class_annotation)),
             paths: paths.into_boxed_slice(),
             tls_hosts: tls_hosts.into_boxed_slice(),
             addresses,

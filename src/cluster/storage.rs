@@ -6,7 +6,7 @@
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 use super::cdi::DataVolume;
-use super::stored::{HasMeta, Meta};
+use super::stored::{HasMeta, Meta, boxed_all, non_empty};
 
 /// A PersistentVolumeClaim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,22 +29,11 @@ pub struct ClaimInfo {
     pub phase: Option<Box<str>>,
 }
 
-fn boxed(s: Option<String>) -> Option<Box<str>> {
-    s.filter(|s| !s.is_empty()).map(String::into_boxed_str)
-}
-
-fn modes(v: Option<Vec<String>>) -> Box<[Box<str>]> {
-    v.unwrap_or_default()
-        .into_iter()
-        .map(String::into_boxed_str)
-        .collect()
-}
-
 impl From<PersistentVolumeClaim> for ClaimInfo {
     fn from(c: PersistentVolumeClaim) -> Self {
         let spec = c.spec.unwrap_or_default();
         let status = c.status.unwrap_or_default();
-        let bound_modes = modes(status.access_modes);
+        let bound_modes = boxed_all(status.access_modes.unwrap_or_default());
         ClaimInfo {
             meta: Meta::from_meta(c.metadata, |_| true),
             requested: spec
@@ -54,15 +43,15 @@ impl From<PersistentVolumeClaim> for ClaimInfo {
             capacity: status
                 .capacity
                 .and_then(|c| c.get("storage").map(|q| q.0.clone().into_boxed_str())),
-            storage_class: boxed(spec.storage_class_name),
+            storage_class: non_empty(spec.storage_class_name),
             access_modes: if bound_modes.is_empty() {
-                modes(spec.access_modes)
+                boxed_all(spec.access_modes.unwrap_or_default())
             } else {
                 bound_modes
             },
-            volume_mode: boxed(spec.volume_mode),
-            volume_name: boxed(spec.volume_name),
-            phase: boxed(status.phase),
+            volume_mode: non_empty(spec.volume_mode),
+            volume_name: non_empty(spec.volume_name),
+            phase: non_empty(status.phase),
         }
     }
 }
@@ -126,9 +115,9 @@ impl From<DataVolume> for DataVolumeInfo {
             requested: claim
                 .resources
                 .and_then(|r| r.requests.get("storage").map(Box::from)),
-            storage_class: boxed(claim.storage_class_name),
-            access_modes: modes(Some(claim.access_modes)),
-            phase: boxed(d.status.and_then(|s| s.phase)),
+            storage_class: non_empty(claim.storage_class_name),
+            access_modes: boxed_all(claim.access_modes),
+            phase: non_empty(d.status.and_then(|s| s.phase)),
         }
     }
 }

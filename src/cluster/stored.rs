@@ -336,8 +336,14 @@ pub struct ServiceInfo {
     pub ports: Box<[ServicePortInfo]>,
 }
 
-fn boxed(v: Vec<String>) -> Box<[Box<str>]> {
+/// Strings in their compact stored form.
+pub(super) fn boxed_all(v: Vec<String>) -> Box<[Box<str>]> {
     v.into_iter().map(String::into_boxed_str).collect()
+}
+
+/// An optional string in its compact stored form; empty counts as absent.
+pub(super) fn non_empty(s: Option<String>) -> Option<Box<str>> {
+    s.filter(|s| !s.is_empty()).map(String::into_boxed_str)
 }
 
 impl From<Service> for ServiceInfo {
@@ -362,10 +368,10 @@ impl From<Service> for ServiceInfo {
         ServiceInfo {
             meta: s.metadata.into(),
             type_: spec.type_.map(String::into_boxed_str),
-            cluster_ips: boxed(cluster_ips),
-            external_ips: boxed(spec.external_ips.unwrap_or_default()),
+            cluster_ips: boxed_all(cluster_ips),
+            external_ips: boxed_all(spec.external_ips.unwrap_or_default()),
             external_name: spec.external_name.map(String::into_boxed_str),
-            load_balancer: boxed(load_balancer),
+            load_balancer: boxed_all(load_balancer),
             selector: spec.selector.unwrap_or_default().into(),
             ports: spec
                 .ports
