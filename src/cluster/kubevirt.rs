@@ -408,6 +408,21 @@ pub struct Volume {
     pub persistent_volume_claim: Option<ClaimRef>,
 }
 
+impl Volume {
+    /// The claim the volume uses: a `dataVolume` volume's claim has the DataVolume's name, a
+    /// `persistentVolumeClaim` volume names it; other volumes use none.
+    pub fn claim(&self) -> Option<&str> {
+        self.data_volume
+            .as_ref()
+            .map(|d| d.name.as_str())
+            .or_else(|| {
+                self.persistent_volume_claim
+                    .as_ref()
+                    .map(|c| c.claim_name.as_str())
+            })
+    }
+}
+
 /// A PVC reference.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
@@ -690,15 +705,9 @@ impl From<&InstancetypeSpec> for InstancetypeSize {
 }
 
 impl VirtualMachineInstanceSpec {
-    /// The claims its volumes use (a `dataVolume` volume's claim has the DataVolume's name).
+    /// The claims its volumes use.
     pub fn claims(&self) -> impl Iterator<Item = &str> {
-        self.volumes.iter().filter_map(|v| {
-            v.data_volume.as_ref().map(|d| d.name.as_str()).or_else(|| {
-                v.persistent_volume_claim
-                    .as_ref()
-                    .map(|c| c.claim_name.as_str())
-            })
-        })
+        self.volumes.iter().filter_map(Volume::claim)
     }
 }
 

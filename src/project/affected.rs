@@ -153,10 +153,10 @@ impl ClusterIndex {
         roots.extend(self.pods_in(ns).map(|p| Root::Pod(key(ns, &p.name))));
         roots.extend(self.routes_in(ns).map(|r| Root::Route(r.meta.key())));
         roots.extend(self.ingresses_in(ns).map(|i| Root::Ingress(i.meta.key())));
-        let mut claims: std::collections::BTreeSet<NsName> =
-            self.claims_in(ns).map(|c| c.meta.key()).collect();
-        claims.extend(self.datavolumes_in(ns).map(|d| d.meta.key()));
-        roots.extend(claims.into_iter().map(Root::Volume));
+        roots.extend(super::volume_roots(
+            self.claims_in(ns),
+            self.datavolumes_in(ns),
+        ));
         roots
     }
 

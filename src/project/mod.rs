@@ -249,9 +249,7 @@ impl<'a> Projector<'a> {
             roots.extend(self.index.ingresses().map(|i| Root::Ingress(i.meta.key())));
         }
         if s.volumes {
-            let mut keys: BTreeSet<NsName> = self.index.claims().map(|c| c.meta.key()).collect();
-            keys.extend(self.index.datavolumes().map(|d| d.meta.key()));
-            roots.extend(keys.into_iter().map(Root::Volume));
+            roots.extend(volume_roots(self.index.claims(), self.index.datavolumes()));
         }
         if s.pod_ips {
             roots.extend(self.index.pods().map(|p| Root::Pod(p.key())));
@@ -393,6 +391,17 @@ impl<'a> Projector<'a> {
             r.custom_fields.insert(cf.clone(), v);
         }
     }
+}
+
+/// One root per claim, with the DataVolumes whose claim does not exist yet (a claim and the
+/// DataVolume filling it share their name and their root).
+fn volume_roots<'a>(
+    claims: impl Iterator<Item = &'a std::sync::Arc<crate::cluster::ClaimInfo>>,
+    datavolumes: impl Iterator<Item = &'a std::sync::Arc<crate::cluster::DataVolumeInfo>>,
+) -> impl Iterator<Item = Root> {
+    let mut keys: BTreeSet<NsName> = claims.map(|c| c.meta.key()).collect();
+    keys.extend(datavolumes.map(|d| d.meta.key()));
+    keys.into_iter().map(Root::Volume)
 }
 
 /// `Kind ns/name` or `Kind name`.

@@ -108,12 +108,11 @@ impl Projector<'_> {
             "wildcardPolicy": r.wildcard_policy.as_deref().unwrap_or("None"),
             "admitted": r.admitted,
         });
-        let mut rec = self
-            .cloud_service("Route", ns, name, ROUTE_TYPE, &source)
-            .with("extra_config", extra)
-            .with("description", describe("Route", ns, name, &urls));
-        self.mark_source(&mut rec, &r.meta, &source);
-        out.records.push(rec);
+        out.records.push(
+            self.cloud_service("Route", &r.meta, ROUTE_TYPE, &source)
+                .with("extra_config", extra)
+                .with("description", describe("Route", ns, name, &urls)),
+        );
     }
 
     pub(super) fn project_ingress(&self, ns: &str, name: &str, out: &mut RootProjection) {
@@ -155,12 +154,11 @@ impl Projector<'_> {
             "tlsHosts": i.tls_hosts,
             "addresses": i.addresses,
         });
-        let mut rec = self
-            .cloud_service("Ingress", ns, name, INGRESS_TYPE, &source)
-            .with("extra_config", extra)
-            .with("description", describe("Ingress", ns, name, &urls));
-        self.mark_source(&mut rec, &i.meta, &source);
-        out.records.push(rec);
+        out.records.push(
+            self.cloud_service("Ingress", &i.meta, INGRESS_TYPE, &source)
+                .with("extra_config", extra)
+                .with("description", describe("Ingress", ns, name, &urls)),
+        );
     }
 
     /// The hosts of the Routes and Ingresses (synced, in scope) that send traffic to a Service.

@@ -122,14 +122,16 @@ fn attachment<'a>(
 impl Projector<'_> {
     pub(super) fn project_vm(&self, ns: &str, name: &str, out: &mut RootProjection) {
         let standalone;
-        let vm: &VmInfo = match (self.index.vm(ns, name), self.index.standalone_vmi(ns, name)) {
-            (Some(vm), _) => vm,
-            (None, Some(vmi)) => {
-                standalone = vm_of_standalone(vmi);
-                &standalone
-            }
-            (None, None) => return,
-        };
+        // the kind, for the console's page of the object
+        let (vm, console_kind): (&VmInfo, &str) =
+            match (self.index.vm(ns, name), self.index.standalone_vmi(ns, name)) {
+                (Some(vm), _) => (vm, "VirtualMachine"),
+                (None, Some(vmi)) => {
+                    standalone = vm_of_standalone(vmi);
+                    (&standalone, "VirtualMachineInstance")
+                }
+                (None, None) => return,
+            };
         if !self.namespace_in_scope(ns) {
             return;
         }
@@ -230,11 +232,6 @@ impl Projector<'_> {
         }
         self.mark_source(&mut rec, meta, &source);
         // the console's page of a CRD object: /k8s/ns/<ns>/<group>~<version>~<Kind>/<name>
-        let console_kind = if self.index.vm(ns, name).is_some() {
-            "VirtualMachine"
-        } else {
-            "VirtualMachineInstance"
-        };
         self.console_link(
             &mut rec,
             &format!("/k8s/ns/{ns}/kubevirt.io~v1~{console_kind}/{name}"),
@@ -639,6 +636,10 @@ fn vm_disk_gib(
     vmi: Option<&VmiInfo>,
 ) -> Option<i64> {
     let volumes = template.map(|t| t.volumes.as_slice()).unwrap_or_default();
+    let gib = |q: Option<&str>| {
+        q.and_then(|q| Quantity::parse(q).ok())
+            .and_then(|q| q.div_ceil(GIB))
+    };
     let declared = |claim: &str| {
         let dv = vm
             .spec
@@ -646,41 +647,31 @@ fn vm_disk_gib(
             .iter()
             .find(|dv| dv.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some(claim))?;
         let spec = dv.spec.as_ref()?;
-        spec.storage
+        gib(spec
+            .storage
             .as_ref()
             .or(spec.pvc.as_ref())
             .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.get("storage"))
-            .and_then(|q| Quantity::parse(q).ok())
-            .and_then(|q| q.div_ceil(GIB))
+            .and_then(|r| r.requests.get("storage")))
     };
     let running = running(vmi);
     let reported = |volume: &str| {
-        running?
+        let q = running?
             .volume_status
             .iter()
             .find(|v| v.name == volume)?
             .persistent_volume_claim_info
             .as_ref()?
             .capacity
-            .get("storage")
-            .and_then(|q| Quantity::parse(q).ok())
-            .and_then(|q| q.div_ceil(GIB))
+            .get("storage");
+        gib(q)
     };
     let mut total: Option<i64> = None;
     for v in volumes {
-        let Some(claim) = v.data_volume.as_ref().map(|d| d.name.as_str()).or_else(|| {
-            v.persistent_volume_claim
-                .as_ref()
-                .map(|c| c.claim_name.as_str())
-        }) else {
+        let Some(claim) = v.claim() else {
             continue;
         };
         let ns = &vm.meta.namespace;
-        let gib = |q: Option<&str>| {
-            q.and_then(|q| Quantity::parse(q).ok())
-                .and_then(|q| q.div_ceil(GIB))
-        };
         let from_claim = || {
             let c = index.claim(ns, claim);
             gib(c.and_then(|c| c.capacity.as_deref()))

@@ -89,15 +89,14 @@ impl Projector<'_> {
         if !used_by.is_empty() {
             description.push_str(&format!(", used by {}", used_by.join(", ")));
         }
-        let mut r = self
-            .cloud_service("PersistentVolumeClaim", ns, name, CLAIM_TYPE, &source)
-            .with("extra_config", extra)
-            .with(
-                "description",
-                names::truncate(&description, names::DESCRIPTION_MAX),
-            );
-        self.mark_source(&mut r, meta, &source);
-        out.records.push(r);
+        out.records.push(
+            self.cloud_service("PersistentVolumeClaim", meta, CLAIM_TYPE, &source)
+                .with("extra_config", extra)
+                .with(
+                    "description",
+                    names::truncate(&description, names::DESCRIPTION_MAX),
+                ),
+        );
     }
 
     /// The VMs (and standalone VMIs) whose volumes use a claim, as `VirtualMachine ns/name`.

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use crate::cluster::{PodOwner, WorkloadKind};
+use crate::cluster::{Meta, PodOwner, WorkloadKind};
 use crate::cluster::{ServiceInfo, ServicePortInfo};
 use crate::model::names;
 use crate::model::record_id;
@@ -32,20 +32,21 @@ pub const DAEMONSET_TYPE: &str = "Kubernetes DaemonSet";
 pub const SERVICE_TYPE: &str = "Kubernetes Service";
 
 impl Projector<'_> {
+    /// The CloudService of a cluster object, marked with its source (`meta`).
     pub(super) fn cloud_service(
         &self,
         kind: &str,
-        ns: &str,
-        name: &str,
+        meta: &Meta,
         resource_type: &str,
         source: &str,
     ) -> Record {
+        let (ns, name) = (&*meta.namespace, &*meta.name);
         let full = format!(
             "{}/{ns}/{}/{name}",
             self.cfg.cluster_name,
             kind.to_ascii_lowercase()
         );
-        Record::new(
+        let mut r = Record::new(
             record_id(
                 &self.cfg.cluster_name,
                 Kind::CloudService,
@@ -64,7 +65,9 @@ impl Projector<'_> {
         .with(
             "description",
             names::truncate(&format!("{kind} {ns}/{name}"), names::DESCRIPTION_MAX),
-        )
+        );
+        self.mark_source(&mut r, meta, source);
+        r
     }
 
     /// A Deployment, StatefulSet or DaemonSet: a CloudService of its resource type.
@@ -106,11 +109,10 @@ impl Projector<'_> {
             "images": images,
             "nodes": nodes,
         });
-        let mut r = self
-            .cloud_service(k, ns, name, resource_type, &source)
-            .with("extra_config", extra);
-        self.mark_source(&mut r, &d.meta, &source);
-        out.records.push(r);
+        out.records.push(
+            self.cloud_service(k, &d.meta, resource_type, &source)
+                .with("extra_config", extra),
+        );
     }
 
     pub(super) fn project_service(&self, ns: &str, name: &str, out: &mut RootProjection) {
@@ -164,11 +166,10 @@ impl Projector<'_> {
         if !hosts.is_empty() {
             extra["externalHosts"] = json!(hosts);
         }
-        let mut r = self
-            .cloud_service("Service", ns, name, SERVICE_TYPE, &source)
-            .with("extra_config", extra);
-        self.mark_source(&mut r, &svc.meta, &source);
-        out.records.push(r);
+        out.records.push(
+            self.cloud_service("Service", &svc.meta, SERVICE_TYPE, &source)
+                .with("extra_config", extra),
+        );
 
         // IP addresses
         let dns = names::dns_name(&format!("{name}.{ns}.svc.{}", self.cfg.cluster_domain));
