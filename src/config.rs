@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::api::{DeletionPolicy, NautobotSyncSpec, OnDeletePolicy, SyncSelection};
+use crate::api::{
+    DeletionPolicy, IsolatedNetworks, NautobotSyncSpec, OnDeletePolicy, SyncSelection,
+};
 
 /// A spec the operator can act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +37,13 @@ pub struct SyncConfig {
     pub location: Option<String>,
     /// Tenant group of namespace tenants.
     pub tenant_group: Option<String>,
-    /// IPAM namespace of all addresses and prefixes.
+    /// IPAM namespace of the cluster's addresses and prefixes.
     pub ipam_namespace: String,
+    /// Whether isolated networks get IPAM namespaces of their own.
+    pub isolated_networks: IsolatedNetworks,
+    /// IPAM namespaces named per isolated network (key: `nad-namespace/nad-name`, or a
+    /// namespace for its primary user-defined network).
+    pub network_ipam_namespaces: std::collections::BTreeMap<String, String>,
     /// Manufacturer of node device types.
     pub manufacturer: String,
     /// Device type of nodes without an instance-type label.
@@ -208,6 +215,23 @@ impl SyncConfig {
                 ));
             }
         }
+        for (key, ns) in &spec.placement.network_ipam_namespaces {
+            let field = format!("placement.networkIpamNamespaces[{key:?}]");
+            let parts: Vec<&str> = key.trim().split('/').collect();
+            if parts.len() > 2 || parts.iter().any(|p| !is_object_name(p)) {
+                return Err(invalid(
+                    field,
+                    "the key must be a NetworkAttachmentDefinition as namespace/name, or a namespace (its primary user-defined network)",
+                ));
+            }
+            let n = ns.trim().chars().count();
+            if n == 0 || n > 255 {
+                return Err(invalid(
+                    field,
+                    "must name an IPAM namespace (1 to 255 characters)",
+                ));
+            }
+        }
         let namespaces = NamespaceMatcher::new(
             &spec.namespace_filter.include,
             &spec.namespace_filter.exclude,
@@ -230,6 +254,12 @@ impl SyncConfig {
                 .ipam_namespace
                 .clone()
                 .unwrap_or_else(|| cluster_name.to_string()),
+            isolated_networks: p.isolated_networks,
+            network_ipam_namespaces: p
+                .network_ipam_namespaces
+                .iter()
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect(),
             manufacturer: p.manufacturer.clone(),
             default_device_type: p.default_device_type.clone(),
             cloud_provider: p.cloud_provider.clone(),
@@ -287,6 +317,17 @@ fn validate_url(url: &str) -> Result<(), InvalidSpec> {
 
 /// Validates a Kubernetes label key: optional DNS-subdomain prefix and a name of at most 63
 /// characters.
+/// A Kubernetes object or namespace name (DNS-1123 subdomain: lowercase letters, digits, `-`
+/// and `.`, at most 253 characters, starting and ending with a letter or digit).
+fn is_object_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+}
+
 fn validate_label_key(key: &str) -> Result<(), String> {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
@@ -412,6 +453,35 @@ spec:
         let e = SyncConfig::from_spec(&s).unwrap_err();
         assert_eq!(e.field, "namespaceFilter.include[0]");
         assert!(e.message.contains("team-(a"), "{e}");
+    }
+
+    #[test]
+    fn network_ipam_namespaces_take_networks_or_namespaces() {
+        let mut s = spec_from_yaml(MINIMAL);
+        assert_eq!(
+            SyncConfig::from_spec(&s).unwrap().isolated_networks,
+            IsolatedNetworks::Separate
+        );
+        s.placement.network_ipam_namespaces = [
+            ("vms/vlan10".to_string(), " Global ".to_string()),
+            ("tenant-a".to_string(), "Tenant A".to_string()),
+        ]
+        .into();
+        let c = SyncConfig::from_spec(&s).unwrap();
+        assert_eq!(c.network_ipam_namespaces["vms/vlan10"], "Global");
+        for (key, value) in [
+            ("a/b/c", "Global"),
+            ("Vms/vlan10", "Global"),
+            ("vms/", "Global"),
+            ("vms/vlan10", " "),
+        ] {
+            s.placement.network_ipam_namespaces = [(key.to_string(), value.to_string())].into();
+            let e = SyncConfig::from_spec(&s).unwrap_err();
+            assert!(
+                e.field.starts_with("placement.networkIpamNamespaces["),
+                "{key}: {e}"
+            );
+        }
     }
 
     #[test]

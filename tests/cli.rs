@@ -46,8 +46,11 @@ fn plan_prints_the_sample_as_a_table_and_as_json() {
     );
     let table = String::from_utf8(out.stdout).unwrap();
     for needle in [
-        "VirtualMachine (5)",
+        "VirtualMachine (6)",
         "shop-prod/fedora-db-01",
+        // the isolated networks' IPAM namespaces
+        "ocp-lab/shop-prod/vlan100",
+        "ocp-lab/tenant-blue",
         "ocp-lab/shop-prod",
         "Kubernetes Deployment",
     ] {

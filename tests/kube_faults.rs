@@ -145,7 +145,7 @@ async fn kubevirt_removed_holds_every_removal_and_its_return_duplicates_nothing(
         return;
     };
     let vms_before = vms(&before);
-    assert_eq!(vms_before.len(), 5);
+    assert_eq!(vms_before.len(), 6);
 
     // KubeVirt is uninstalled, as the API server does it: the VirtualMachine CRD (which carries
     // the API server's cleanup finalizer) gets a deletionTimestamp, then every VM and VMI is

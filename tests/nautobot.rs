@@ -440,3 +440,140 @@ async fn two_clusters_in_one_nautobot_do_not_disturb_each_other() {
     assert!(sync(&nb.api, &b, &pb).await.plan.is_empty());
     assert_eq!(nb.api.stats().since(&before).writes(), 0);
 }
+
+/// Isolated networks in a real Nautobot: the VLAN and the primary user-defined network of the
+/// sample land in IPAM namespaces of their own (created by bootstrap, with their fallback
+/// prefixes); a network mapped to `Global` puts its address beside a person's prefix there,
+/// adds no prefix and leaves the person's untouched; a mapped namespace that does not exist
+/// is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_networks_land_in_their_own_ipam_namespaces() {
+    let Some(nb) = clean().await else { return };
+    // an address's namespace is its parent prefix's (Nautobot writes `namespace`, reads `parent`)
+    let namespace_of = async |ip: &Value| -> String {
+        let parent: uuid::Uuid = ip["parent"]["id"].as_str().unwrap().parse().unwrap();
+        let prefix = nb.api.get("ipam/prefixes/", parent).await.unwrap().unwrap();
+        prefix["namespace"]["id"].as_str().unwrap().to_string()
+    };
+    let namespace_id = async |name: &str| -> String {
+        let found = nb
+            .api
+            .list("ipam/namespaces/", &[("name", name.into())])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "IPAM namespace {name:?}: {found:?}");
+        found[0]["id"].as_str().unwrap().to_string()
+    };
+    let ips = async |address: &str| -> Vec<Value> {
+        nb.api
+            .list("ipam/ip-addresses/", &[("address", address.into())])
+            .await
+            .unwrap()
+    };
+
+    let cfg = config(json!({}));
+    let out = sync(&nb.api, &cfg, &project(&cfg, &sample_snapshot())).await;
+    assert!(out.report.unwrap().failures.is_empty());
+    // the same address is a load balancer's in the cluster's namespace and the UDN VM's in
+    // its network's: two objects
+    let mut same = BTreeSet::new();
+    for ip in ips("192.0.2.10").await {
+        same.insert(namespace_of(&ip).await);
+    }
+    assert_eq!(
+        same,
+        BTreeSet::from([
+            namespace_id("ocp-lab").await,
+            namespace_id("ocp-lab/tenant-blue").await
+        ])
+    );
+    let vlan = ips("2001:db8:100::23").await;
+    assert_eq!(vlan.len(), 1);
+    let vlan_ns = namespace_id("ocp-lab/shop-prod/vlan100").await;
+    assert_eq!(namespace_of(&vlan[0]).await, vlan_ns);
+    let prefixes = nb
+        .api
+        .list("ipam/prefixes/", &[("namespace", vlan_ns.clone())])
+        .await
+        .unwrap();
+    let names: Vec<&str> = prefixes
+        .iter()
+        .filter_map(|p| p["prefix"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["192.168.100.0/24", "2001:db8:100::/64"],
+        "the VLAN's fallback prefixes"
+    );
+
+    // the network team documents the VLAN in Global; the operator is told to use it
+    let global = namespace_id("Global").await;
+    let theirs = nb
+        .api
+        .create(
+            "ipam/prefixes/",
+            ["192.168.100.0/22", "2001:db8:100::/56"]
+                .iter()
+                .map(|p| json!({"prefix": p, "namespace": global, "status": {"name": "Active"},
+                                "type": "network", "description": "VLAN 100, kept by the network team"}))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let mapped =
+        config(json!({"placement": {"networkIpamNamespaces": {"shop-prod/vlan100": "Global"}}}));
+    let p = project(&mapped, &sample_snapshot());
+    let out = sync_at(&nb.api, &mapped, &p, jiff::Timestamp::now(), true).await;
+    let report = out.report.unwrap();
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    // moved: the new address in Global, the old one marked missing (deletion policy
+    // MarkOffline) until its grace period ends
+    let vlan = ips("2001:db8:100::23").await;
+    assert_eq!(vlan.len(), 2, "{vlan:?}");
+    for ip in &vlan {
+        let missing = !ip["custom_fields"][CF_MISSING_SINCE].is_null();
+        let ns = namespace_of(ip).await;
+        assert_eq!(ns == global, !missing, "{ip}");
+        assert!(ns == global || ns == vlan_ns, "{ip}");
+    }
+    let in_global: Vec<Value> = nb
+        .api
+        .list("ipam/prefixes/", &[("namespace", global.clone())])
+        .await
+        .unwrap();
+    let ids = |v: &[Value]| -> BTreeSet<String> {
+        v.iter()
+            .map(|p| format!("{} {}", p["id"], p["description"]))
+            .collect()
+    };
+    assert_eq!(
+        ids(&in_global),
+        ids(&theirs),
+        "no prefix of ours in Global, theirs untouched"
+    );
+    assert!(sync(&nb.api, &mapped, &p).await.plan.is_empty(), "in sync");
+
+    // a mapped namespace that does not exist: refused, nothing written
+    let missing = config(
+        json!({"placement": {"networkIpamNamespaces": {"shop-prod/vlan100": "No Such Namespace"}}}),
+    );
+    let p = project(&missing, &sample_snapshot());
+    let before = nb.api.stats();
+    let policy = nbsync::plan::Policy::new(&missing, jiff::Timestamp::now(), false);
+    let err = nautobot::full_sync(
+        &nb.api,
+        &missing,
+        &p,
+        &policy,
+        false,
+        ApplyOptions::default(),
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        err.to_string().contains("No Such Namespace")
+            && err.to_string().contains("networkIpamNamespaces"),
+        "{err}"
+    );
+    assert_eq!(nb.api.stats().since(&before).writes(), 0);
+}

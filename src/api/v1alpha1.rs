@@ -9,6 +9,8 @@
 // attributes.
 #![allow(clippy::duplicated_attributes)]
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -274,6 +276,25 @@ pub struct Placement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 100))]
     pub ipam_namespace: Option<String>,
+    /// Where addresses on isolated networks go: Multus secondary networks (each
+    /// NetworkAttachmentDefinition) and a namespace's primary user-defined network (OVN-Kubernetes,
+    /// namespaces labelled `k8s.ovn.org/primary-user-defined-network`). `Separate` (the default)
+    /// gives each its own IPAM namespace, `<ipamNamespace>/<nad-namespace>/<nad-name>` or
+    /// `<ipamNamespace>/<namespace>`, since isolated networks routinely reuse the same private
+    /// ranges; `Shared` puts them in the cluster's IPAM namespace with everything else.
+    #[serde(default)]
+    pub isolated_networks: IsolatedNetworks,
+    /// IPAM namespace per isolated network, overriding `isolatedNetworks`: the key is a
+    /// NetworkAttachmentDefinition (`namespace/name`) or a namespace (its primary user-defined
+    /// network), the value an existing Nautobot IPAM namespace whose prefixes cover the
+    /// network (for example a localnet network on a VLAN the network team keeps in `Global`).
+    /// The operator adds addresses there, never prefixes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 500,
+        "additionalProperties" = {"type": "string", "minLength": 1, "maxLength": 255}
+    ))]
+    pub network_ipam_namespaces: BTreeMap<String, String>,
     /// Manufacturer of the node device types.
     #[serde(default = "default_manufacturer")]
     #[schemars(length(min = 1, max = 100))]
@@ -296,6 +317,8 @@ impl Default for Placement {
             location: None,
             tenant_group: None,
             ipam_namespace: None,
+            isolated_networks: IsolatedNetworks::default(),
+            network_ipam_namespaces: BTreeMap::new(),
             manufacturer: default_manufacturer(),
             default_device_type: default_device_type(),
             cloud_provider: default_cloud_provider(),
@@ -451,6 +474,16 @@ impl Default for DeletionSpec {
             guard_min_objects: default_guard_floor(),
         }
     }
+}
+
+/// Where addresses on isolated networks go (see `Placement::isolated_networks`).
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IsolatedNetworks {
+    /// Each isolated network in its own IPAM namespace.
+    #[default]
+    Separate,
+    /// Every address in the cluster's IPAM namespace.
+    Shared,
 }
 
 /// Deletion policy for objects gone from the cluster.

@@ -38,7 +38,7 @@ fn columns(kind: Kind) -> &'static [&'static str] {
             "primary_ip6",
         ],
         Kind::VmInterface => &["virtual_machine", "mac_address", "description"],
-        Kind::IpAddress => &["dns_name", "description"],
+        Kind::IpAddress => &["namespace", "dns_name", "description"],
         Kind::IpAddressToInterface => &["ip_address"],
         Kind::CloudService => &["cloud_resource_type", "description"],
         Kind::IpamService => &["virtual_machine", "protocol", "ports"],

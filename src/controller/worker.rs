@@ -916,7 +916,7 @@ mod tests {
         let r = rig
             .until("synced", |r| r.phase == Phase::Synced && r.passes >= 1)
             .await;
-        assert!(r.in_sync.get(&Kind::VirtualMachine) == Some(&5), "{r:#?}");
+        assert!(r.in_sync.get(&Kind::VirtualMachine) == Some(&6), "{r:#?}");
         rig.nautobot.take_log();
         // a Service goes: an incremental pass writes and reads nothing
         let passes = r.passes;

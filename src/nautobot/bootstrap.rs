@@ -5,8 +5,9 @@
 //! namespace, cloud resource types) plus the ownership custom fields and tags. What is missing
 //! is created and described as managed by the operator; what exists is used as it is and never
 //! modified, except content types added to prerequisites the operator itself created. The
-//! Location must exist: a missing one is an [`BootstrapError::Missing`], reported as
-//! `InvalidSpec`, never a crash. One list request per collection; idempotent.
+//! Location, and an IPAM namespace a person named for a network, must exist: a missing one is
+//! a [`BootstrapError::Missing`], reported as `InvalidSpec`, never a crash. One list request
+//! per collection; idempotent.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -463,6 +464,14 @@ pub async fn bootstrap<A: NautobotApi, R: Borrow<Record>>(
                 None if kind == PrereqKind::Location => {
                     return Err(BootstrapError::Missing(format!(
                         "location {name:?} (spec.placement.location) does not exist in Nautobot; create it, with a location type that allows devices"
+                    )));
+                }
+                None if kind == PrereqKind::IpamNamespace
+                    && *name != cfg.ipam_namespace
+                    && cfg.network_ipam_namespaces.values().any(|n| n == name) =>
+                {
+                    return Err(BootstrapError::Missing(format!(
+                        "IPAM namespace {name:?} (spec.placement.networkIpamNamespaces) does not exist in Nautobot; create it with the prefixes of its networks, or remove it from the spec to let the operator keep those addresses in a namespace of its own"
                     )));
                 }
                 None => {

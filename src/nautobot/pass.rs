@@ -277,7 +277,7 @@ mod tests {
         let report = first.report.expect("written");
         assert!(report.failures.is_empty(), "{:#?}", report.failures);
         assert!(report.aborted.is_none());
-        assert_eq!(api.objects("virtualization/virtual-machines/").len(), 5);
+        assert_eq!(api.objects("virtualization/virtual-machines/").len(), 6);
         assert!(writes(&api) > 0);
         // the copy the pass kept diffs clean, and so does a fresh read of Nautobot
         assert!(!synced.stale);
@@ -461,7 +461,7 @@ mod tests {
             api.take_log().iter().all(|r| r.method == "GET"),
             "only reads"
         );
-        assert_eq!(api.objects("virtualization/virtual-machines/").len(), 5);
+        assert_eq!(api.objects("virtualization/virtual-machines/").len(), 6);
     }
 
     #[tokio::test]

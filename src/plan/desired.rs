@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
 
-use crate::model::Record;
+use crate::model::{Kind, Record};
 use crate::project::{Projection, Root, RootProjection, Warning};
 
 #[derive(Debug, Default, Clone)]
@@ -164,12 +164,21 @@ impl DesiredState {
         (records, unknown)
     }
 
-    /// The warnings of every root, sorted, without duplicates.
+    /// The warnings of every root, and of every address two hosts share, sorted, without
+    /// duplicates.
     pub fn warnings(&self) -> Vec<Warning> {
+        let shared = self.records.values().filter_map(|p| match p {
+            Producers::Many(m) => {
+                let ip = m.values().next().filter(|r| r.kind == Kind::IpAddress)?;
+                crate::project::shared_address(ip, m.values().map(|r| r.source.as_str()))
+            }
+            Producers::One(..) => None,
+        });
         let mut w: Vec<Warning> = self
             .roots
             .values()
             .flat_map(|e| e.warnings.iter().cloned())
+            .chain(shared)
             .collect();
         w.sort();
         w.dedup();
@@ -210,6 +219,40 @@ mod tests {
     use crate::project::Projector;
     use crate::project::testing::{config, sample};
     use serde_json::json;
+
+    #[test]
+    fn addresses_two_hosts_share_are_warned_about_root_by_root_too() {
+        let cfg = config(json!({"placement": {"isolatedNetworks": "Shared"}}));
+        let idx = crate::project::testing::index(crate::project::testing::isolated_networks());
+        let projector = Projector::new(&cfg, &idx);
+        let mut state = DesiredState::new();
+        for root in projector.roots() {
+            state.update_root(root.clone(), projector.project_root(&root));
+        }
+        let full = projector.project_all();
+        assert_eq!(state.warnings(), full.warnings);
+        assert_eq!(
+            state
+                .warnings()
+                .iter()
+                .filter(|w| w.message.contains("also reported"))
+                .count(),
+            2
+        );
+        // one VM gone: nobody shares the address any more
+        state.update_root(
+            Root::VirtualMachine(("green".into(), "web".into())),
+            Default::default(),
+        );
+        assert_eq!(
+            state
+                .warnings()
+                .iter()
+                .filter(|w| w.message.contains("also reported"))
+                .count(),
+            1
+        );
+    }
 
     #[test]
     fn built_root_by_root_it_equals_the_full_projection() {

@@ -78,7 +78,8 @@ impl Projector<'_> {
         for (cidr, what) in pod_nets.chain(svc_nets) {
             match super::Cidr::parse(cidr) {
                 Some(c) => {
-                    let mut p = self.prefix_record(c, "container", &source);
+                    let mut p =
+                        self.prefix_record(&super::ip::Space::Cluster, c, "container", &source);
                     p.fields.insert(
                         "description",
                         names::truncate(

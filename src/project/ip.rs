@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use crate::api::IsolatedNetworks;
 use crate::model::record_id;
 use crate::model::{CF_CLUSTER, Kind, OWNERSHIP_TAG, Record, Ref};
 
@@ -106,62 +107,130 @@ pub fn host_address(ip: IpAddr) -> String {
     }
 }
 
+/// The label OVN-Kubernetes requires on a namespace whose pods and VMs get their primary
+/// network from a user-defined network (ovn-org/ovn-kubernetes
+/// `go-controller/pkg/types/const.go`, `RequiredUDNNamespaceLabel`): their pod-network
+/// addresses are the UDN's, isolated from every other namespace's.
+pub const PRIMARY_UDN_LABEL: &str = "k8s.ovn.org/primary-user-defined-network";
+
+/// The IPAM namespace an address goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Space<'a> {
+    /// The cluster's own (`placement.ipamNamespace`): its pod, service, machine and load
+    /// balancer networks. The cluster and service networks are its container prefixes.
+    Cluster,
+    /// An isolated network's own, named and created by the operator: fallback prefixes as
+    /// in the cluster's.
+    Network(String),
+    /// One a person named for an isolated network (`placement.networkIpamNamespaces`): its
+    /// prefixes are theirs, the operator adds addresses only.
+    Named(&'a str),
+}
+
 impl Projector<'_> {
-    /// The id of the IP address record for `ip`.
-    pub(super) fn ip_id(&self, ip: IpAddr) -> uuid::Uuid {
+    /// The name of an IPAM namespace.
+    pub(super) fn space_name<'s>(&'s self, space: &'s Space<'_>) -> &'s str {
+        match space {
+            Space::Cluster => &self.cfg.ipam_namespace,
+            Space::Network(n) => n,
+            Space::Named(n) => n,
+        }
+    }
+
+    /// The IPAM namespace of an isolated network: a NetworkAttachmentDefinition
+    /// (`namespace/name`) or a namespace's primary user-defined network (the namespace).
+    pub(super) fn network_space(&self, key: &str) -> Space<'_> {
+        match self.cfg.network_ipam_namespaces.get(key) {
+            Some(n) if *n == self.cfg.ipam_namespace => Space::Cluster,
+            Some(n) => Space::Named(n),
+            None => match self.cfg.isolated_networks {
+                IsolatedNetworks::Shared => Space::Cluster,
+                IsolatedNetworks::Separate => Space::Network(crate::model::names::fit(
+                    &format!("{}/{key}", self.cfg.ipam_namespace),
+                    crate::model::names::NAME_MAX,
+                )),
+            },
+        }
+    }
+
+    /// Whether a namespace's pod network is its primary user-defined network.
+    pub(super) fn has_primary_udn(&self, ns: &str) -> bool {
+        self.index
+            .namespace(ns)
+            .is_some_and(|n| n.label(PRIMARY_UDN_LABEL).is_some())
+    }
+
+    /// The id of the IP address record for `ip` in `space`.
+    pub(super) fn ip_id(&self, space: &Space<'_>, ip: IpAddr) -> uuid::Uuid {
         record_id(
             &self.cfg.cluster_name,
             Kind::IpAddress,
-            &format!("{}/{}", self.cfg.ipam_namespace, ip),
+            &format!("{}/{}", self.space_name(space), ip),
         )
     }
 
-    /// An IP address record (plus, when no known network holds it, its fallback prefix).
+    /// An IP address record (plus, in the operator's own IPAM namespaces, when no known
+    /// network holds it, its fallback prefix).
     pub(super) fn ip_records(
         &self,
+        space: &Space<'_>,
         ip: IpAddr,
         dns_name: Option<String>,
         description: String,
         source: &str,
     ) -> Vec<Record> {
         let mut out = Vec::with_capacity(2);
-        if !self.networks.iter().any(|n| n.contains(ip)) {
-            out.push(self.prefix_record(Cidr::fallback_for(ip), "network", source));
+        let known = match space {
+            Space::Cluster => self.networks.iter().any(|n| n.contains(ip)),
+            Space::Network(_) => false,
+            Space::Named(_) => true,
+        };
+        if !known {
+            out.push(self.prefix_record(space, Cidr::fallback_for(ip), "network", source));
         }
-        let mut ip_rec = Record::new(self.ip_id(ip), Kind::IpAddress, ip.to_string(), source)
-            .with("address", host_address(ip))
-            .with(
-                "namespace",
-                Ref::IpamNamespace(self.cfg.ipam_namespace.clone()),
-            )
-            .with("status", Ref::Status("Active".into()))
-            .with_opt("dns_name", dns_name)
-            .with(
-                "description",
-                crate::model::names::truncate(&description, crate::model::names::DESCRIPTION_MAX),
-            );
+        let mut ip_rec = Record::new(
+            self.ip_id(space, ip),
+            Kind::IpAddress,
+            ip.to_string(),
+            source,
+        )
+        .with("address", host_address(ip))
+        .with(
+            "namespace",
+            Ref::IpamNamespace(self.space_name(space).to_string()),
+        )
+        .with("status", Ref::Status("Active".into()))
+        .with_opt("dns_name", dns_name)
+        .with(
+            "description",
+            crate::model::names::truncate(&description, crate::model::names::DESCRIPTION_MAX),
+        );
         self.mark(&mut ip_rec);
         out.push(ip_rec);
         out
     }
 
-    /// A prefix record in the cluster's IPAM namespace.
-    pub(super) fn prefix_record(&self, cidr: Cidr, type_: &str, source: &str) -> Record {
+    /// A prefix record in one of the operator's IPAM namespaces.
+    pub(super) fn prefix_record(
+        &self,
+        space: &Space<'_>,
+        cidr: Cidr,
+        type_: &str,
+        source: &str,
+    ) -> Record {
+        let name = self.space_name(space);
         let mut r = Record::new(
             record_id(
                 &self.cfg.cluster_name,
                 Kind::Prefix,
-                &format!("{}/{}", self.cfg.ipam_namespace, cidr),
+                &format!("{name}/{cidr}"),
             ),
             Kind::Prefix,
             cidr.to_string(),
             source,
         )
         .with("prefix", cidr.to_string())
-        .with(
-            "namespace",
-            Ref::IpamNamespace(self.cfg.ipam_namespace.clone()),
-        )
+        .with("namespace", Ref::IpamNamespace(name.to_string()))
         .with("status", Ref::Status("Active".into()))
         .with("type", type_);
         self.mark(&mut r);
@@ -171,13 +240,14 @@ impl Projector<'_> {
     /// Link of an IP to a VM interface or a device interface.
     pub(super) fn ip_assignment(
         &self,
+        space: &Space<'_>,
         ip: IpAddr,
         iface: uuid::Uuid,
         iface_name: &str,
         vm: bool,
         source: &str,
     ) -> Record {
-        let ip_id = self.ip_id(ip);
+        let ip_id = self.ip_id(space, ip);
         Record::new(
             record_id(
                 &self.cfg.cluster_name,

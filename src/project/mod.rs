@@ -32,7 +32,7 @@ use crate::cluster::{ClusterIndex, ClusterInfo, NsName, WorkloadKind};
 use crate::config::SyncConfig;
 use crate::model::names;
 use crate::model::record_id;
-use crate::model::{CF_CONSOLE, CF_SOURCE, CF_UID, Kind, Record};
+use crate::model::{CF_CONSOLE, CF_SOURCE, CF_UID, Kind, Record, Ref};
 
 pub use affected::Affects;
 pub use ip::Cidr;
@@ -166,6 +166,37 @@ impl Projection {
         }
         m
     }
+}
+
+/// The warning for an address that two hosts (VMs, nodes, pods) report in one IPAM namespace:
+/// Nautobot holds one IP address for it, assigned to both, which is right for a shared address
+/// on one network and wrong for two isolated networks that reuse a range. Services sharing a
+/// load-balancer address are not hosts and never warned about.
+pub fn shared_address<'s>(ip: &Record, sources: impl Iterator<Item = &'s str>) -> Option<Warning> {
+    let is_host = |s: &&str| {
+        ["VirtualMachine ", "Node ", "Pod "]
+            .iter()
+            .any(|k| s.starts_with(k))
+    };
+    let mut hosts: Vec<&str> = sources.filter(is_host).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let (first, others) = hosts.split_first()?;
+    if others.is_empty() {
+        return None;
+    }
+    let namespace = match ip.fields.get("namespace") {
+        Some(crate::model::Field::Ref(Ref::IpamNamespace(n))) => n.as_str(),
+        _ => "?",
+    };
+    Some(Warning {
+        source: (*first).to_string(),
+        message: format!(
+            "address {} in IPAM namespace {namespace:?} is also reported by {}: one IP address in Nautobot for all of them; if these are isolated networks that reuse a range, give them IPAM namespaces of their own (spec.placement.isolatedNetworks: Separate, networkIpamNamespaces)",
+            ip.name,
+            others.join(", ")
+        ),
+    })
 }
 
 /// Projects a [`ClusterIndex`] under a [`SyncConfig`].
@@ -308,8 +339,23 @@ impl<'a> Projector<'a> {
     /// Projects the whole cluster.
     pub fn project_all(&self) -> Projection {
         let mut p = Projection::default();
+        // who reports each address, for the warning about addresses two hosts share
+        let mut reported: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
         for root in self.roots() {
-            p.merge(self.project_root(&root));
+            let out = self.project_root(&root);
+            for r in out.records.iter().filter(|r| r.kind == Kind::IpAddress) {
+                reported.entry(r.id).or_default().push(r.source.clone());
+            }
+            p.merge(out);
+        }
+        for (id, sources) in &reported {
+            if let Some(w) = p
+                .records
+                .get(id)
+                .and_then(|ip| shared_address(ip, sources.iter().map(String::as_str)))
+            {
+                p.warnings.push(w);
+            }
         }
         p.warnings.sort();
         p.warnings.dedup();

@@ -22,7 +22,7 @@ use crate::model::names;
 use crate::model::record_id;
 use crate::model::{CF_CAPACITY, CF_RUNTIME, CF_STATE, CF_VERSION, Kind, Record, Ref};
 
-use super::ip::{is_unusable, parse_ip};
+use super::ip::{Space, is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
 
 /// Name of the device interface that carries the node's InternalIP addresses.
@@ -129,12 +129,14 @@ impl Projector<'_> {
         let mut ip_records = Vec::new();
         for ip in &ips {
             ip_records.extend(self.ip_records(
+                &Space::Cluster,
                 *ip,
                 hostname.clone(),
                 format!("Node {name}"),
                 &source,
             ));
             ip_records.push(self.ip_assignment(
+                &Space::Cluster,
                 *ip,
                 iface_id,
                 &format!("{device_name} {NODE_INTERFACE}"),
@@ -145,7 +147,7 @@ impl Projector<'_> {
         let primary = |v4: bool| {
             ips.iter()
                 .find(|ip| ip.is_ipv4() == v4)
-                .map(|ip| Ref::Record(self.ip_id(*ip)))
+                .map(|ip| Ref::Record(self.ip_id(&Space::Cluster, *ip)))
         };
         device = device
             .with_opt("primary_ip4", primary(true))

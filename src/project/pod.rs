@@ -32,7 +32,13 @@ impl Projector<'_> {
             seen.push(ip);
             let dashed = ip.to_string().replace([':', '.'], "-");
             let dns = names::dns_name(&format!("{dashed}.{ns}.pod.{}", self.cfg.cluster_domain));
-            let mut recs = self.ip_records(ip, dns, format!("Pod {ns}/{name}"), &source);
+            let mut recs = self.ip_records(
+                &super::ip::Space::Cluster,
+                ip,
+                dns,
+                format!("Pod {ns}/{name}"),
+                &source,
+            );
             if let Some(ip_rec) = recs.last_mut() {
                 self.mark_source_with(ip_rec, pod.uid.as_deref(), |k| pod.labels.get(k), &source);
             }

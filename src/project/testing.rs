@@ -83,3 +83,50 @@ pub fn vm_with_vmi(ns: &str, name: &str, domain: Value, vmi_status: Value) -> Ve
           "status": vmi_status}),
     ]
 }
+
+/// Two namespaces on primary user-defined networks and two on VLAN networks, each pair with a
+/// VM reporting the same address.
+pub fn isolated_networks() -> Vec<Value> {
+    let agent = json!([{"type": "AgentConnected", "status": "True"}]);
+    let mut items = Vec::new();
+    for (ns, udn) in [
+        ("blue", true),
+        ("green", true),
+        ("vms", false),
+        ("team2", false),
+    ] {
+        let mut n = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        if udn {
+            n["metadata"]["labels"] = json!({"k8s.ovn.org/primary-user-defined-network": ""});
+        }
+        items.push(n);
+    }
+    // a VM on each primary UDN, with the same address (l2bridge binding, as OpenShift
+    // Virtualization attaches VMs to a primary UDN)
+    for ns in ["blue", "green"] {
+        items.extend(vm_with_vmi(
+            ns,
+            "web",
+            json!({"devices": {"interfaces": [{"name": "default", "binding": {"name": "l2bridge"}}]}}),
+            json!({"phase": "Running", "conditions": agent, "interfaces": [
+                {"name": "default", "mac": "0a:58:c0:00:02:0a", "ipAddress": "192.0.2.10",
+                 "ipAddresses": ["192.0.2.10"], "infoSource": "domain, guest-agent", "podInterfaceName": "ovn-udn1"}]}),
+        ));
+    }
+    // two VMs on two namespaces' VLAN networks with the same address; the first names its
+    // NetworkAttachmentDefinition without a namespace
+    for (ns, nad) in [("vms", "vlan10"), ("team2", "team2/vlan10")] {
+        let mut v = vm_with_vmi(
+            ns,
+            "db",
+            json!({"devices": {"interfaces": [{"name": "corp", "bridge": {}}]}}),
+            json!({"phase": "Running", "conditions": agent, "interfaces": [
+                {"name": "corp", "mac": "02:00:00:00:0a:01", "ipAddress": "10.20.30.5",
+                 "ipAddresses": ["10.20.30.5"], "infoSource": "domain, guest-agent, multus-status"}]}),
+        );
+        v[0]["spec"]["template"]["spec"]["networks"] =
+            json!([{"name": "corp", "multus": {"networkName": nad}}]);
+        items.extend(v);
+    }
+    items
+}

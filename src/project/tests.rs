@@ -29,12 +29,12 @@ fn the_sample_projects_to_the_expected_records() {
     let expect = [
         (Kind::Cluster, 1),
         (Kind::CloudAccount, 1),
-        (Kind::Tenant, 4),
+        (Kind::Tenant, 5),
         (Kind::Device, 6),
         (Kind::DeviceInterface, 6),
         (Kind::DeviceClusterAssignment, 6),
-        (Kind::VirtualMachine, 5),
-        (Kind::VmInterface, 6),
+        (Kind::VirtualMachine, 6),
+        (Kind::VmInterface, 7),
         // 18 Deployments and Services in scope, 2 Routes (not the one made from the
         // Ingress), 1 Ingress, 6 claims
         (Kind::CloudService, 27),
@@ -49,6 +49,17 @@ fn the_sample_projects_to_the_expected_records() {
         "system objects leaked"
     );
     assert!(p.records.values().all(|r| !r.source.contains(" default/")));
+    // the VM on tenant-blue's primary user-defined network: its address in that network's own
+    // IPAM namespace
+    let blue = get(&p, &cfg, Kind::VirtualMachine, "tenant-blue/blue-web-01");
+    assert_eq!(
+        ref_id(blue, "primary_ip4"),
+        Some(record_id(
+            "ocp-lab",
+            Kind::IpAddress,
+            "ocp-lab/tenant-blue/192.0.2.10"
+        ))
+    );
 }
 
 #[test]
@@ -193,7 +204,12 @@ fn instancetype_vm_with_multus_while_migrating() {
         Some(150),
         "the spec.pvc DataVolume (50Gi) and the plain PVC at the capacity the VMI reports (100Gi)"
     );
-    let v6 = record_id("ocp-lab", Kind::IpAddress, "ocp-lab/2001:db8:100::23");
+    // the VLAN network's address, in its own IPAM namespace (isolatedNetworks: Separate)
+    let v6 = record_id(
+        "ocp-lab",
+        Kind::IpAddress,
+        "ocp-lab/shop-prod/vlan100/2001:db8:100::23",
+    );
     assert_eq!(ref_id(vm, "primary_ip6"), Some(v6));
     let ifaces: Vec<&str> = p
         .records
@@ -1619,4 +1635,105 @@ fn records_link_to_their_page_in_the_openshift_console() {
     let without: Vec<Value> = items.into_iter().filter(|o| o != &console).collect();
     let p = project(&cfg, &index(without));
     assert_eq!(url(&p, &cfg, Kind::Tenant, "team"), Some(Value::Null));
+}
+
+/// Isolated networks reuse private ranges: each Multus network (NetworkAttachmentDefinition)
+/// and each namespace's primary user-defined network (OVN-Kubernetes, namespace label
+/// `k8s.ovn.org/primary-user-defined-network`) gets an IPAM namespace of its own by default;
+/// `Shared` puts them in the cluster's and warns where two hosts then share one address; a
+/// network mapped to a person's namespace gets its addresses there and no prefix.
+#[test]
+fn isolated_networks_get_ipam_namespaces_of_their_own() {
+    let idx = index(isolated_networks());
+    let ips_of = |p: &super::Projection, ip: &str| -> Vec<(String, uuid::Uuid)> {
+        p.records
+            .values()
+            .filter(|r| r.kind == Kind::IpAddress && r.name == ip)
+            .map(|r| match r.reference("namespace") {
+                Some(Ref::IpamNamespace(n)) => (n.clone(), r.id),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let prefixes_in = |p: &super::Projection, ns: &str| -> BTreeSet<String> {
+        p.records
+            .values()
+            .filter(|r| {
+                r.kind == Kind::Prefix
+                    && r.reference("namespace") == Some(&Ref::IpamNamespace(ns.into()))
+            })
+            .map(|r| r.name.clone())
+            .collect()
+    };
+
+    // Separate (the default): four addresses, each VM's primary its own
+    let cfg = config(json!({}));
+    let p = project(&cfg, &idx);
+    let udn = ips_of(&p, "192.0.2.10");
+    let spaces: BTreeSet<&str> = udn.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(spaces, BTreeSet::from(["ocp-lab/blue", "ocp-lab/green"]));
+    for (ns, id) in &udn {
+        let vm_ns = ns.trim_start_matches("ocp-lab/");
+        let vm = get(&p, &cfg, Kind::VirtualMachine, &format!("{vm_ns}/web"));
+        assert_eq!(ref_id(vm, "primary_ip4"), Some(*id), "{ns}");
+        assert_eq!(prefixes_in(&p, ns), BTreeSet::from(["192.0.2.0/24".into()]));
+    }
+    let vlan: BTreeSet<String> = ips_of(&p, "10.20.30.5")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        vlan,
+        BTreeSet::from(["ocp-lab/vms/vlan10".into(), "ocp-lab/team2/vlan10".into()])
+    );
+    assert!(
+        !p.warnings
+            .iter()
+            .any(|w| w.message.contains("also reported")),
+        "{:#?}",
+        p.warnings
+    );
+
+    // Shared: one address each, and a warning naming both hosts (plan/desired.rs checks the
+    // controller's root-by-root state says the same)
+    let cfg = config(json!({"placement": {"isolatedNetworks": "Shared"}}));
+    let p = project(&cfg, &idx);
+    assert_eq!(ips_of(&p, "192.0.2.10").len(), 1);
+    assert_eq!(ips_of(&p, "10.20.30.5")[0].0, "ocp-lab");
+    let shared: Vec<_> = p
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("also reported"))
+        .collect();
+    assert_eq!(shared.len(), 2, "{shared:#?}");
+    assert!(
+        shared.iter().any(|w| w.source == "VirtualMachine blue/web"
+            && w.message.contains("192.0.2.10")
+            && w.message.contains("VirtualMachine green/web")),
+        "{shared:#?}"
+    );
+
+    // a network mapped to a person's namespace: its addresses there, no prefix of ours
+    let cfg = config(
+        json!({"placement": {"networkIpamNamespaces": {"vms/vlan10": "Global", "green": "ocp-lab"}}}),
+    );
+    let p = project(&cfg, &idx);
+    let vlan: BTreeSet<String> = ips_of(&p, "10.20.30.5")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        vlan,
+        BTreeSet::from(["Global".into(), "ocp-lab/team2/vlan10".into()])
+    );
+    assert!(prefixes_in(&p, "Global").is_empty());
+    let udn: BTreeSet<String> = ips_of(&p, "192.0.2.10")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        udn,
+        BTreeSet::from(["ocp-lab".into(), "ocp-lab/blue".into()])
+    );
+    assert!(prefixes_in(&p, "ocp-lab").contains("192.0.2.0/24"));
 }

@@ -13,7 +13,7 @@ use crate::model::record_id;
 use crate::model::{CF_NODE, CF_STATE, Kind, Record, Ref};
 use crate::project::quantity::Quantity;
 
-use super::ip::{is_unusable, parse_ip};
+use super::ip::{Space, is_unusable, parse_ip};
 use super::{Projector, RootProjection, Warning, source_of};
 
 const MIB: i64 = 1 << 20;
@@ -49,9 +49,9 @@ pub fn vm_status(printable: &str) -> Option<&'static str> {
 struct Nics {
     /// VMInterfaces, IP addresses and their assignments.
     records: Vec<Record>,
-    /// The first IPv4 and IPv6 address of the known interfaces, in spec order; `None` when
-    /// no VMI runs (every address unknown).
-    primary: Option<(Option<IpAddr>, Option<IpAddr>)>,
+    /// The IP address records of the first IPv4 and IPv6 address of the known interfaces, in
+    /// spec order; `None` when no VMI runs (every address unknown).
+    primary: Option<(Option<uuid::Uuid>, Option<uuid::Uuid>)>,
     /// Interfaces whose addresses are unknown right now (only the guest agent reports them,
     /// and it is not connected): their assignments in Nautobot are kept.
     unknown: Vec<uuid::Uuid>,
@@ -100,12 +100,7 @@ fn attachment<'a>(
             .find(|e| e.interface.as_deref() == Some(pod_iface));
     }
     let nad = |n: &crate::cluster::kubevirt::Network| {
-        n.multus
-            .as_ref()
-            .map(|m| match m.network_name.split_once('/') {
-                Some(_) => m.network_name.clone(),
-                None => format!("{ns}/{}", m.network_name),
-            })
+        n.multus.as_ref().map(|m| nad_key(&m.network_name, ns))
     };
     let mine = nad(net)?;
     if networks
@@ -117,6 +112,16 @@ fn attachment<'a>(
         return None;
     }
     entries.iter().find(|e| *e.name == *mine)
+}
+
+/// The NetworkAttachmentDefinition a Multus network names, as `namespace/name` (a bare name is
+/// in the VM's namespace: kubevirt/kubevirt `staging/src/kubevirt.io/api/core/v1/schema.go`,
+/// `MultusNetwork.NetworkName`).
+fn nad_key(network_name: &str, ns: &str) -> String {
+    match network_name.split_once('/') {
+        Some(_) => network_name.to_string(),
+        None => format!("{ns}/{network_name}"),
+    }
 }
 
 impl Projector<'_> {
@@ -244,9 +249,8 @@ impl Projector<'_> {
             .insert(CF_NODE.into(), node.map_or(Value::Null, Value::String));
 
         let nics = self.vm_interfaces(vm, vm_id, template, vmi, &source, &mut |m| warn(out, m));
-        let prim = |family: Option<IpAddr>| {
-            family.map_or(Value::Null.into(), |ip| Ref::Record(self.ip_id(ip)).into())
-        };
+        let prim =
+            |ip: Option<uuid::Uuid>| ip.map_or(Value::Null.into(), |id| Ref::Record(id).into());
         match nics.primary {
             // a VMI that does not run: its addresses are unknown, Nautobot keeps them
             None => out.ips_unknown.push(vm_id),
@@ -424,6 +428,13 @@ impl Projector<'_> {
                 nics.unknown.push(iface_id);
             }
             let masquerade = net.pod.as_ref().map(masquerade_cidrs).unwrap_or_default();
+            // the IPAM namespace: a Multus network's, a primary user-defined network's (the pod
+            // network of a namespace OVN-Kubernetes isolates), else the cluster's
+            let space = match &net.multus {
+                Some(m) => self.network_space(&nad_key(&m.network_name, ns)),
+                None if self.has_primary_udn(ns) => self.network_space(ns),
+                None => Space::Cluster,
+            };
             let mut seen: Vec<IpAddr> = Vec::new();
             for raw in reported {
                 let Some(ip) = parse_ip(raw) else {
@@ -441,12 +452,14 @@ impl Projector<'_> {
                 }
                 seen.push(ip);
                 nics.records.extend(self.ip_records(
+                    &space,
                     ip,
                     None,
                     format!("VM {ns}/{name} {}", net.name),
                     source,
                 ));
                 nics.records.push(self.ip_assignment(
+                    &space,
                     ip,
                     iface_id,
                     &format!("{ns}/{name} {}", net.name),
@@ -455,7 +468,7 @@ impl Projector<'_> {
                 ));
                 if let Some((v4, v6)) = &mut nics.primary {
                     let slot = if ip.is_ipv4() { v4 } else { v6 };
-                    slot.get_or_insert(ip);
+                    slot.get_or_insert(self.ip_id(&space, ip));
                 }
             }
         }

@@ -195,6 +195,7 @@ impl Projector<'_> {
             }
             seen.push(ip);
             out.records.extend(self.ip_records(
+                &super::ip::Space::Cluster,
                 ip,
                 dns.clone(),
                 format!("Service {ns}/{name} ({what})"),
