@@ -345,7 +345,7 @@ async fn one_bad_object_in_a_batch_does_not_block_the_others() {
         .values()
         .filter(|o| o.kind == Kind::VirtualMachine)
         .count();
-    assert_eq!(vms, 4, "the four good VMs of the batch were created");
+    assert_eq!(vms, 5, "the five good VMs of the batch were created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
