@@ -8,10 +8,23 @@ use clap::{Parser, Subcommand, ValueEnum};
 use nbsync::runtime::telemetry;
 use nbsync::{api, cli};
 
+/// The exit codes, as `--help` shows them (and the README).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done; `plan --nautobot`: nothing to change
+  1  an error (a bad file or spec, Nautobot unreachable or refusing the token, a pass that
+     stopped early), or `apply` could not write some objects (the report names them)
+  2  `plan --nautobot`: changes are pending (held deletions included)";
+
 /// Keeps Nautobot exact about what runs on a Kubernetes/OpenShift cluster: namespaces, nodes,
 /// KubeVirt VMs, Deployments and Services.
 #[derive(Parser, Debug)]
-#[command(name = "nautobot-sync-operator", version, propagate_version = true)]
+#[command(
+    name = "nautobot-sync-operator",
+    version,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     /// Log level or filter (RUST_LOG syntax, e.g. `info` or `nbsync=debug,kube=warn`).
     #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
@@ -43,6 +56,11 @@ enum Command {
     Apply(ApplyArgs),
     /// Print the version.
     Version,
+    /// Print a shell completion script (`source <(nautobot-sync-operator completions bash)`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -128,16 +146,20 @@ enum PlanOutput {
     Json,
 }
 
-/// Prints a command's text, or its error on stderr with exit code 2.
-fn print_result(result: Result<String, cli::CliError>) -> ExitCode {
+/// Prints a command's text and ends with its exit code, or prints its error on stderr and
+/// exits 1 ([`EXIT_CODES`]).
+fn print_result(result: Result<(String, cli::Exit), cli::CliError>) -> ExitCode {
     match result {
-        Ok(text) => {
+        Ok((text, exit)) => {
             print!("{text}");
-            ExitCode::SUCCESS
+            if let cli::Exit::Failed(n) = exit {
+                eprintln!("error: {n} object(s) could not be written (see the report)");
+            }
+            ExitCode::from(exit.code())
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
@@ -149,6 +171,16 @@ fn main() -> ExitCode {
             print!("{}", api::crd_yaml());
             ExitCode::SUCCESS
         }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "nautobot-sync-operator",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Version => {
             println!("nautobot-sync-operator {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -156,7 +188,8 @@ fn main() -> ExitCode {
         Command::Plan(args) => {
             let json = matches!(args.output, PlanOutput::Json);
             let result = args.nautobot.connection().and_then(|conn| match conn {
-                None => cli::plan(&args.snapshot, &args.nautobotsync, json),
+                None => cli::plan(&args.snapshot, &args.nautobotsync, json)
+                    .map(|text| (text, cli::Exit::Clean)),
                 Some(c) => cli::plan_live(&args.snapshot, &args.nautobotsync, &c, json),
             });
             print_result(result)

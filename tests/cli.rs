@@ -99,7 +99,7 @@ fn plan_explains_bad_input() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "errors exit 1");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("spec.namespaceFilter.include[0]"), "{err}");
 
@@ -113,14 +113,33 @@ fn plan_explains_bad_input() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "errors exit 1");
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
+fn help_lists_the_exit_codes_and_completions_print() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("2  `plan --nautobot`: changes are pending"),
+        "{help}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("nautobot-sync-operator") && script.contains("plan"),
+            "{shell}: {script}"
+        );
+    }
+}
+
+#[test]
 fn every_subcommand_has_help_and_version_prints() {
-    for sub in ["run", "crd", "plan", "version"] {
+    for sub in ["run", "crd", "plan", "apply", "completions", "version"] {
         let out = bin().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub} --help");
         assert!(!out.stdout.is_empty());

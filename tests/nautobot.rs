@@ -577,3 +577,71 @@ async fn isolated_networks_land_in_their_own_ipam_namespaces() {
     );
     assert_eq!(nb.api.stats().since(&before).writes(), 0);
 }
+
+/// The command line's exit codes against a real Nautobot, as a script sees them: `plan
+/// --nautobot` exits 2 while changes are pending and 0 when there are none; `apply` exits 0
+/// when everything was written and 1 when an object could not be (a VM a person made under our
+/// name), with the report on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_exit_codes_tell_a_script_what_happened() {
+    let Some(nb) = clean().await else { return };
+    let dir = std::env::temp_dir().join(format!("nbsync-exit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = |name: &str, patch: &str| {
+        let text = std::fs::read_to_string(repo("examples/nautobotsync.yaml"))
+            .unwrap()
+            .replace("spec:\n", &format!("spec:\n{patch}"));
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let full = manifest("full.yaml", "");
+    let no_vms = manifest("no-vms.yaml", "  sync:\n    virtualMachines: false\n");
+    let run = |command: &str, file: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nautobot-sync-operator"))
+            .args([command, "-s", &repo("examples/snapshot.json"), "-f", file])
+            .args(["--nautobot", &nb.url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, _, err) = run("plan", &no_vms);
+    assert_eq!(code, Some(2), "changes pending on an empty Nautobot: {err}");
+    let (code, _, err) = run("apply", &no_vms);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run("plan", &no_vms);
+    assert_eq!(code, Some(0), "nothing to change: {err}");
+
+    // a person made a VM under one of our names in our cluster and tenant
+    let cluster = nb
+        .api
+        .list("virtualization/clusters/", &[("name", "ocp-lab".into())])
+        .await
+        .unwrap();
+    let tenant = nb
+        .api
+        .list("tenancy/tenants/", &[("name", "ocp-lab/shop-prod".into())])
+        .await
+        .unwrap();
+    nb.api
+        .create(
+            "virtualization/virtual-machines/",
+            vec![json!({"name": "rhel9-app-01", "cluster": cluster[0]["id"], "tenant": tenant[0]["id"],
+                        "status": {"name": "Planned"}})],
+        )
+        .await
+        .unwrap();
+    let (code, report, err) = run("apply", &full);
+    assert_eq!(code, Some(1), "{report}\n{err}");
+    assert!(err.contains("could not be written"), "{err}");
+    assert!(
+        report.contains("rhel9-app-01"),
+        "the report names it: {report}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -197,6 +197,29 @@ fn load(
 }
 
 /// `plan`: projects a snapshot file under a NautobotSync and renders the records.
+/// How a command that ran ended, beside its text: the process exit code (`--help` and the
+/// README list them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done, or (`plan --nautobot`) nothing to change.
+    Clean,
+    /// 2 (`plan --nautobot`): changes are pending, deletions held back by the guard included.
+    Changes,
+    /// 1 (`apply`): the pass ran but this many objects could not be written.
+    Failed(usize),
+}
+
+impl Exit {
+    /// The process exit code. Errors (a bad file, an unreachable Nautobot) exit 1 as well.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Clean => 0,
+            Exit::Failed(_) => 1,
+            Exit::Changes => 2,
+        }
+    }
+}
+
 pub fn plan(snapshot: &Path, nautobotsync: &Path, json: bool) -> Result<String, CliError> {
     let (cfg, projection, load_warnings) = load(snapshot, nautobotsync)?;
     Ok(if json {
@@ -212,7 +235,7 @@ pub fn plan_live(
     nautobotsync: &Path,
     conn: &Connection,
     json: bool,
-) -> Result<String, CliError> {
+) -> Result<(String, Exit), CliError> {
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
@@ -223,11 +246,13 @@ pub fn plan_live(
             nautobot::full_sync(&client, &cfg, &projection, &policy, true, opts).await?,
         )
     })??;
-    Ok(if json {
+    let text = if json {
         view::plan_json(&outcome)
     } else {
         view::plan_table(&outcome, client.stats())
-    })
+    };
+    let pending = !outcome.plan.is_empty() || !outcome.plan.held.is_empty();
+    Ok((text, if pending { Exit::Changes } else { Exit::Clean }))
 }
 
 /// `apply`: one full sync pass of a snapshot into Nautobot (a dry run when the spec says so).
@@ -236,7 +261,7 @@ pub fn apply(
     nautobotsync: &Path,
     conn: &Connection,
     allow_mass_deletion: bool,
-) -> Result<String, CliError> {
+) -> Result<(String, Exit), CliError> {
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
@@ -254,6 +279,16 @@ pub fn apply(
             report: text,
             error: e.to_string(),
         }),
-        None => Ok(text),
+        None => {
+            let failed = outcome.report.as_ref().map_or(0, |r| r.failures.len());
+            Ok((
+                text,
+                if failed == 0 {
+                    Exit::Clean
+                } else {
+                    Exit::Failed(failed)
+                },
+            ))
+        }
     }
 }

@@ -31,7 +31,7 @@ pub struct Nautobot {
     _guard: MutexGuard<'static, ()>,
 }
 
-fn repo(p: &str) -> String {
+pub fn repo(p: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(p)
         .display()
