@@ -8,6 +8,7 @@
 //!  Lease ──► leader flag (only the holder writes)
 //! ```
 
+pub mod backoff;
 pub mod cache;
 pub mod claims;
 pub mod reconcile;

@@ -85,6 +85,8 @@ pub struct Context {
     /// The NautobotSyncs of every served namespace (the controllers' stores), to find two
     /// writers under one cluster name.
     peers: Mutex<Vec<Store<NautobotSync>>>,
+    /// Reconcile failures in a row, per object (`error_policy`'s backoff).
+    backoffs: Mutex<HashMap<ObjectRef<NautobotSync>, super::backoff::Backoff>>,
 }
 
 impl Context {
@@ -107,7 +109,18 @@ impl Context {
             last_synced_event: Mutex::default(),
             trigger,
             peers: Mutex::default(),
+            backoffs: Mutex::default(),
         }
+    }
+
+    /// Records a reconcile failure of `key`; the delay before it is tried again.
+    fn reconcile_failed(&self, key: &ObjectRef<NautobotSync>, category: &str) -> Duration {
+        self.backoffs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .failed(category, super::backoff::jitter())
     }
 
     /// Adds a namespace's NautobotSync store to the view of all of them.
@@ -335,14 +348,23 @@ pub async fn reconcile(
     };
     ctx.metrics
         .observe_reconcile(result.is_ok(), started.elapsed());
+    if result.is_ok() {
+        ctx.backoffs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
     result
 }
 
-/// Requeue policy on error: grows per object through the Controller's backoff; here a floor.
+/// Requeue policy on error: an exponential backoff with jitter per object, by the error's
+/// category, reset by the next successful reconcile (`src/controller/backoff.rs`).
 pub fn error_policy(obj: Arc<NautobotSync>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
     ctx.metrics.record_reconcile_error(err.category());
-    tracing::warn!(name = %obj.name_any(), namespace = ?obj.namespace(), error = %err, "reconcile failed");
-    Action::requeue(Duration::from_secs(15))
+    let wait = ctx.reconcile_failed(&ObjectRef::from_obj(obj.as_ref()), err.category());
+    tracing::warn!(name = %obj.name_any(), namespace = ?obj.namespace(), error = %err,
+        retry_in_s = wait.as_secs_f64(), "reconcile failed");
+    Action::requeue(wait)
 }
 
 async fn apply(

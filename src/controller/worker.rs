@@ -281,7 +281,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
         retry_delay: RETRY_FAILED_MIN,
         left_behind: Vec::new(),
     };
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = super::backoff::Backoff::new();
     let publish = |f: &dyn Fn(&mut WorkerReport)| {
         let changed = report_tx.send_if_modified(|r| {
             let before = r.clone();
@@ -359,7 +359,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                 };
                 match result {
                     Ok(outcome) => {
-                        backoff = Duration::from_secs(1);
+                        backoff.succeeded();
                         st.settle_failures(outcome.touched.as_ref(), outcome.report.as_ref());
                         metrics.set_last_success(std::time::SystemTime::now());
                         let kubevirt = ready.borrow().kubevirt;
@@ -375,21 +375,27 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                     }
                     Err(e) => {
                         st.need_full = true;
+                        let wait = backoff.failed(e.category(), super::backoff::jitter());
+                        let next = jiff::Timestamp::now()
+                            + jiff::SignedDuration::from_secs(wait.as_secs_f64().ceil() as i64);
                         tracing::warn!(cluster = %spec.cfg.cluster_name, category = e.category(), error = %e,
-                        retry_in_s = backoff.as_secs(), "sync pass failed");
+                            failures = backoff.failures(), retry_in_s = wait.as_secs_f64(), "sync pass failed");
                         metrics.record_reconcile_error(e.category());
                         publish(&|r| {
                             r.phase = Phase::Error {
                                 category: e.category().into(),
-                                message: e.to_string(),
+                                message: format!(
+                                    "{e} (failure {} in a row; next attempt at {}, or at once when the NautobotSync or its Secret changes)",
+                                    backoff.failures(),
+                                    next.strftime("%H:%M:%SZ")
+                                ),
                             };
                             r.generation = spec.generation;
                         });
                         tokio::select! {
-                            _ = tokio::time::sleep(backoff) => {}
+                            _ = tokio::time::sleep(wait) => {}
                             _ = spec_rx.changed() => break,
                         }
-                        backoff = (backoff * 2).min(Duration::from_secs(300));
                         continue;
                     }
                 }
@@ -970,6 +976,32 @@ mod tests {
         })
         .await;
         assert!(rig.nautobot.take_log().iter().any(|q| q.method == "GET"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_pass_says_when_it_is_tried_again_and_a_success_resets_the_backoff() {
+        let rig = rig();
+        rig.nautobot
+            .lose_connection_after("extras/custom-fields/", 0);
+        rig.cache.load(sample());
+        let r = rig
+            .until("an error", |r| matches!(r.phase, Phase::Error { .. }))
+            .await;
+        let Phase::Error { category, message } = &r.phase else {
+            unreachable!()
+        };
+        assert_eq!(category, "NautobotUnreachable");
+        assert!(
+            message.contains("failure 1 in a row; next attempt at "),
+            "{message}"
+        );
+        // transient: the first retry within a second, and the count grows
+        rig.until("the second failure", |r| {
+            matches!(&r.phase, Phase::Error { message, .. } if message.contains("failure 2 in a row"))
+        })
+        .await;
+        rig.nautobot.reconnect();
+        rig.until("synced", |r| r.phase == Phase::Synced).await;
     }
 
     #[test]
