@@ -41,6 +41,22 @@ fn spawn(stand_in: &StandIn, identity: &str) -> (LeaderHandle, JoinHandle<()>) {
     LeaderElector::spawn(stand_in.client(), cfg).expect("a valid config")
 }
 
+/// An elector whose wall clock (the times it writes to the Lease) is off by `skew`.
+fn spawn_skewed(
+    stand_in: &StandIn,
+    identity: &str,
+    skew: SignedDuration,
+) -> (LeaderHandle, JoinHandle<()>) {
+    let cfg = LeaderConfig {
+        lease_duration: LEASE_DURATION,
+        renew_deadline: RENEW_DEADLINE,
+        retry_period: RETRY,
+        ..LeaderConfig::new(NS, LEASE, identity)
+    };
+    let clock = Arc::new(move || Timestamp::now() + skew);
+    LeaderElector::spawn_with_clock(stand_in.client(), cfg, clock).expect("a valid config")
+}
+
 async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
     timeout(limit, future)
         .await
@@ -310,4 +326,45 @@ async fn a_live_foreign_holder_is_never_displaced() {
     assert!(Timestamp::now() >= last_renew + SignedDuration::try_from(LEASE_DURATION).unwrap());
     assert_eq!(holder(&stand_in).as_deref(), Some("a"));
     assert_eq!(spec(&stand_in)["leaseTransitions"], 4);
+}
+
+/// Clocks that disagree by more than the lease duration, in both directions: the holder's
+/// `renewTime` is never compared with another replica's clock (client-go's `observedTime`), so a
+/// replica running ahead never takes a Lease that is being renewed, and once the holder stops,
+/// one of them takes over a lease duration after it last saw the record change, by its own clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clocks_skewed_beyond_the_lease_duration_never_make_two_leaders() {
+    init_tracing();
+    let stand_in = StandIn::start().await;
+    let (a, task_a) = spawn(&stand_in, "a");
+    until_leading(&a, true, Duration::from_secs(3)).await;
+    let skew = SignedDuration::try_from(5 * LEASE_DURATION).unwrap();
+    let (ahead, _t1) = spawn_skewed(&stand_in, "ahead", skew);
+    let (behind, _t2) = spawn_skewed(&stand_in, "behind", -skew);
+    let monitor = Monitor::start(&[&a, &ahead, &behind]);
+    sleep(3 * LEASE_DURATION).await;
+    assert!(a.is_leader(), "the holder keeps its Lease");
+    assert!(!ahead.is_leader() && !behind.is_leader());
+    assert_eq!(holder(&stand_in).as_deref(), Some("a"));
+
+    task_a.abort();
+    let _ = task_a.await;
+    let aborted = Instant::now();
+    within(LEASE_DURATION + 2 * RETRY + SLACK, "a take-over", async {
+        while !ahead.is_leader() && !behind.is_leader() {
+            sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let took = aborted.elapsed();
+    eprintln!(
+        "take-over by {:?} {took:?} after the abort",
+        holder(&stand_in)
+    );
+    assert!(
+        took >= LEASE_DURATION - RETRY - Duration::from_millis(100),
+        "waited for the lease duration by its own clock ({took:?})"
+    );
+    sleep(2 * RETRY).await;
+    assert_eq!(monitor.finish().await, 0, "two leaders at once");
 }

@@ -221,3 +221,37 @@ async fn a_leader_killed_while_nautobot_is_down_is_replaced_and_the_new_leader_s
         r.proxy.writes_applied()
     );
 }
+
+/// SIGTERM on the leader: it stops writing, releases the Lease before the process exits (the
+/// release is awaited, bounded by the renew deadline), and the other replica takes over at once
+/// instead of waiting 15 s for the Lease to expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_with_sigterm_releases_its_lease_before_it_exits() {
+    let Some(r) = rig(Mode::Pass).await else {
+        return;
+    };
+    let mut a = replica(&r, "op-a");
+    wait_holder(&r, &a, "op-a").await;
+    assert_converged(&r, &mut a).await;
+    let mut b = replica(&r, "op-b");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_alive(&mut b);
+    assert_eq!(holder(&r.k8s).as_deref(), Some("op-a"));
+
+    let stopping = Instant::now();
+    a.terminate().await;
+    let exited = stopping.elapsed();
+    assert!(!a.running(), "op-a exited");
+    assert!(a.logs().contains("released the lease"), "{}", a.logs());
+    let took = wait_holder(&r, &b, "op-b").await;
+    eprintln!(
+        "op-a exited {:.1}s after SIGTERM; op-b took the Lease {:.1}s after that",
+        exited.as_secs_f64(),
+        took.as_secs_f64()
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "taken over at once, not after the lease expired ({took:?})"
+    );
+    assert_converged(&r, &mut b).await;
+}

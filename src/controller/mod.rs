@@ -149,7 +149,7 @@ pub async fn run(
             // that the kubelet restarts the pod
             let health = health.clone();
             let stop = stop_rx.clone();
-            tokio::spawn(async move {
+            let supervisor = tokio::spawn(async move {
                 let ended = task.await;
                 if !*stop.borrow() {
                     let why = match ended {
@@ -161,7 +161,7 @@ pub async fn run(
                     health.set_healthy(false, format!("leader election stopped ({why})"));
                 }
             });
-            (handle.subscribe(), Some(handle))
+            (handle.subscribe(), Some((handle, supervisor)))
         }
         None => {
             // no election: always the leader (the sender lives as long as the operator)
@@ -300,9 +300,18 @@ pub async fn run(
     for c in controllers {
         let _ = tokio::time::timeout(Duration::from_secs(10), c).await;
     }
-    if let Some(h) = leader_handle {
+    if let Some((h, election)) = leader_handle {
+        // the flag turns false, then the Lease is released so that another replica takes over at
+        // once; the election bounds the release by its renew deadline (10 s)
         h.release();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if tokio::time::timeout(Duration::from_secs(12), election)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the Lease was not released in time; another replica takes over when it expires"
+            );
+        }
     }
     for t in watch_tasks {
         t.abort();

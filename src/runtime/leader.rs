@@ -4,19 +4,27 @@
 //! and publishes whether this replica leads on a [`LeaderHandle`]. Guarantees:
 //! - Every write is a create or a replace carrying the resourceVersion just read, so of two replicas
 //!   racing for the Lease exactly one wins (the other gets 409 and re-reads).
-//! - A Lease held by another identity is taken only once `renewTime + leaseDurationSeconds` (the
-//!   values on the server) has passed on our clock, or at once when its holder released it.
+//! - A Lease held by another identity is taken only once its record has not changed for
+//!   `leaseDurationSeconds` (the value on the server) by our own monotonic clock, counted from when
+//!   this replica last saw the record change, as client-go does (`observedTime`); or at once when
+//!   its holder released it. The holder's `renewTime` is never compared with our clock, so a
+//!   replica whose wall clock runs ahead (or behind) of the holder's by any amount never takes a
+//!   Lease that is being renewed, and a new replica waits one lease duration before taking over an
+//!   abandoned one.
 //! - The flag turns `false` as soon as the Lease is seen held by someone else, and at the latest
 //!   `renew_deadline` after the start of the last successful renewal (a hanging request is cancelled
 //!   then). The `renewTime` written is taken after that start, and `renew_deadline < lease_duration`,
-//!   so the flag is `false` before any other replica may consider the Lease expired (clocks agreeing).
+//!   so the flag is `false` before any other replica may consider the Lease expired (which needs a
+//!   full lease duration without a change, counted after the other replica saw the last renewal).
 //! - On [`LeaderHandle::release`] or when the handle is dropped, the flag turns `false` first, then
 //!   the Lease is released (holder and times cleared) so another replica takes over at once. When the
 //!   task is aborted instead, the flag still turns `false`, but others wait for the Lease to expire.
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use std::sync::Arc;
+
+use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
@@ -90,34 +98,62 @@ pub enum Decision {
     Take,
     /// We hold it: renew it.
     Renew,
-    /// Someone else holds it until `until`: wait.
+    /// Someone else holds it: wait.
     Wait {
         /// The holder's identity.
         holder: String,
-        /// When the Lease expires unless renewed (`renewTime + leaseDurationSeconds`).
-        until: Timestamp,
+        /// How long until it expires unless its record changes again (by our clock).
+        left: Duration,
     },
 }
 
-/// Decides what `identity` may do with a Lease whose spec is `spec`, at `now` (client-go's rules: a
-/// holder without `renewTime` or `leaseDurationSeconds` counts as expired).
-pub fn decide(spec: &LeaseSpec, identity: &str, now: Timestamp) -> Decision {
+/// Decides what `identity` may do with a Lease whose spec is `spec`, whose record this replica
+/// last saw change at `observed` (its own monotonic clock), at `now` on that clock. client-go's
+/// rules: a holder without `renewTime` or `leaseDurationSeconds` counts as expired, and another
+/// holder's Lease expires `leaseDurationSeconds` after the record was last seen to change; the
+/// `renewTime` on the record comes from another machine's clock and is never compared with ours.
+pub fn decide(spec: &LeaseSpec, identity: &str, observed: Instant, now: Instant) -> Decision {
     let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
-    let (Some(holder), Some(MicroTime(renewed))) = (holder, &spec.renew_time) else {
+    let (Some(holder), Some(_)) = (holder, &spec.renew_time) else {
         return Decision::Take;
     };
     if holder == identity {
         return Decision::Renew;
     }
-    let duration = SignedDuration::from_secs(spec.lease_duration_seconds.unwrap_or(0).into());
-    let until = renewed.checked_add(duration).unwrap_or(Timestamp::MAX);
+    let duration = Duration::from_secs(spec.lease_duration_seconds.unwrap_or(0).max(0) as u64);
+    let until = observed + duration;
     if until > now {
         let holder = holder.to_string();
-        Decision::Wait { holder, until }
+        Decision::Wait {
+            holder,
+            left: until - now,
+        }
     } else {
         Decision::Take
     }
 }
+
+/// The Lease record as last seen, and when it was seen to change (client-go's `observedRecord`
+/// and `observedTime`).
+#[derive(Debug, Default)]
+struct Observed {
+    record: Option<LeaseSpec>,
+    at: Option<Instant>,
+}
+
+impl Observed {
+    /// Notes the record read at `now`; returns when it was last seen to change.
+    fn see(&mut self, spec: &LeaseSpec, now: Instant) -> Instant {
+        if self.record.as_ref() != Some(spec) || self.at.is_none() {
+            self.record = Some(spec.clone());
+            self.at = Some(now);
+        }
+        self.at.unwrap_or(now)
+    }
+}
+
+/// The wall clock the `renewTime` and `acquireTime` written come from (a test skews it).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Whether this replica leads, and the way to stop the election. Dropping it releases the Lease
 /// like [`LeaderHandle::release`].
@@ -177,6 +213,8 @@ enum Attempt {
 pub struct LeaderElector {
     api: Api<Lease>,
     cfg: LeaderConfig,
+    clock: Clock,
+    observed: Observed,
 }
 
 impl LeaderElector {
@@ -187,6 +225,16 @@ impl LeaderElector {
         client: kube::Client,
         cfg: LeaderConfig,
     ) -> Result<(LeaderHandle, JoinHandle<()>), String> {
+        Self::spawn_with_clock(client, cfg, Arc::new(Timestamp::now))
+    }
+
+    /// [`LeaderElector::spawn`] with the wall clock the times written to the Lease come from
+    /// (tests give replicas clocks that disagree).
+    pub fn spawn_with_clock(
+        client: kube::Client,
+        cfg: LeaderConfig,
+        clock: Clock,
+    ) -> Result<(LeaderHandle, JoinHandle<()>), String> {
         cfg.validate()
             .map_err(|err| format!("invalid leader election config: {err}"))?;
         let (tx, rx) = watch::channel(false);
@@ -194,6 +242,8 @@ impl LeaderElector {
         let elector = Self {
             api: Api::namespaced(client, &cfg.namespace),
             cfg,
+            clock,
+            observed: Observed::default(),
         };
         let span =
             info_span!("leader", lease = %elector.cfg.lease_name, identity = %elector.cfg.identity);
@@ -201,7 +251,7 @@ impl LeaderElector {
         Ok((LeaderHandle { rx, stop }, task))
     }
 
-    async fn run(self, flag: Flag, mut stop: oneshot::Receiver<()>) {
+    async fn run(mut self, flag: Flag, mut stop: oneshot::Receiver<()>) {
         let rd = self.cfg.renew_deadline;
         let mut renewed: Option<Instant> = None;
         let mut last_error = String::new();
@@ -264,10 +314,10 @@ impl LeaderElector {
     }
 
     /// One read and at most one write (a 409 re-reads once); errors are described for the logs.
-    async fn try_acquire_or_renew(&self, leading: bool) -> Result<Attempt, String> {
-        let (cfg, pp) = (&self.cfg, PostParams::default());
+    async fn try_acquire_or_renew(&mut self, leading: bool) -> Result<Attempt, String> {
+        let pp = PostParams::default();
         for round in 0..2 {
-            let now = Timestamp::now();
+            let cfg = &self.cfg;
             let read = self
                 .api
                 .get_opt(&cfg.lease_name)
@@ -283,10 +333,14 @@ impl LeaderElector {
             });
             let old = lease.spec.take().unwrap_or_default();
             let transitions = old.lease_transitions.unwrap_or(0);
-            let spec = match decide(&old, &cfg.identity, now) {
-                Decision::Wait { holder, until } => {
+            let seen = Instant::now();
+            let changed = self.observed.see(&old, seen);
+            let now = (self.clock)();
+            let spec = match decide(&old, &self.cfg.identity, changed, seen) {
+                Decision::Wait { holder, left } => {
                     return Ok(Attempt::NotLeading(format!(
-                        "held by {holder} until {until}"
+                        "held by {holder}, who renewed it {:.1?} ago by our clock; it expires in {left:.1?} unless renewed",
+                        seen - changed
                     )));
                 }
                 Decision::Take if leading => {
@@ -307,7 +361,7 @@ impl LeaderElector {
             };
             lease.spec = Some(spec);
             let written = if exists {
-                self.api.replace(&cfg.lease_name, &pp, &lease).await
+                self.api.replace(&self.cfg.lease_name, &pp, &lease).await
             } else {
                 self.api.create(&pp, &lease).await
             };
@@ -369,39 +423,65 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let at = |s| Timestamp::from_second(s).unwrap();
-        let now = at(1_000);
-        assert_eq!(decide(&LeaseSpec::default(), "me", now), Decision::Take);
+        let t0 = Instant::now();
+        let secs = |n: u64| t0 + Duration::from_secs(n);
+        let now = secs(100);
+        assert_eq!(decide(&LeaseSpec::default(), "me", t0, now), Decision::Take);
         assert_eq!(
-            decide(&lease(Some(""), Some(999), Some(15)), "me", now),
+            decide(&lease(Some(""), Some(999), Some(15)), "me", t0, now),
             Decision::Take
         );
-        // ours, even long expired: renew
+        // ours, even long unchanged: renew
         assert_eq!(
-            decide(&lease(Some("me"), Some(1), Some(15)), "me", now),
+            decide(&lease(Some("me"), Some(1), Some(15)), "me", t0, now),
             Decision::Renew
         );
-        let held = Decision::Wait {
-            holder: "other".into(),
-            until: at(1_005),
-        };
+        // another's, seen to change 10 s ago: 5 s left, whatever its renewTime says
+        for renewed in [1, 1_000_000, 4_000_000_000] {
+            assert_eq!(
+                decide(
+                    &lease(Some("other"), Some(renewed), Some(15)),
+                    "me",
+                    secs(90),
+                    now
+                ),
+                Decision::Wait {
+                    holder: "other".into(),
+                    left: Duration::from_secs(5)
+                },
+                "renewTime {renewed}"
+            );
+        }
+        // expiry is exclusive: seen unchanged for exactly the duration is expired
         assert_eq!(
-            decide(&lease(Some("other"), Some(990), Some(15)), "me", now),
-            held
-        );
-        // expiry is exclusive: renewTime + duration == now is expired
-        assert_eq!(
-            decide(&lease(Some("other"), Some(985), Some(15)), "me", now),
+            decide(
+                &lease(Some("other"), Some(985), Some(15)),
+                "me",
+                secs(85),
+                now
+            ),
             Decision::Take
         );
         assert_eq!(
-            decide(&lease(Some("other"), None, Some(15)), "me", now),
+            decide(&lease(Some("other"), None, Some(15)), "me", now, now),
             Decision::Take
         );
         assert_eq!(
-            decide(&lease(Some("other"), Some(999), None), "me", now),
+            decide(&lease(Some("other"), Some(999), None), "me", now, now),
             Decision::Take
         );
+    }
+
+    #[test]
+    fn a_record_is_observed_when_it_changes_not_when_it_is_read() {
+        let mut o = Observed::default();
+        let t0 = Instant::now();
+        let held = lease(Some("other"), Some(10), Some(15));
+        assert_eq!(o.see(&held, t0), t0, "first sight");
+        let later = t0 + Duration::from_secs(7);
+        assert_eq!(o.see(&held, later), t0, "unchanged: still first sight");
+        let renewed = lease(Some("other"), Some(12), Some(15));
+        assert_eq!(o.see(&renewed, later), later, "a renewal is a change");
     }
 
     #[test]
