@@ -21,9 +21,14 @@ use nbsync::cluster::{CORE_KINDS, KUBEVIRT_KINDS};
 
 const KUBEVIRT_CRDS: &str = include_str!("../../examples/kubevirt-crds.json");
 
-/// The watches the operator must report synced (the operator's own lists).
+/// The watches the operator must report synced (the operator's own lists): the core kinds,
+/// KubeVirt's, and the optional APIs the stand-in serves (OpenShift's Routes, CDI's
+/// DataVolumes from `examples/kubevirt-crds.json`).
 fn watches() -> impl Iterator<Item = &'static str> {
-    CORE_KINDS.into_iter().chain(KUBEVIRT_KINDS)
+    CORE_KINDS
+        .into_iter()
+        .chain(KUBEVIRT_KINDS)
+        .chain(["routes", "datavolumes"])
 }
 
 /// Options of `cache`.

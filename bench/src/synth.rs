@@ -1049,8 +1049,9 @@ impl Generator<'_> {
                 );
                 self.put("Pod", pod);
             }
+            self.daemonset(ns, ds, &ds_uid, image, k, nodes);
         }
-        // Deployments and their pods
+        // Deployments (every tenth a StatefulSet) and their pods
         let d = self.scale.deployments;
         let mut replicas: Vec<usize> = (0..d)
             .map(|i| deployment_pods / d.max(1) + usize::from(i < deployment_pods % d.max(1)))
@@ -1144,14 +1145,29 @@ impl Generator<'_> {
                     8443,
                 ));
             }
+            let stateful = i % 10 == 6;
             let not_ready = i % 20 == 7 && reps > 0;
             let mut ready = 0;
             for k in 0..reps {
                 let node = self.pick_worker();
                 let mut pl = labels.clone();
-                pl["pod-template-hash"] = json!(hash);
-                let owner = json!({"apiVersion": "apps/v1", "blockOwnerDeletion": true, "controller": true,
-                                   "kind": "ReplicaSet", "name": rs, "uid": rs_uid});
+                let (owner, pod_name) = if stateful {
+                    pl["controller-revision-hash"] = json!(rs);
+                    pl["statefulset.kubernetes.io/pod-name"] = json!(format!("{app}-{k}"));
+                    pl["apps.kubernetes.io/pod-index"] = json!(k.to_string());
+                    (
+                        json!({"apiVersion": "apps/v1", "blockOwnerDeletion": true, "controller": true,
+                               "kind": "StatefulSet", "name": app, "uid": rs_uid}),
+                        format!("{app}-{k}"),
+                    )
+                } else {
+                    pl["pod-template-hash"] = json!(hash);
+                    (
+                        json!({"apiVersion": "apps/v1", "blockOwnerDeletion": true, "controller": true,
+                               "kind": "ReplicaSet", "name": rs, "uid": rs_uid}),
+                        format!("{rs}-{}", self.rng.suffix(5)),
+                    )
+                };
                 let phase = if not_ready && k == 0 {
                     "Pending"
                 } else {
@@ -1161,11 +1177,14 @@ impl Generator<'_> {
                 if phase == "Running" {
                     ready += 1;
                 }
-                let pod_name = format!("{rs}-{}", self.rng.suffix(5));
                 let pod = self.pod(
                     ns,
                     pod_name,
-                    format!("{rs}-"),
+                    if stateful {
+                        String::new()
+                    } else {
+                        format!("{rs}-")
+                    },
                     pl,
                     Map::new(),
                     owner,
@@ -1178,6 +1197,26 @@ impl Generator<'_> {
                 self.put("Pod", pod);
             }
             let t = self.rng.time();
+            if stateful {
+                self.statefulset(
+                    &nsinfo.name,
+                    &app,
+                    &rs_uid,
+                    &rs,
+                    &labels,
+                    &containers,
+                    reps,
+                    ready,
+                    &t,
+                );
+                self.deployments.push(DeploymentInfo {
+                    ns: nsinfo.name,
+                    name: app.clone(),
+                    app,
+                    port,
+                });
+                continue;
+            }
             let template_containers: Vec<Value> = containers.clone();
             let spec = json!({"progressDeadlineSeconds": 600, "replicas": reps, "revisionHistoryLimit": 10,
                 "selector": {"matchLabels": {"app": app, "app.kubernetes.io/name": app}},
@@ -1870,6 +1909,8 @@ impl Generator<'_> {
             self.put("Service", s);
             if i % 4 == 1 && type_is_cluster_ip(&spec) {
                 self.route(&ns, &name, &t);
+            } else if i % 16 == 3 && type_is_cluster_ip(&spec) {
+                self.ingress(&ns, &name, &t);
             }
             made += 1;
         }
@@ -1915,6 +1956,88 @@ impl Generator<'_> {
                      "volumeMode": "Block", "volumeName": format!("pvc-{pvc_uid}")},
             "status": {"accessModes": ["ReadWriteMany"], "capacity": {"storage": size}, "phase": "Bound"}});
         self.put("PersistentVolumeClaim", pvc);
+    }
+
+    /// A DaemonSet as the API server and its controller write it (one pod per node).
+    #[allow(clippy::too_many_arguments)]
+    fn daemonset(&mut self, ns: &str, name: &str, uid: &str, image: &str, k: usize, nodes: usize) {
+        let t = self.rng.time();
+        let labels = json!({"app": name, "component": "network", "openshift.io/component": "network", "type": "infra"});
+        let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"annotations": {"deprecated.daemonset.template.generation": (k + 1).to_string(),
+                                         "kubernetes.io/description": format!("{name} runs on every node")},
+                         "creationTimestamp": t, "generation": k + 1, "labels": labels, "name": name, "namespace": ns,
+                         "resourceVersion": "48235377", "uid": uid},
+            "spec": {"revisionHistoryLimit": 10, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": name, "image": image, "resources": {"requests": {"cpu": "10m", "memory": "50Mi"}}}],
+                                           "hostNetwork": k % 2 == 0, "priorityClassName": "system-node-critical",
+                                           "tolerations": [{"operator": "Exists"}]}},
+                     "updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"}, "type": "RollingUpdate"}},
+            "status": {"currentNumberScheduled": nodes, "desiredNumberScheduled": nodes, "numberAvailable": nodes,
+                       "numberMisscheduled": 0, "numberReady": nodes, "observedGeneration": k + 1, "updatedNumberScheduled": nodes,
+                       "conditions": []}});
+        self.put("DaemonSet", ds);
+    }
+
+    /// A StatefulSet with its claim template, as the API server and its controller write it.
+    #[allow(clippy::too_many_arguments)]
+    fn statefulset(
+        &mut self,
+        ns: &str,
+        name: &str,
+        uid: &str,
+        revision: &str,
+        labels: &Value,
+        containers: &[Value],
+        reps: usize,
+        ready: usize,
+        t: &str,
+    ) {
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"creationTimestamp": t, "generation": 3, "labels": labels, "name": name, "namespace": ns,
+                         "resourceVersion": "48235391", "uid": uid},
+            "spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                     "podManagementPolicy": "OrderedReady", "replicas": reps, "revisionHistoryLimit": 10,
+                     "selector": {"matchLabels": {"app": labels["app"]}}, "serviceName": name,
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": containers, "terminationGracePeriodSeconds": 30}},
+                     "updateStrategy": {"rollingUpdate": {"partition": 0}, "type": "RollingUpdate"},
+                     "volumeClaimTemplates": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "metadata": {"name": "data"},
+                         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                                  "storageClassName": "ocs-storagecluster-ceph-rbd", "volumeMode": "Filesystem"},
+                         "status": {"phase": "Pending"}}]},
+            "status": {"availableReplicas": ready, "collisionCount": 0, "currentReplicas": reps, "currentRevision": revision,
+                       "observedGeneration": 3, "readyReplicas": ready, "replicas": reps, "updateRevision": revision,
+                       "updatedReplicas": reps}});
+        self.put("StatefulSet", sts);
+    }
+
+    /// An Ingress to a Service and the Route OpenShift's ingress-to-route controller makes from
+    /// it (owned by the Ingress, a generated name).
+    fn ingress(&mut self, ns: &str, service: &str, t: &str) {
+        let host = format!("{service}.{ns}.bench.example.com");
+        let uid = self.rng.uid();
+        let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"annotations": {"route.openshift.io/termination": "edge"}, "creationTimestamp": t, "generation": 1,
+                         "labels": {"app": service}, "name": service, "namespace": ns, "resourceVersion": "48286150", "uid": uid},
+            "spec": {"ingressClassName": "openshift-default",
+                     "rules": [{"host": host, "http": {"paths": [{"backend": {"service": {"name": service, "port": {"name": "http"}}},
+                                                                   "path": "/", "pathType": "Prefix"}]}}],
+                     "tls": [{"hosts": [host], "secretName": format!("{service}-tls")}]},
+            "status": {"loadBalancer": {"ingress": [{"hostname": "router-default.apps.bench.example.com"}]}}});
+        self.put("Ingress", ing);
+        let r = json!({"apiVersion": "route.openshift.io/v1", "kind": "Route",
+            "metadata": {"creationTimestamp": t, "labels": {"app": service}, "name": format!("{service}-{}", self.rng.suffix(5)),
+                         "namespace": ns, "ownerReferences": [{"apiVersion": "networking.k8s.io/v1", "controller": true,
+                                                               "kind": "Ingress", "name": service, "uid": uid}],
+                         "resourceVersion": "48286151", "uid": self.rng.uid()},
+            "spec": {"host": host, "path": "/", "port": {"targetPort": "http"}, "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+                     "to": {"kind": "Service", "name": service, "weight": 100}, "wildcardPolicy": "None"},
+            "status": {"ingress": [{"conditions": [{"lastTransitionTime": t, "status": "True", "type": "Admitted"}],
+                                    "host": host, "routerCanonicalHostname": "router-default.apps.bench.example.com",
+                                    "routerName": "default", "wildcardPolicy": "None"}]}});
+        self.put("Route", r);
     }
 
     /// An edge Route to a Service, admitted by the default router, as the API server and the
