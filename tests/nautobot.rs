@@ -209,26 +209,8 @@ async fn hand_edits_survive_and_unowned_objects_are_never_touched() {
     // collide, create our cluster and tenant first through a sync without VMs
     let no_vms = config(json!({"sync": {"virtualMachines": false}}));
     sync(&nb.api, &no_vms, &project(&no_vms, &snap)).await;
-    let cluster = nb
-        .api
-        .list("virtualization/clusters/", &[("name", "ocp-lab".into())])
-        .await
-        .unwrap();
-    let tenant = nb
-        .api
-        .list("tenancy/tenants/", &[("name", "ocp-lab/shop-prod".into())])
-        .await
-        .unwrap();
-    let hand = nb
-        .api
-        .create(
-            "virtualization/virtual-machines/",
-            vec![json!({"name": "rhel9-app-01", "cluster": cluster[0]["id"], "tenant": tenant[0]["id"],
-                        "status": {"name": "Planned"}, "vcpus": 64, "comments": "made by hand"})],
-        )
-        .await
-        .unwrap();
-    let hand_id = hand[0]["id"].as_str().unwrap().to_string();
+    let hand = hand_made_vm(&nb.api, json!({"vcpus": 64, "comments": "made by hand"})).await;
+    let hand_id = hand["id"].as_str().unwrap().to_string();
 
     let out = sync(&nb.api, &cfg, &project(&cfg, &snap)).await;
     let report = out.report.unwrap();
@@ -618,24 +600,7 @@ async fn the_command_line_exit_codes_tell_a_script_what_happened() {
     assert_eq!(code, Some(0), "nothing to change: {err}");
 
     // a person made a VM under one of our names in our cluster and tenant
-    let cluster = nb
-        .api
-        .list("virtualization/clusters/", &[("name", "ocp-lab".into())])
-        .await
-        .unwrap();
-    let tenant = nb
-        .api
-        .list("tenancy/tenants/", &[("name", "ocp-lab/shop-prod".into())])
-        .await
-        .unwrap();
-    nb.api
-        .create(
-            "virtualization/virtual-machines/",
-            vec![json!({"name": "rhel9-app-01", "cluster": cluster[0]["id"], "tenant": tenant[0]["id"],
-                        "status": {"name": "Planned"}})],
-        )
-        .await
-        .unwrap();
+    hand_made_vm(&nb.api, json!({})).await;
     let (code, report, err) = run("apply", &full);
     assert_eq!(code, Some(1), "{report}\n{err}");
     assert!(err.contains("could not be written"), "{err}");

@@ -1655,6 +1655,9 @@ fn isolated_networks_get_ipam_namespaces_of_their_own() {
             })
             .collect()
     };
+    let spaces_of = |p: &super::Projection, ip: &str| -> BTreeSet<String> {
+        ips_of(p, ip).into_iter().map(|(n, _)| n).collect()
+    };
     let prefixes_in = |p: &super::Projection, ns: &str| -> BTreeSet<String> {
         p.records
             .values()
@@ -1678,10 +1681,7 @@ fn isolated_networks_get_ipam_namespaces_of_their_own() {
         assert_eq!(ref_id(vm, "primary_ip4"), Some(*id), "{ns}");
         assert_eq!(prefixes_in(&p, ns), BTreeSet::from(["192.0.2.0/24".into()]));
     }
-    let vlan: BTreeSet<String> = ips_of(&p, "10.20.30.5")
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let vlan = spaces_of(&p, "10.20.30.5");
     assert_eq!(
         vlan,
         BTreeSet::from(["ocp-lab/vms/vlan10".into(), "ocp-lab/team2/vlan10".into()])
@@ -1718,19 +1718,13 @@ fn isolated_networks_get_ipam_namespaces_of_their_own() {
         json!({"placement": {"networkIpamNamespaces": {"vms/vlan10": "Global", "green": "ocp-lab"}}}),
     );
     let p = project(&cfg, &idx);
-    let vlan: BTreeSet<String> = ips_of(&p, "10.20.30.5")
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let vlan = spaces_of(&p, "10.20.30.5");
     assert_eq!(
         vlan,
         BTreeSet::from(["Global".into(), "ocp-lab/team2/vlan10".into()])
     );
     assert!(prefixes_in(&p, "Global").is_empty());
-    let udn: BTreeSet<String> = ips_of(&p, "192.0.2.10")
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let udn = spaces_of(&p, "192.0.2.10");
     assert_eq!(
         udn,
         BTreeSet::from(["ocp-lab".into(), "ocp-lab/blue".into()])

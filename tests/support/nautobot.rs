@@ -203,3 +203,26 @@ pub fn remove(snapshot: &mut Value, kind: &str, name: &str) {
         .unwrap()
         .retain(|i| !(i["kind"] == kind && i["metadata"]["name"] == name));
 }
+
+/// A VM a person made in Nautobot under one of the sample's names (`rhel9-app-01`), in the
+/// operator's Cluster and the `shop-prod` Tenant (both must exist); its answer.
+pub async fn hand_made_vm(api: &HttpClient, extra: Value) -> Value {
+    let cluster = api
+        .list("virtualization/clusters/", &[("name", "ocp-lab".into())])
+        .await
+        .unwrap();
+    let tenant = api
+        .list("tenancy/tenants/", &[("name", "ocp-lab/shop-prod".into())])
+        .await
+        .unwrap();
+    let mut body = json!({"name": "rhel9-app-01", "cluster": cluster[0]["id"], "tenant": tenant[0]["id"],
+                          "status": {"name": "Planned"}});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        body[k] = v.clone();
+    }
+    let mut made = api
+        .create("virtualization/virtual-machines/", vec![body])
+        .await
+        .unwrap();
+    made.remove(0)
+}
