@@ -56,12 +56,14 @@ async fn endpoints_follow_the_health_state_and_shut_down() {
         let _ = stopped.await;
     }));
 
-    // The main loop ticks in the background until it "wedges".
+    // A loop that works and makes progress, until it "wedges".
+    let beat = health.beat("the test loop", Duration::ZERO);
+    let busy = beat.busy();
     let ticker = tokio::spawn({
-        let health = health.clone();
+        let beat = beat.clone();
         async move {
             loop {
-                health.tick();
+                beat.progress();
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -92,12 +94,16 @@ async fn endpoints_follow_the_health_state_and_shut_down() {
     health.set_healthy(true, "");
     wait_for(&client, addr, "/healthz", 200).await;
 
-    // The main loop stops ticking: liveness and readiness fail, and recover on a tick.
+    // The busy loop stops making progress: liveness and readiness fail, naming it, and
+    // recover once it is done (idle).
     ticker.abort();
     let body = wait_for(&client, addr, "/healthz", 503).await;
-    assert!(body.contains("has not ticked"), "{body}");
+    assert!(
+        body.contains("the test loop has been busy") && body.contains("no progress"),
+        "{body}"
+    );
     assert_eq!(get(&client, addr, "/readyz").await.0, 503);
-    health.tick();
+    drop(busy);
     wait_for(&client, addr, "/readyz", 200).await;
 
     // Graceful shutdown: the server returns and stops accepting connections.

@@ -121,7 +121,7 @@ pub async fn run(
     let cache = cache::ClusterCache::new(metrics.clone());
     let watch_tasks = watches::spawn(client.clone(), cache.clone(), opts.discovery_interval);
 
-    // readiness and liveness follow the cache and the main loop
+    // readiness follows the cache; liveness the loops' heartbeats (runtime/http.rs Beat)
     {
         let health = health.clone();
         let mut ready = cache.readiness();
@@ -129,7 +129,6 @@ pub async fn run(
             loop {
                 let r = ready.borrow_and_update().clone();
                 health.set_caches_synced(r.is_ready());
-                health.tick();
                 let _ = tokio::time::timeout(Duration::from_secs(10), ready.changed()).await;
             }
         });
@@ -193,6 +192,7 @@ pub async fn run(
         metrics.clone(),
         recorder,
         trigger_tx,
+        health.clone(),
     ));
 
     // leadership changes re-reconcile everything we know

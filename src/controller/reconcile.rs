@@ -85,6 +85,10 @@ pub struct Context {
     /// The NautobotSyncs of every served namespace (the controllers' stores), to find two
     /// writers under one cluster name.
     peers: Mutex<Vec<Store<NautobotSync>>>,
+    /// Liveness: the loops' heartbeats (the reconcile loop's, a worker's per NautobotSync).
+    pub health: Arc<crate::runtime::http::Health>,
+    /// The reconcile loop's heartbeat: busy while a reconcile runs.
+    beat: crate::runtime::http::Beat,
     /// Reconcile failures in a row, per object (`error_policy`'s backoff).
     backoffs: Mutex<HashMap<ObjectRef<NautobotSync>, super::backoff::Backoff>>,
 }
@@ -98,8 +102,14 @@ impl Context {
         metrics: Arc<Metrics>,
         recorder: Recorder,
         trigger: mpsc::UnboundedSender<ObjectRef<NautobotSync>>,
+        health: Arc<crate::runtime::http::Health>,
     ) -> Self {
+        // a reconcile reads Secrets and writes status; an onDelete cleanup deletes from
+        // Nautobot, request by request (each one progress)
+        let beat = health.beat("the reconcile loop", Duration::from_secs(600));
         Context {
+            health,
+            beat,
             client,
             cache,
             leader,
@@ -166,6 +176,9 @@ impl Context {
         }
         let trigger = self.trigger.clone();
         let k = key.clone();
+        // one request may take its timeout times the client's attempts, with backoff
+        let limit = spec.cfg.request_timeout * 6 + Duration::from_secs(60);
+        let beat = self.health.beat(format!("the worker of {key}"), limit);
         let w = Worker::spawn(
             spec,
             self.cache.clone(),
@@ -174,6 +187,7 @@ impl Context {
             Arc::new(move || {
                 let _ = trigger.send(k.clone());
             }),
+            beat,
         );
         let r = w.report();
         workers.insert(key.clone(), w);
@@ -313,6 +327,7 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
+    let _busy = ctx.beat.busy();
     let key = ObjectRef::from_obj(obj.as_ref());
     let leader = *ctx.leader.borrow();
     let result = if !leader {

@@ -20,13 +20,16 @@ use uuid::Uuid;
 use super::cache::{ClusterCache, Dirty};
 use crate::config::SyncConfig;
 use crate::model::Kind;
+use crate::nautobot::ApiError;
 use crate::nautobot::{
     self, ApplyReport, ClientBuildError, ClientConfig, HttpClient, NautobotApi, Pass, SyncError,
     SyncOutcome, Synced, Token,
 };
 use crate::plan::{DesiredState, Failure, ObservedObject, Plan, Policy, Resolver};
 use crate::project::{Projector, Root, Warning};
+use crate::runtime::http::Beat;
 use crate::runtime::metrics::Metrics;
+use serde_json::Value;
 
 /// What a worker needs to run; replaced when the spec or the token changes.
 #[derive(Debug, Clone)]
@@ -129,6 +132,7 @@ impl Worker {
         leader: watch::Receiver<bool>,
         metrics: Arc<Metrics>,
         on_report: Arc<dyn Fn() + Send + Sync>,
+        beat: Beat,
     ) -> Worker {
         let m = metrics.clone();
         Self::spawn_with(
@@ -137,6 +141,7 @@ impl Worker {
             leader,
             metrics,
             on_report,
+            beat,
             move |s: &WorkerSpec| s.client(&m),
         )
     }
@@ -149,6 +154,7 @@ impl Worker {
         leader: watch::Receiver<bool>,
         metrics: Arc<Metrics>,
         on_report: Arc<dyn Fn() + Send + Sync>,
+        beat: Beat,
         connect: F,
     ) -> Worker
     where
@@ -158,7 +164,7 @@ impl Worker {
         let (spec_tx, spec_rx) = watch::channel(spec);
         let (report_tx, report_rx) = watch::channel(WorkerReport::default());
         let task = tokio::spawn(run(
-            spec_rx, cache, leader, metrics, report_tx, on_report, connect,
+            spec_rx, cache, leader, metrics, report_tx, on_report, beat, connect,
         ));
         Worker {
             spec: spec_tx,
@@ -258,6 +264,7 @@ impl State {
 const DEBOUNCE: Duration = Duration::from_millis(300);
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
+#[allow(clippy::too_many_arguments)] // the worker's channels and handles, each used
 async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     mut spec_rx: watch::Receiver<WorkerSpec>,
     cache: Arc<ClusterCache>,
@@ -265,6 +272,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     metrics: Arc<Metrics>,
     report_tx: watch::Sender<WorkerReport>,
     on_report: Arc<dyn Fn() + Send + Sync>,
+    beat: Beat,
     connect: F,
 ) {
     let mut dirty = cache.subscribe();
@@ -295,7 +303,8 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     loop {
         let spec = spec_rx.borrow_and_update().clone();
         let client = match connect(&spec) {
-            Ok(c) => c,
+            // every answer from Nautobot is progress for liveness
+            Ok(c) => Beating(c, beat.clone()),
             Err(e) => {
                 let message = e.to_string();
                 publish(&|r| {
@@ -338,6 +347,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
             {
                 // woken with nothing to do (leadership unchanged, an empty notification)
             } else {
+                let busy = beat.busy();
                 let pass = async {
                     if st.need_full || due {
                         full_pass(&spec, &client, &cache, &mut st, &metrics).await
@@ -351,6 +361,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                     r = pass => Some(r),
                     _ = leadership_lost(&mut leader) => None,
                 };
+                drop(busy);
                 let Some(result) = result else {
                     tracing::warn!(cluster = %spec.cfg.cluster_name,
                         "leadership lost during a sync pass: stopped it, no more writes");
@@ -434,6 +445,43 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
 
 /// Resolves when the flag changes; never, when its sender is gone (a closed channel must not
 /// turn the worker's wait into a busy loop).
+/// A Nautobot client whose every answer (or error) is progress of the worker's [`Beat`]: a
+/// pass that waits on nothing forever is the only kind that stops beating.
+struct Beating<A>(A, Beat);
+
+impl<A: NautobotApi> NautobotApi for Beating<A> {
+    async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
+        let r = self.0.list(endpoint, query).await;
+        self.1.progress();
+        r
+    }
+    async fn get(&self, endpoint: &str, id: Uuid) -> Result<Option<Value>, ApiError> {
+        let r = self.0.get(endpoint, id).await;
+        self.1.progress();
+        r
+    }
+    async fn create(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let r = self.0.create(endpoint, items).await;
+        self.1.progress();
+        r
+    }
+    async fn update(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        let r = self.0.update(endpoint, items).await;
+        self.1.progress();
+        r
+    }
+    async fn delete(&self, endpoint: &str, ids: Vec<Uuid>) -> Result<(), ApiError> {
+        let r = self.0.delete(endpoint, ids).await;
+        self.1.progress();
+        r
+    }
+    async fn check(&self) -> Result<String, ApiError> {
+        let r = self.0.check().await;
+        self.1.progress();
+        r
+    }
+}
+
 async fn changed_or_never(rx: &mut watch::Receiver<bool>) {
     if rx.changed().await.is_err() {
         std::future::pending::<()>().await;
@@ -843,6 +891,7 @@ mod tests {
 
     /// The request-level rig: a worker on the sample cluster and an in-memory Nautobot.
     struct Rig {
+        health: Arc<crate::runtime::http::Health>,
         nautobot: Arc<FakeNautobot>,
         cache: Arc<ClusterCache>,
         leader: watch::Sender<bool>,
@@ -869,15 +918,21 @@ mod tests {
         ));
         let (leader, leading) = watch::channel(true);
         let fake = nautobot.clone();
+        // liveness with a short limit, for the wedged-pass test
+        let health = Arc::new(crate::runtime::http::Health::new(Duration::from_millis(
+            500,
+        )));
         let worker = Worker::spawn_with(
             spec,
             cache.clone(),
             leading,
             metrics,
             Arc::new(|| {}),
+            health.beat("the worker", Duration::ZERO),
             move |_: &WorkerSpec| Ok(fake.clone()),
         );
         Rig {
+            health,
             nautobot,
             cache,
             leader,
@@ -976,6 +1031,39 @@ mod tests {
         })
         .await;
         assert!(rig.nautobot.take_log().iter().any(|q| q.method == "GET"));
+    }
+
+    /// Liveness follows the loop itself: a worker idle between changes is alive however long
+    /// it waits; one whose pass waits forever on a Nautobot that never answers fails liveness
+    /// once its limit has passed, naming it.
+    #[tokio::test]
+    async fn a_wedged_pass_fails_liveness_and_an_idle_worker_never_does() {
+        let rig = rig();
+        rig.cache.load(sample());
+        rig.until("synced", |r| r.phase == Phase::Synced).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(rig.health.liveness(), Ok(()), "idle by choice");
+        rig.nautobot.hang();
+        rig.cache.change(|idx| {
+            let (ns, name) = a_service(idx);
+            idx.delete_service(&ns, &name);
+            vec![Root::Service((ns, name))]
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let err = loop {
+            if let Err(e) = rig.health.liveness() {
+                break e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the wedged pass was never noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(
+            err.contains("the worker has been busy") && err.contains("no progress"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -34,6 +34,8 @@ pub struct FakeNautobot {
     cut: Mutex<Option<(String, usize)>>,
     /// The connection is lost: every request fails.
     lost: AtomicBool,
+    /// Every request waits forever (a Nautobot, or a proxy, that accepts and never answers).
+    hanging: AtomicBool,
 }
 
 impl FakeNautobot {
@@ -73,6 +75,17 @@ impl FakeNautobot {
     /// were lost.
     pub fn lose_connection_after(&self, endpoint: &str, n: usize) {
         *self.cut.lock().unwrap_or_else(|e| e.into_inner()) = Some((endpoint.into(), n));
+    }
+
+    /// From now on every request waits forever without an answer.
+    pub fn hang(&self) {
+        self.hanging.store(true, Ordering::SeqCst);
+    }
+
+    async fn stall(&self) {
+        if self.hanging.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Nautobot answers again.
@@ -134,6 +147,7 @@ fn passes(o: &Value, key: &str, value: &str) -> bool {
 
 impl NautobotApi for FakeNautobot {
     async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
+        self.stall().await;
         self.record("GET", endpoint, 0)?;
         // repeated keys are alternatives (OR); different keys all apply (AND)
         let mut filters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -157,11 +171,13 @@ impl NautobotApi for FakeNautobot {
     }
 
     async fn get(&self, endpoint: &str, id: Uuid) -> Result<Option<Value>, ApiError> {
+        self.stall().await;
         self.record("GET", endpoint, 0)?;
         Ok(self.object(endpoint, id))
     }
 
     async fn create(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        self.stall().await;
         self.record("POST", endpoint, items.len())?;
         let mut all = self.lock();
         let c = all.entry(endpoint.into()).or_default();
@@ -201,6 +217,7 @@ impl NautobotApi for FakeNautobot {
     }
 
     async fn update(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+        self.stall().await;
         self.record("PATCH", endpoint, items.len())?;
         let mut all = self.lock();
         let c = all.entry(endpoint.into()).or_default();
@@ -224,6 +241,7 @@ impl NautobotApi for FakeNautobot {
     }
 
     async fn delete(&self, endpoint: &str, ids: Vec<Uuid>) -> Result<(), ApiError> {
+        self.stall().await;
         self.record("DELETE", endpoint, ids.len())?;
         if let Some(c) = self.lock().get_mut(endpoint) {
             for id in ids {

@@ -1,16 +1,18 @@
 //! The metrics and health endpoints: `GET /metrics`, `GET /healthz` (liveness) and
 //! `GET /readyz` (readiness), served with axum.
 //!
-//! Liveness fails only when the process is wedged (the main loop stopped calling
-//! [`Health::tick`] for [`Health::stale_after`], or a component declared the process unhealthy
-//! with [`Health::set_healthy`]); it never fails because Nautobot is down. Readiness also
+//! Liveness fails only when the process is wedged: a loop that is busy (a reconcile, a sync
+//! pass) has made no progress within its limit (its [`Beat`]), or a component declared the
+//! process unhealthy with [`Health::set_healthy`]. A loop that waits by choice (no change to
+//! sync, the next resync an hour away) is alive however long it waits, and liveness never
+//! fails because Nautobot is down (requests that fail are progress too). Readiness also
 //! requires the watch caches to be synced.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -22,7 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::runtime::metrics::{CONTENT_TYPE, Metrics};
 
-/// Default time without a [`Health::tick`] after which liveness fails.
+/// Default time a busy loop may go without progress before liveness fails.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(120);
 
 /// Shared liveness and readiness state, updated by the operator and read by the endpoints.
@@ -31,8 +33,82 @@ pub struct Health {
     caches_synced: AtomicBool,
     /// `Some(reason)` while a component declared the process unhealthy.
     unhealthy: Mutex<Option<String>>,
-    last_tick: Mutex<Instant>,
+    /// The loops' heartbeats; a dropped [`Beat`] (a stopped worker) is forgotten.
+    beats: Mutex<Vec<Weak<BeatState>>>,
     stale_after: Duration,
+}
+
+/// One loop's heartbeat. The loop holds a [`Busy`] guard while it works and reports
+/// [`progress`](Beat::progress) as it goes (each answer from Nautobot, each finished
+/// reconcile); without a guard it is idle by choice. Liveness fails when the loop has been busy
+/// for longer than its limit without progress. Clones share the state (concurrent reconciles
+/// count as one loop busy while any of them runs).
+#[derive(Debug, Clone)]
+pub struct Beat(Arc<BeatState>);
+
+#[derive(Debug)]
+struct BeatState {
+    name: String,
+    limit: Duration,
+    /// (guards held, busy since, last progress)
+    state: Mutex<(usize, Instant, Instant)>,
+}
+
+/// Held while a loop works; dropping it is progress, and the loop is idle once no guard is
+/// left.
+#[derive(Debug)]
+pub struct Busy(Beat);
+
+impl Beat {
+    /// A heartbeat nobody checks (tests that have no [`Health`]).
+    pub fn detached(name: &str) -> Beat {
+        let now = Instant::now();
+        Beat(Arc::new(BeatState {
+            name: name.to_string(),
+            limit: Duration::MAX,
+            state: Mutex::new((0, now, now)),
+        }))
+    }
+
+    /// The loop starts working.
+    pub fn busy(&self) -> Busy {
+        let now = Instant::now();
+        let mut s = lock(&self.0.state);
+        if s.0 == 0 {
+            s.1 = now;
+        }
+        s.0 += 1;
+        s.2 = now;
+        Busy(self.clone())
+    }
+
+    /// The loop moved on (an answer came, a step ended).
+    pub fn progress(&self) {
+        lock(&self.0.state).2 = Instant::now();
+    }
+
+    /// Why the loop counts as wedged at `now`, if it does.
+    fn stalled(&self, now: Instant) -> Option<String> {
+        let (busy, since, last) = *lock(&self.0.state);
+        let quiet = now.saturating_duration_since(last);
+        (busy > 0 && quiet > self.0.limit).then(|| {
+            format!(
+                "{} has been busy for {}s and made no progress for {}s (limit {}s)",
+                self.0.name,
+                now.saturating_duration_since(since).as_secs(),
+                quiet.as_secs(),
+                self.0.limit.as_secs()
+            )
+        })
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut s = lock(&(self.0).0.state);
+        s.0 = s.0.saturating_sub(1);
+        s.2 = Instant::now();
+    }
 }
 
 impl Default for Health {
@@ -46,25 +122,34 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Health {
-    /// Healthy, not ready, with the tick clock starting now; liveness fails when no
-    /// [`tick`](Health::tick) happens for `stale_after`.
+    /// Healthy, not ready; `stale_after` is the default limit of [`Health::beat`].
     pub fn new(stale_after: Duration) -> Self {
         Health {
             caches_synced: AtomicBool::new(false),
             unhealthy: Mutex::new(None),
-            last_tick: Mutex::new(Instant::now()),
+            beats: Mutex::new(Vec::new()),
             stale_after,
         }
     }
 
-    /// The time without a tick after which liveness fails.
+    /// The default time a busy loop may go without progress.
     pub fn stale_after(&self) -> Duration {
         self.stale_after
     }
 
-    /// Records that the main loop is alive; call it on every iteration.
-    pub fn tick(&self) {
-        *lock(&self.last_tick) = Instant::now();
+    /// A heartbeat for a loop named `name` (shown by `/healthz` when it is wedged), which may
+    /// go `limit` without progress while busy (at least [`Health::stale_after`]).
+    pub fn beat(&self, name: impl Into<String>, limit: Duration) -> Beat {
+        let now = Instant::now();
+        let beat = Beat(Arc::new(BeatState {
+            name: name.into(),
+            limit: limit.max(self.stale_after),
+            state: Mutex::new((0, now, now)),
+        }));
+        let mut beats = lock(&self.beats);
+        beats.retain(|b| b.strong_count() > 0);
+        beats.push(Arc::downgrade(&beat.0));
+        beat
     }
 
     /// Marks the watch caches as synced (or not, e.g. after a watch restarted from scratch).
@@ -88,15 +173,17 @@ impl Health {
         if let Some(reason) = lock(&self.unhealthy).as_ref() {
             return Err(reason.clone());
         }
-        let idle = lock(&self.last_tick).elapsed();
-        if idle > self.stale_after {
-            return Err(format!(
-                "main loop has not ticked for {}s (limit {}s)",
-                idle.as_secs(),
-                self.stale_after.as_secs()
-            ));
+        let now = Instant::now();
+        let stalled: Vec<String> = lock(&self.beats)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|b| Beat(b).stalled(now))
+            .collect();
+        if stalled.is_empty() {
+            Ok(())
+        } else {
+            Err(stalled.join("; "))
         }
-        Ok(())
     }
 
     /// `Ok` once the process is alive and the caches are synced, else a short reason.
@@ -197,12 +284,40 @@ mod tests {
     }
 
     #[test]
-    fn stale_ticks_fail_liveness() {
-        let h = Health::new(Duration::ZERO);
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(h.liveness().unwrap_err().contains("has not ticked"));
-        let h = Health::new(Duration::from_secs(60));
-        h.tick();
+    fn a_busy_loop_without_progress_fails_liveness_and_an_idle_one_never_does() {
+        let h = Health::new(Duration::from_millis(20));
+        let worker = h.beat("worker ns/a", Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(h.liveness(), Ok(()), "idle by choice, however long");
+        let busy = worker.busy();
         assert_eq!(h.liveness(), Ok(()));
+        std::thread::sleep(Duration::from_millis(40));
+        let err = h.liveness().unwrap_err();
+        assert!(
+            err.contains("worker ns/a has been busy") && err.contains("no progress"),
+            "{err}"
+        );
+        worker.progress();
+        assert_eq!(h.liveness(), Ok(()), "progress");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(h.liveness().is_err());
+        drop(busy);
+        assert_eq!(h.liveness(), Ok(()), "done: idle again");
+        // two at once: busy while either runs
+        let (a, b) = (worker.busy(), worker.busy());
+        drop(a);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(h.liveness().is_err(), "one still runs, without progress");
+        drop(b);
+        // a stopped loop is forgotten
+        let other = h.beat("reconcile", Duration::ZERO);
+        let stuck = other.busy();
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(h.liveness().unwrap_err().contains("reconcile"));
+        drop(stuck);
+        drop(other);
+        drop(worker);
+        assert_eq!(h.liveness(), Ok(()));
+        assert!(lock(&h.beats).iter().all(|b| b.strong_count() == 0));
     }
 }
