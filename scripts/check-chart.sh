@@ -304,6 +304,27 @@ def check_rbac(tag, docs, values, ns, served):
     check(not stray, f"[{tag}] RBAC: no grants outside the served namespaces and {ns}", ", ".join(stray))
     secrets_cluster = any(res == "secrets" for (_, res) in cluster)
     check(not secrets_cluster, f"[{tag}] RBAC: no cluster-wide Secret access")
+    # the ClusterRoles aggregated into admin, edit and view: NautobotSyncs only, status
+    # read-only (the operator writes it), view read-only
+    prefix = "rbac.authorization.k8s.io/aggregate-to-"
+    agg = {n: d for n, d in croles.items()
+           if any(k.startswith(prefix) for k in (d["metadata"].get("labels") or {}))}
+    if values["rbac"]["create"] and values["rbac"].get("aggregateToDefaultRoles"):
+        to = {k[len(prefix):] for d in agg.values() for k in d["metadata"]["labels"] if k.startswith(prefix)}
+        check(to == {"admin", "edit", "view"}, f"[{tag}] RBAC: NautobotSync access aggregated into admin, edit and view", f"into {sorted(to)}")
+        bad = []
+        for n, d in sorted(agg.items()):
+            g, b = grants(d.get("rules"))
+            bad += [f"{n}: {x}" for x in b]
+            view = prefix + "view" in d["metadata"]["labels"]
+            for (grp, res), verbs in g.items():
+                if grp != "nbsync.dev" or res not in ("nautobotsyncs", "nautobotsyncs/status"):
+                    bad.append(f"{n}: {grp or 'core'}/{res}")
+                elif (view or res == "nautobotsyncs/status") and verbs - {"get", "list", "watch"}:
+                    bad.append(f"{n}: writes {res} {sorted(verbs)}")
+        check(not bad, f"[{tag}] RBAC: the aggregated roles grant NautobotSyncs only, status and view read-only", "; ".join(bad))
+    else:
+        check(not agg, f"[{tag}] RBAC: no aggregated roles when rbac.create or rbac.aggregateToDefaultRoles is off", ", ".join(agg))
 
 # ---------------------------------------------------------------------------------------------
 def fullname(values):
