@@ -22,11 +22,34 @@ cargo test --locked --test architecture
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "dependency licenses, bans (no OpenSSL) and sources (cargo deny; advisories need GitHub, see deny.toml)"
+step "dependency licenses, bans (no OpenSSL) and sources (cargo deny)"
 if ! command -v cargo-deny >/dev/null 2>&1; then
   cargo install --locked cargo-deny@0.20.2
 fi
 cargo deny --locked check licenses bans sources
+
+step "advisories: cargo deny check advisories (the RustSec database)"
+# cargo-deny reads the database from $CARGO_HOME/advisory-dbs/<name derived from its URL>. Where
+# GitHub answers, cargo-deny fetches the live database; otherwise the offline copy beside the
+# repo (../shared/rustsec-advisory-db.bundle, a git bundle) is cloned there afresh and used
+# offline (cargo-deny 0.20's --offline: no fetch). Its date is printed so that a stale copy is
+# visible.
+advisory_db="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-3157b0e258782691"
+bundle="${NBSYNC_ADVISORY_BUNDLE:-$(pwd)/../shared/rustsec-advisory-db.bundle}"
+if timeout 5 git ls-remote -q https://github.com/rustsec/advisory-db HEAD >/dev/null 2>&1; then
+  cargo deny --locked check advisories
+  echo "advisory database: live, $(git -C "$advisory_db" show -s --format=%cI HEAD 2>/dev/null || echo '?')"
+elif [ -f "$bundle" ]; then
+  # a fresh clone each time (4 MB): the bundle holds only a detached HEAD
+  rm -rf "$advisory_db" && mkdir -p "$(dirname "$advisory_db")"
+  git -c init.defaultBranch=main -c advice.detachedHead=false clone -q "$bundle" "$advisory_db"
+  echo "advisory database: offline copy $bundle, head $(git -C "$advisory_db" rev-parse --short HEAD) of $(git -C "$advisory_db" show -s --format=%cI HEAD)"
+  # --offline covers cargo metadata too: have every platform's crates in the local registry
+  cargo fetch --locked --quiet
+  cargo deny --locked --offline check advisories
+else
+  echo "advisory database: none (GitHub unreachable and no $bundle): advisories NOT checked" >&2
+fi
 
 step "chart, manifests, examples, Dockerfile (scripts/check-chart.sh)"
 bash scripts/check-chart.sh
