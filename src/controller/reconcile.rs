@@ -619,9 +619,12 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
     let (cfg, spec) = prepare(&obj, &ctx.client)
         .await
         .map_err(|b| ReconcileError::Cleanup(format!("{}: {}", b.reason, b.message)))?;
-    let client = spec
-        .client(&ctx.metrics)
-        .map_err(|e| ReconcileError::Cleanup(e.to_string()))?;
+    // every answer from Nautobot is progress: a cleanup at L deletes for many minutes
+    let client = super::worker::Beating(
+        spec.client(&ctx.metrics)
+            .map_err(|e| ReconcileError::Cleanup(e.to_string()))?,
+        ctx.beat.clone(),
+    );
     let mut policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), true);
     policy.deletion = crate::api::DeletionPolicy::Delete;
     // only this cluster's records: the Nautobot Cluster must record this cluster's identity

@@ -445,9 +445,10 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
 
 /// Resolves when the flag changes; never, when its sender is gone (a closed channel must not
 /// turn the worker's wait into a busy loop).
-/// A Nautobot client whose every answer (or error) is progress of the worker's [`Beat`]: a
-/// pass that waits on nothing forever is the only kind that stops beating.
-struct Beating<A>(A, Beat);
+/// A Nautobot client whose every answer (or error) is progress of a loop's [`Beat`] (the
+/// worker's, or the reconcile loop's during an onDelete cleanup): a pass that waits on nothing
+/// forever is the only kind that stops beating.
+pub(crate) struct Beating<A>(pub(crate) A, pub(crate) Beat);
 
 impl<A: NautobotApi> NautobotApi for Beating<A> {
     async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
