@@ -1971,7 +1971,7 @@ impl Generator<'_> {
             "spec": {"revisionHistoryLimit": 10, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": labels},
                                   "spec": {"containers": [{"name": name, "image": image, "resources": {"requests": {"cpu": "10m", "memory": "50Mi"}}}],
-                                           "hostNetwork": k % 2 == 0, "priorityClassName": "system-node-critical",
+                                           "hostNetwork": k.is_multiple_of(2), "priorityClassName": "system-node-critical",
                                            "tolerations": [{"operator": "Exists"}]}},
                      "updateStrategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"}, "type": "RollingUpdate"}},
             "status": {"currentNumberScheduled": nodes, "desiredNumberScheduled": nodes, "numberAvailable": nodes,
