@@ -374,7 +374,13 @@ mod tests {
         let counts = synth::generate(&tiny(), 3, &mut |v| items.push(v));
         assert_eq!(counts["Namespace"], 40);
         assert_eq!(counts["Node"], 8);
-        assert_eq!(counts["Deployment"], 30);
+        // every tenth Deployment of the generator is a StatefulSet instead
+        assert_eq!(counts["Deployment"] + counts["StatefulSet"], 30);
+        assert_eq!(counts["StatefulSet"], 3);
+        assert!(
+            counts["DaemonSet"] > 0 && counts["Ingress"] > 0,
+            "{counts:?}"
+        );
         assert_eq!(counts["Service"], 60);
         assert_eq!(counts["VirtualMachine"], 40);
         assert!(counts["Pod"] >= 300, "{counts:?}");
