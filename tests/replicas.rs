@@ -255,3 +255,58 @@ async fn a_leader_stopped_with_sigterm_releases_its_lease_before_it_exits() {
     );
     assert_converged(&r, &mut b).await;
 }
+
+/// SIGTERM on the leader in the middle of its first sync (Nautobot slow): it starts no new
+/// pass, the pass in flight has the grace period (2 s here) and then starts no new request;
+/// the final status says the pass was interrupted, it is written before the Lease is
+/// released, the process exits 0 within grace + drain + the Lease release, and the other
+/// replica finishes the sync without a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_pass_lets_it_finish_or_stop_writes_status_then_releases_the_lease() {
+    let Some(r) = rig(Mode::Delay(Duration::from_millis(250))).await else {
+        return;
+    };
+    let mut a = Operator::start(&r.k8s, "op-a", &["--shutdown-grace-seconds", "2"]);
+    wait_holder(&r, &a, "op-a").await;
+    let mut b = replica(&r, "op-b");
+    wait_writes(&r, &a, 2).await;
+
+    let stopping = Instant::now();
+    let exit = a.terminate().await;
+    let exited = stopping.elapsed();
+    let logs = a.logs();
+    assert!(exit.is_some_and(|s| s.success()), "exit {exit:?}:\n{logs}");
+    // 2 s grace + 5 s drain at most, the final status and the Lease in well under a second
+    assert!(exited < Duration::from_secs(10), "{exited:?}\n{logs}");
+    let at = |what: &str| {
+        logs.find(what)
+            .unwrap_or_else(|| panic!("no {what:?} in the log:\n{logs}"))
+    };
+    assert!(
+        at("shutting down: no new sync pass") < at("the sync pass in flight starts no new request")
+    );
+    assert!(at("final status written") < at("released the lease"));
+    let status = nbsync_status(&r.k8s);
+    assert_eq!(
+        condition(&status, "Synced"),
+        Some(("False".into(), "Interrupted".into())),
+        "{status:#}"
+    );
+    let msg = condition_message(&status, "Synced");
+    assert!(
+        msg.contains("grace period") && msg.contains("next leader"),
+        "{msg}"
+    );
+    eprintln!(
+        "op-a exited {:.1}s after SIGTERM: {msg}",
+        exited.as_secs_f64()
+    );
+
+    let took = wait_holder(&r, &b, "op-b").await;
+    assert!(
+        took < Duration::from_secs(5),
+        "released, not expired ({took:?})"
+    );
+    r.proxy.set(Mode::Pass);
+    assert_converged(&r, &mut b).await;
+}

@@ -120,6 +120,11 @@ pub struct RunArgs {
     /// when several installations split one cluster's namespaces.
     #[arg(long, env = "REPORT_UNSERVED_NAMESPACES", default_value_t = true, action = clap::ArgAction::Set)]
     pub report_unserved_namespaces: bool,
+    /// At SIGTERM, the seconds a sync pass in flight may still take; after them it starts no
+    /// new request, and 5 s later it is dropped. Its final status is written, then the Lease
+    /// released. Keep it under the pod's terminationGracePeriodSeconds minus 15.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// `run`: the operator, until SIGTERM.
@@ -142,6 +147,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         metrics_addr: args.metrics_addr,
         discovery_interval: std::time::Duration::from_secs(args.discovery_interval_seconds.max(1)),
         report_unserved: args.report_unserved_namespaces,
+        shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_seconds),
     })?;
     Ok(())
 }

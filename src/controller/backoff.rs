@@ -6,7 +6,7 @@
 //! person can fix (a refused token, an unsupported Nautobot version, a certificate that is not
 //! trusted, a spec Nautobot cannot satisfy, another cluster's identity) starts at 30 seconds
 //! and waits up to 10 minutes; a change of the NautobotSync or its Secret is retried at once
-//! anyway. The jitter spreads the retries of many NautobotSyncs (or replicas after an outage)
+//! anyway, and a new spec generation starts the count over (what failed may be fixed). The jitter spreads the retries of many NautobotSyncs (or replicas after an outage)
 //! over the second half of each interval. Pure: the caller supplies the random fraction.
 
 use std::time::Duration;
@@ -49,6 +49,8 @@ impl Class {
 pub struct Backoff {
     failures: u32,
     class: Option<Class>,
+    /// The spec generation the failures are of.
+    generation: Option<i64>,
 }
 
 impl Backoff {
@@ -70,6 +72,17 @@ impl Backoff {
         let full = first.saturating_mul(1u32 << self.failures.min(20)).min(cap);
         self.failures = self.failures.saturating_add(1);
         full.div_f64(2.0) + full.div_f64(2.0).mul_f64(fraction.clamp(0.0, 1.0))
+    }
+
+    /// The failures to come are of spec `generation`: a new generation starts over.
+    pub fn of_generation(&mut self, generation: i64) -> &mut Self {
+        if self.generation != Some(generation) {
+            *self = Backoff {
+                generation: Some(generation),
+                ..Self::default()
+            };
+        }
+        self
     }
 
     /// A success: the next failure starts at the first delay again.
@@ -144,6 +157,26 @@ mod tests {
         ] {
             assert_eq!(Class::of(category), Class::Transient, "{category}");
         }
+    }
+
+    #[test]
+    fn a_new_spec_generation_starts_the_count_over() {
+        let mut b = Backoff::new();
+        for _ in 0..5 {
+            b.of_generation(3).failed("NautobotUnauthorized", 1.0);
+        }
+        assert_eq!(b.failures(), 5);
+        // the same spec: the count goes on
+        assert_eq!(
+            b.of_generation(3).failed("NautobotUnauthorized", 1.0),
+            Duration::from_secs(600)
+        );
+        // the spec edited: the first delay again
+        assert_eq!(
+            b.of_generation(4).failed("NautobotUnauthorized", 1.0),
+            Duration::from_secs(30)
+        );
+        assert_eq!(b.failures(), 1);
     }
 
     #[test]

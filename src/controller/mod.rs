@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod cache;
 pub mod claims;
+pub mod guarded;
 pub mod reconcile;
 pub mod status;
 pub mod unserved;
@@ -52,6 +53,9 @@ pub struct Options {
     pub discovery_interval: Duration,
     /// Mark NautobotSyncs outside `namespaces` as refused ([`unserved`]).
     pub report_unserved: bool,
+    /// At SIGTERM, how long a sync pass in flight may still take before it starts no new
+    /// request (it then has [`worker::DRAIN`] more).
+    pub shutdown_grace: Duration,
 }
 
 /// Why the operator cannot start.
@@ -100,6 +104,9 @@ pub async fn run(
     let metrics = Metrics::new();
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = watch::channel(false);
+    // SIGTERM for the workers, before the rest stops
+    let (stop_workers, workers_stop) = watch::channel(false);
+    let shutdown_workers = worker::Shutdown::new(workers_stop, opts.shutdown_grace);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -185,15 +192,31 @@ pub async fn run(
             stop_rx.clone(),
         ));
     }
-    let ctx = Arc::new(reconcile::Context::new(
-        client.clone(),
-        cache.clone(),
-        leader_rx.clone(),
-        metrics.clone(),
-        recorder,
-        trigger_tx,
-        health.clone(),
-    ));
+    let ctx = Arc::new(
+        reconcile::Context::new(
+            client.clone(),
+            cache.clone(),
+            leader_rx.clone(),
+            metrics.clone(),
+            recorder,
+            trigger_tx,
+            health.clone(),
+        )
+        .with_shutdown(shutdown_workers.clone()),
+    );
+
+    // NautobotSyncs deleted without our cleanup (a finalizer removed by hand) are never
+    // reconciled again: their workers stop here
+    {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                ctx.sweep();
+            }
+        });
+    }
 
     // leadership changes re-reconcile everything we know
     {
@@ -295,11 +318,26 @@ pub async fn run(
 
     tracing::info!(namespaces = ?opts.namespaces, "reconciling NautobotSync objects");
     shutdown.await;
-    tracing::info!("shutting down");
+    // 1. no new pass; a pass in flight finishes within the grace period or is stopped at its
+    //    next request; 2. the controllers stop (reconciles in flight finish); 3. as the Lease
+    //    holder, each NautobotSync's final status; 4. the Lease released; 5. exit.
+    tracing::info!(
+        grace_s = opts.shutdown_grace.as_secs_f64(),
+        "shutting down: no new sync pass, the pass in flight has the grace period to finish"
+    );
+    let _ = stop_workers.send(true);
     let _ = stop_tx.send(true);
+    let started = std::time::Instant::now();
     for c in controllers {
         let _ = tokio::time::timeout(Duration::from_secs(10), c).await;
     }
+    ctx.finish(
+        shutdown_workers
+            .bound()
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1)),
+    )
+    .await;
     if let Some((h, election)) = leader_handle {
         // the flag turns false, then the Lease is released so that another replica takes over at
         // once; the election bounds the release by its renew deadline (10 s)

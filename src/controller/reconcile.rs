@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use super::cache::ClusterCache;
 use super::claims::{self, Claim};
 use super::status::{self, Blocked, StatusInput};
-use super::worker::{Phase, Worker, WorkerSpec};
+use super::worker::{Phase, Shutdown, Worker, WorkerSpec};
 use crate::api::conditions::{find, types};
 use crate::api::{CaBundleKind, NautobotSync, NautobotSyncStatus, OnDeletePolicy};
 use crate::config::SyncConfig;
@@ -86,7 +86,9 @@ pub struct Context {
     /// writers under one cluster name.
     peers: Mutex<Vec<Store<NautobotSync>>>,
     /// Liveness: the loops' heartbeats (the reconcile loop's, a worker's per NautobotSync).
-    pub health: Arc<crate::runtime::http::Health>,
+    health: Arc<crate::runtime::http::Health>,
+    /// How workers stop at SIGTERM.
+    shutdown: Shutdown,
     /// The reconcile loop's heartbeat: busy while a reconcile runs.
     beat: crate::runtime::http::Beat,
     /// Reconcile failures in a row, per object (`error_policy`'s backoff).
@@ -109,6 +111,7 @@ impl Context {
         let beat = health.beat("the reconcile loop", Duration::from_secs(600));
         Context {
             health,
+            shutdown: Shutdown::never(),
             beat,
             client,
             cache,
@@ -123,13 +126,20 @@ impl Context {
         }
     }
 
-    /// Records a reconcile failure of `key`; the delay before it is tried again.
-    fn reconcile_failed(&self, key: &ObjectRef<NautobotSync>, category: &str) -> Duration {
+    /// The same, its workers stopping as `shutdown` says (else they run until dropped).
+    pub fn with_shutdown(self, shutdown: Shutdown) -> Self {
+        Context { shutdown, ..self }
+    }
+
+    /// Records a reconcile failure of `obj`; the delay before it is tried again (a new spec
+    /// generation starts over).
+    fn reconcile_failed(&self, obj: &NautobotSync, category: &str) -> Duration {
         self.backoffs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry(key.clone())
+            .entry(ObjectRef::from_obj(obj))
             .or_default()
+            .of_generation(obj.metadata.generation.unwrap_or(0))
             .failed(category, super::backoff::jitter())
     }
 
@@ -188,6 +198,7 @@ impl Context {
                 let _ = trigger.send(k.clone());
             }),
             beat,
+            self.shutdown.clone(),
         );
         let r = w.report();
         workers.insert(key.clone(), w);
@@ -199,6 +210,104 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+
+    /// Forgets the NautobotSyncs that are gone from every served namespace's store (deleted
+    /// without our finalizer's cleanup, or whose last reconcile failed): their workers stop and
+    /// their reconcile backoffs go.
+    pub fn sweep(&self) {
+        let live: std::collections::HashSet<ObjectRef<NautobotSync>> = self
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flat_map(|s| s.state())
+            .map(|o| ObjectRef::from_obj(o.as_ref()))
+            .collect();
+        let gone = |k: &ObjectRef<NautobotSync>| !live.contains(k);
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for k in workers.keys().filter(|k| gone(k)) {
+            tracing::info!(key = %k, "NautobotSync gone: its worker stops");
+        }
+        workers.retain(|k, _| !gone(k));
+        drop(workers);
+        self.backoffs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| !gone(k));
+        self.last_synced_event
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| !gone(k));
+    }
+
+    /// At SIGTERM, after [`Shutdown`]'s signal: waits (at most `bound`) until every worker has
+    /// stopped (its pass in flight finished or interrupted), then, as the Lease holder, writes
+    /// the status each one's last report makes, so that the status tells how this replica left.
+    pub async fn finish(&self, bound: Duration) {
+        let deadline = tokio::time::Instant::now() + bound;
+        let mut workers: Vec<(ObjectRef<NautobotSync>, Worker)> =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        let n = workers.len();
+        let mut late = 0;
+        for (key, w) in &mut workers {
+            if tokio::time::timeout_at(deadline, w.stopped())
+                .await
+                .is_err()
+            {
+                late += 1;
+                tracing::warn!(%key, "the worker did not stop in time; dropped");
+            }
+        }
+        tracing::info!(workers = n, late, "workers stopped");
+        if !*self.leader.borrow() {
+            return;
+        }
+        let objects: Vec<Arc<NautobotSync>> = self
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flat_map(|s| s.state())
+            .collect();
+        let now = Time(jiff::Timestamp::now());
+        for (key, w) in &workers {
+            let Some(obj) = objects
+                .iter()
+                .find(|o| ObjectRef::from_obj(o.as_ref()) == *key)
+            else {
+                continue;
+            };
+            let report = w.report();
+            if matches!(report.phase, Phase::Starting | Phase::NotLeader) {
+                continue;
+            }
+            let cfg = w.spec().cfg;
+            let input = StatusInput::Worker {
+                report: &report,
+                insecure: cfg.insecure_skip_tls_verify,
+                dry_run: cfg.dry_run,
+                suspend: cfg.suspend,
+                url: &cfg.nautobot_url,
+                cluster_name: &cfg.cluster_name,
+            };
+            let prev = obj.status.as_ref();
+            let new = status::compute(prev, Some(report.generation), input, &now);
+            if !status::differs(prev, &new) {
+                continue;
+            }
+            let api: Api<NautobotSync> =
+                Api::namespaced(self.client.clone(), &obj.namespace().unwrap_or_default());
+            let name = obj.name_any();
+            let write = write_status(&api, &name, &new);
+            match tokio::time::timeout(Duration::from_secs(5), write).await {
+                Ok(Ok(())) => tracing::info!(%key, "final status written"),
+                Ok(Err(e)) => tracing::warn!(%key, error = %e, "cannot write the final status"),
+                Err(_) => tracing::warn!(%key, "the final status write timed out"),
+            }
+        }
     }
 }
 
@@ -328,6 +437,7 @@ pub async fn reconcile(
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
     let _busy = ctx.beat.busy();
+    ctx.sweep();
     let key = ObjectRef::from_obj(obj.as_ref());
     let leader = *ctx.leader.borrow();
     let result = if !leader {
@@ -376,7 +486,7 @@ pub async fn reconcile(
 /// category, reset by the next successful reconcile (`src/controller/backoff.rs`).
 pub fn error_policy(obj: Arc<NautobotSync>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
     ctx.metrics.record_reconcile_error(err.category());
-    let wait = ctx.reconcile_failed(&ObjectRef::from_obj(obj.as_ref()), err.category());
+    let wait = ctx.reconcile_failed(&obj, err.category());
     tracing::warn!(name = %obj.name_any(), namespace = ?obj.namespace(), error = %err,
         retry_in_s = wait.as_secs_f64(), "reconcile failed");
     Action::requeue(wait)
@@ -620,7 +730,7 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
         .await
         .map_err(|b| ReconcileError::Cleanup(format!("{}: {}", b.reason, b.message)))?;
     // every answer from Nautobot is progress: a cleanup at L deletes for many minutes
-    let client = super::worker::Beating(
+    let client = super::guarded::Guarded::new(
         spec.client(&ctx.metrics)
             .map_err(|e| ReconcileError::Cleanup(e.to_string()))?,
         ctx.beat.clone(),

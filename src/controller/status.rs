@@ -163,6 +163,11 @@ pub fn compute(
                         "nothing is synced before the cluster cache is complete",
                     ));
                 }
+                Phase::Interrupted(message) => {
+                    // a restart is no failure: Ready and Degraded stay as the last pass left
+                    // them; the next leader's full pass takes Synced back
+                    set(cond(types::SYNCED, False, "Interrupted", message.clone()));
+                }
                 Phase::Error { category, message } => {
                     set(cond(types::READY, False, category, message.clone()));
                     set(cond(
@@ -500,6 +505,29 @@ mod tests {
             s2.last_sync_time, s.last_sync_time,
             "the last good sync is remembered"
         );
+    }
+
+    #[test]
+    fn a_pass_interrupted_by_a_shutdown_says_so_and_is_no_failure() {
+        let s = compute(None, Some(2), worker(&synced()), &t("2026-11-26T10:00:00Z"));
+        let mut r = synced();
+        r.phase = Phase::Interrupted("the operator shut down during a full sync pass".into());
+        let s2 = compute(Some(&s), Some(2), worker(&r), &t("2026-11-26T10:01:00Z"));
+        let synced_c = find(&s2.conditions, "Synced").unwrap();
+        assert_eq!(
+            (synced_c.status.as_str(), synced_c.reason.as_str()),
+            ("False", "Interrupted")
+        );
+        assert!(synced_c.message.contains("shut down"));
+        // Ready stays as it was, with its transition time; no Degraded, no lastError
+        let ready = find(&s2.conditions, "Ready").unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "Ready")
+        );
+        assert_eq!(ready.last_transition_time, t("2026-11-26T10:00:00Z"));
+        assert!(find(&s2.conditions, "Degraded").is_none_or(|d| d.status == "False"));
+        assert_eq!(s2.last_error, s.last_error);
     }
 
     #[test]

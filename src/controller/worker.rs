@@ -18,9 +18,9 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::cache::{ClusterCache, Dirty};
+use super::guarded::{Gate, Guarded};
 use crate::config::SyncConfig;
 use crate::model::Kind;
-use crate::nautobot::ApiError;
 use crate::nautobot::{
     self, ApplyReport, ClientBuildError, ClientConfig, HttpClient, NautobotApi, Pass, SyncError,
     SyncOutcome, Synced, Token,
@@ -29,7 +29,6 @@ use crate::plan::{DesiredState, Failure, ObservedObject, Plan, Policy, Resolver}
 use crate::project::{Projector, Root, Warning};
 use crate::runtime::http::Beat;
 use crate::runtime::metrics::Metrics;
-use serde_json::Value;
 
 /// What a worker needs to run; replaced when the spec or the token changes.
 #[derive(Debug, Clone)]
@@ -71,6 +70,9 @@ pub enum Phase {
     NotLeader,
     /// The last pass completed.
     Synced,
+    /// The operator shut down during a pass and stopped it (its writes so far stand; the next
+    /// leader's full pass does the rest).
+    Interrupted(String),
     /// The last pass failed.
     Error {
         /// Bounded CamelCase category.
@@ -117,6 +119,62 @@ pub struct WorkerReport {
     pub left_behind: Vec<(String, Option<usize>)>,
 }
 
+/// How a worker stops when the operator shuts down: at the signal it starts no new pass; a
+/// pass in flight has `grace` to finish, then starts no new request, and is dropped `drain`
+/// later if a request sent before still has not answered.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    signal: watch::Receiver<bool>,
+    grace: Duration,
+    drain: Duration,
+}
+
+/// How long the requests a stopped pass had already sent may still take.
+pub const DRAIN: Duration = Duration::from_secs(5);
+
+impl Shutdown {
+    /// Stops when `signal` turns true.
+    pub fn new(signal: watch::Receiver<bool>, grace: Duration) -> Self {
+        Shutdown {
+            signal,
+            grace,
+            drain: DRAIN,
+        }
+    }
+
+    /// The same with another drain time (tests).
+    pub fn with_drain(self, drain: Duration) -> Self {
+        Shutdown { drain, ..self }
+    }
+
+    /// The longest a worker takes to stop after the signal.
+    pub fn bound(&self) -> Duration {
+        self.grace + self.drain
+    }
+
+    /// A worker that runs until it is dropped (tests).
+    pub fn never() -> Self {
+        Shutdown::new(watch::channel(false).1, Duration::ZERO)
+    }
+
+    fn requested(&self) -> bool {
+        *self.signal.borrow()
+    }
+
+    /// Resolves at the signal; never, when its sender is gone.
+    async fn signalled(&mut self) {
+        if self.signal.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Resolves `grace` after the signal.
+    async fn past_grace(&mut self) {
+        self.signalled().await;
+        tokio::time::sleep(self.grace).await;
+    }
+}
+
 /// Handle to a running worker.
 pub struct Worker {
     spec: watch::Sender<WorkerSpec>,
@@ -133,6 +191,7 @@ impl Worker {
         metrics: Arc<Metrics>,
         on_report: Arc<dyn Fn() + Send + Sync>,
         beat: Beat,
+        shutdown: Shutdown,
     ) -> Worker {
         let m = metrics.clone();
         Self::spawn_with(
@@ -141,7 +200,7 @@ impl Worker {
             leader,
             metrics,
             on_report,
-            beat,
+            (beat, shutdown),
             move |s: &WorkerSpec| s.client(&m),
         )
     }
@@ -154,7 +213,7 @@ impl Worker {
         leader: watch::Receiver<bool>,
         metrics: Arc<Metrics>,
         on_report: Arc<dyn Fn() + Send + Sync>,
-        beat: Beat,
+        (beat, shutdown): (Beat, Shutdown),
         connect: F,
     ) -> Worker
     where
@@ -164,7 +223,14 @@ impl Worker {
         let (spec_tx, spec_rx) = watch::channel(spec);
         let (report_tx, report_rx) = watch::channel(WorkerReport::default());
         let task = tokio::spawn(run(
-            spec_rx, cache, leader, metrics, report_tx, on_report, beat, connect,
+            spec_rx,
+            cache,
+            leader,
+            metrics,
+            report_tx,
+            on_report,
+            (beat, shutdown),
+            connect,
         ));
         Worker {
             spec: spec_tx,
@@ -192,6 +258,16 @@ impl Worker {
     /// The latest report.
     pub fn report(&self) -> WorkerReport {
         self.report.borrow().clone()
+    }
+
+    /// The spec it runs with.
+    pub fn spec(&self) -> WorkerSpec {
+        self.spec.borrow().clone()
+    }
+
+    /// Resolves when the worker has stopped (after a [`Shutdown`]).
+    pub async fn stopped(&mut self) {
+        let _ = (&mut self.task).await;
     }
 }
 
@@ -272,9 +348,10 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     metrics: Arc<Metrics>,
     report_tx: watch::Sender<WorkerReport>,
     on_report: Arc<dyn Fn() + Send + Sync>,
-    beat: Beat,
+    (beat, mut shutdown): (Beat, Shutdown),
     connect: F,
 ) {
+    let gate = Gate::default();
     let mut dirty = cache.subscribe();
     let mut ready = cache.readiness();
     let mut st = State {
@@ -302,9 +379,11 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     };
     loop {
         let spec = spec_rx.borrow_and_update().clone();
+        // a new spec or token: what failed may be fixed, the backoff starts over
+        backoff.succeeded();
         let client = match connect(&spec) {
             // every answer from Nautobot is progress for liveness
-            Ok(c) => Beating(c, beat.clone()),
+            Ok(c) => Guarded::new(c, beat.clone()).gated(gate.clone()),
             Err(e) => {
                 let message = e.to_string();
                 publish(&|r| {
@@ -313,8 +392,9 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                         message: message.clone(),
                     }
                 });
-                if spec_rx.changed().await.is_err() {
-                    return;
+                tokio::select! {
+                    r = spec_rx.changed() => if r.is_err() { return },
+                    _ = shutdown.signalled() => return,
                 }
                 continue;
             }
@@ -323,12 +403,17 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
         st.reproject_all = true;
         // run with this spec until it changes
         loop {
+            // shutting down: no new pass
+            if shutdown.requested() {
+                return;
+            }
             let readiness = ready.borrow_and_update().clone();
             if !readiness.is_ready() {
                 publish(&|r| r.phase = Phase::WaitingForCaches(readiness.missing()));
                 tokio::select! {
                     _ = ready.changed() => continue,
                     _ = spec_rx.changed() => break,
+                    _ = shutdown.signalled() => return,
                 }
             }
             if !*leader.borrow_and_update() {
@@ -338,6 +423,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                     _ = changed_or_never(&mut leader) => continue,
                     _ = spec_rx.changed() => break,
                     d = dirty.recv() => { note(&mut st, d); continue; }
+                    _ = shutdown.signalled() => return,
                 }
             }
             let due = st
@@ -348,25 +434,41 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                 // woken with nothing to do (leadership unchanged, an empty notification)
             } else {
                 let busy = beat.busy();
-                let pass = async {
-                    if st.need_full || due {
-                        full_pass(&spec, &client, &cache, &mut st, &metrics).await
-                    } else {
-                        incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
-                    }
-                };
-                // a replica that loses the Lease stops writing at once, even in the middle of
-                // a pass: the next leader starts writing as soon as it holds the Lease
-                let result = tokio::select! {
-                    r = pass => Some(r),
-                    _ = leadership_lost(&mut leader) => None,
+                let full = st.need_full || due;
+                let ended = {
+                    let pass = std::pin::pin!(async {
+                        if full {
+                            full_pass(&spec, &client, &cache, &mut st, &metrics).await
+                        } else {
+                            incremental_pass(&spec, &client, &cache, &mut st, &metrics).await
+                        }
+                    });
+                    run_pass(pass, &mut leader, &mut shutdown, &gate).await
                 };
                 drop(busy);
-                let Some(result) = result else {
-                    tracing::warn!(cluster = %spec.cfg.cluster_name,
-                        "leadership lost during a sync pass: stopped it, no more writes");
-                    st.need_full = true;
-                    continue;
+                let result = match ended {
+                    PassEnd::Done(r) => r,
+                    PassEnd::LeadershipLost => {
+                        tracing::warn!(cluster = %spec.cfg.cluster_name,
+                            "leadership lost during a sync pass: stopped it, no more writes");
+                        st.need_full = true;
+                        continue;
+                    }
+                    PassEnd::Interrupted => {
+                        let message = format!(
+                            "the operator shut down during a {} sync pass and stopped it after the \
+                             {}s grace period; what it wrote stands, and the next leader resumes \
+                             with a full pass",
+                            if full { "full" } else { "incremental" },
+                            shutdown.grace.as_secs_f64()
+                        );
+                        tracing::warn!(cluster = %spec.cfg.cluster_name, "{message}");
+                        publish(&|r| {
+                            r.phase = Phase::Interrupted(message.clone());
+                            r.generation = spec.generation;
+                        });
+                        return;
+                    }
                 };
                 match result {
                     Ok(outcome) => {
@@ -406,6 +508,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                         tokio::select! {
                             _ = tokio::time::sleep(wait) => {}
                             _ = spec_rx.changed() => break,
+                            _ = shutdown.signalled() => return,
                         }
                         continue;
                     }
@@ -438,51 +541,53 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                 _ = sleep_until(st.retry_at) => {}
                 _ = spec_rx.changed() => break,
                 _ = changed_or_never(&mut leader) => {}
+                _ = shutdown.signalled() => return,
             }
         }
     }
 }
 
-/// Resolves when the flag changes; never, when its sender is gone (a closed channel must not
-/// turn the worker's wait into a busy loop).
-/// A Nautobot client whose every answer (or error) is progress of a loop's [`Beat`] (the
-/// worker's, or the reconcile loop's during an onDelete cleanup): a pass that waits on nothing
-/// forever is the only kind that stops beating.
-pub(crate) struct Beating<A>(pub(crate) A, pub(crate) Beat);
+/// How a pass ended.
+enum PassEnd<T> {
+    /// It returned.
+    Done(T),
+    /// The Lease was lost: it was dropped at once.
+    LeadershipLost,
+    /// The operator shut down and the pass did not finish within the grace period (and the
+    /// drain time).
+    Interrupted,
+}
 
-impl<A: NautobotApi> NautobotApi for Beating<A> {
-    async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
-        let r = self.0.list(endpoint, query).await;
-        self.1.progress();
-        r
+/// Runs a pass to its end, unless the Lease is lost (a replica that loses it stops writing at
+/// once, even in the middle of a pass: the next leader starts writing as soon as it holds the
+/// Lease) or shutdown's grace period runs out: then the gate closes so that the pass starts no
+/// new request, and the pass has the drain time ([`DRAIN`]) to return.
+async fn run_pass<T>(
+    mut pass: std::pin::Pin<&mut impl Future<Output = Result<T, SyncError>>>,
+    leader: &mut watch::Receiver<bool>,
+    shutdown: &mut Shutdown,
+    gate: &Gate,
+) -> PassEnd<Result<T, SyncError>> {
+    tokio::select! {
+        r = &mut pass => return PassEnd::Done(r),
+        _ = leadership_lost(leader) => return PassEnd::LeadershipLost,
+        _ = shutdown.past_grace() => {}
     }
-    async fn get(&self, endpoint: &str, id: Uuid) -> Result<Option<Value>, ApiError> {
-        let r = self.0.get(endpoint, id).await;
-        self.1.progress();
-        r
-    }
-    async fn create(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-        let r = self.0.create(endpoint, items).await;
-        self.1.progress();
-        r
-    }
-    async fn update(&self, endpoint: &str, items: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-        let r = self.0.update(endpoint, items).await;
-        self.1.progress();
-        r
-    }
-    async fn delete(&self, endpoint: &str, ids: Vec<Uuid>) -> Result<(), ApiError> {
-        let r = self.0.delete(endpoint, ids).await;
-        self.1.progress();
-        r
-    }
-    async fn check(&self) -> Result<String, ApiError> {
-        let r = self.0.check().await;
-        self.1.progress();
-        r
+    gate.close();
+    tracing::info!(
+        grace_s = shutdown.grace.as_secs_f64(),
+        drain_s = shutdown.drain.as_secs_f64(),
+        "shutting down: the sync pass in flight starts no new request"
+    );
+    match tokio::time::timeout(shutdown.drain, &mut pass).await {
+        // it ended before it needed a new request
+        Ok(Ok(r)) => PassEnd::Done(Ok(r)),
+        Ok(Err(_)) | Err(_) => PassEnd::Interrupted,
     }
 }
 
+/// Resolves when the flag changes; never, when its sender is gone (a closed channel must not
+/// turn the worker's wait into a busy loop).
 async fn changed_or_never(rx: &mut watch::Receiver<bool>) {
     if rx.changed().await.is_err() {
         std::future::pending::<()>().await;
@@ -896,6 +1001,8 @@ mod tests {
         nautobot: Arc<FakeNautobot>,
         cache: Arc<ClusterCache>,
         leader: watch::Sender<bool>,
+        /// SIGTERM: a pass in flight then has 1 s, and 300 ms more to drain.
+        stop: watch::Sender<bool>,
         worker: Worker,
     }
 
@@ -911,25 +1018,32 @@ mod tests {
     }
 
     fn rig() -> Rig {
+        let spec = spec(1);
+        rig_on(Arc::new(FakeNautobot::with_location(
+            spec.cfg.location.as_deref().unwrap_or_default(),
+        )))
+    }
+
+    /// A worker (a new process, say) on an existing Nautobot.
+    fn rig_on(nautobot: Arc<FakeNautobot>) -> Rig {
         let metrics = Metrics::new();
         let cache = ClusterCache::new(metrics.clone());
-        let spec = spec(1);
-        let nautobot = Arc::new(FakeNautobot::with_location(
-            spec.cfg.location.as_deref().unwrap_or_default(),
-        ));
         let (leader, leading) = watch::channel(true);
+        let (stop, stopping) = watch::channel(false);
         let fake = nautobot.clone();
         // liveness with a short limit, for the wedged-pass test
         let health = Arc::new(crate::runtime::http::Health::new(Duration::from_millis(
             500,
         )));
+        let shutdown =
+            Shutdown::new(stopping, Duration::from_secs(1)).with_drain(Duration::from_millis(300));
         let worker = Worker::spawn_with(
-            spec,
+            spec(1),
             cache.clone(),
             leading,
             metrics,
             Arc::new(|| {}),
-            health.beat("the worker", Duration::ZERO),
+            (health.beat("the worker", Duration::ZERO), shutdown),
             move |_: &WorkerSpec| Ok(fake.clone()),
         );
         Rig {
@@ -937,6 +1051,7 @@ mod tests {
             nautobot,
             cache,
             leader,
+            stop,
             worker,
         }
     }
@@ -1091,6 +1206,113 @@ mod tests {
         .await;
         rig.nautobot.reconnect();
         rig.until("synced", |r| r.phase == Phase::Synced).await;
+    }
+
+    /// SIGTERM with nothing in flight: the worker stops at once and sends nothing more.
+    #[tokio::test]
+    async fn an_idle_worker_stops_at_the_signal_without_a_request() {
+        let mut rig = rig();
+        rig.cache.load(sample());
+        rig.until("synced", |r| r.phase == Phase::Synced).await;
+        rig.nautobot.take_log();
+        let t = Instant::now();
+        rig.stop.send_replace(true);
+        // a change after the signal is not synced by this replica (the next leader's is)
+        rig.cache.change(|idx| {
+            let (ns, name) = a_service(idx);
+            idx.delete_service(&ns, &name);
+            vec![Root::Service((ns, name))]
+        });
+        tokio::time::timeout(Duration::from_secs(5), rig.worker.stopped())
+            .await
+            .expect("the worker stops");
+        // at once, not after the grace period
+        assert!(
+            t.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(rig.nautobot.take_log().is_empty());
+        assert_eq!(rig.worker.report().phase, Phase::Synced);
+    }
+
+    /// SIGTERM during a pass that finishes within the grace period: it finishes, and its
+    /// report is the one the status gets.
+    #[tokio::test]
+    async fn a_pass_in_flight_at_the_signal_finishes_within_the_grace_period() {
+        let mut rig = rig();
+        rig.cache.load(sample());
+        let r = rig.until("synced", |r| r.phase == Phase::Synced).await;
+        rig.nautobot.take_log();
+        // a change whose incremental pass takes ~40 ms a request
+        rig.nautobot.slow(Duration::from_millis(40));
+        rig.cache.change(|idx| {
+            let (ns, name) = a_service(idx);
+            idx.delete_service(&ns, &name);
+            vec![Root::Service((ns, name))]
+        });
+        // the debounce (300 ms) then the first request: the pass is in flight
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while rig.nautobot.take_log().is_empty() {
+            assert!(Instant::now() < deadline, "the pass never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        rig.stop.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(5), rig.worker.stopped())
+            .await
+            .expect("the worker stops");
+        let done = rig.worker.report();
+        assert_eq!(done.phase, Phase::Synced);
+        assert!(done.passes > r.passes, "the pass in flight finished");
+    }
+
+    /// SIGTERM during a long first pass: after the grace period it starts no new request, its
+    /// report says it was interrupted, what it wrote stands, and the next process finishes
+    /// the job without a duplicate.
+    #[tokio::test]
+    async fn a_long_pass_stops_after_the_grace_period_and_the_next_process_finishes_it() {
+        let mut rig = rig();
+        rig.nautobot.slow(Duration::from_millis(100));
+        rig.cache.load(sample());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while rig.nautobot.objects("virtualization/clusters/").is_empty() {
+            assert!(Instant::now() < deadline, "the pass never wrote");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let t = Instant::now();
+        rig.stop.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(5), rig.worker.stopped())
+            .await
+            .expect("the worker stops");
+        // the grace period (1 s), then the requests in flight (100 ms) answer
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        let Phase::Interrupted(message) = rig.worker.report().phase else {
+            panic!("{:#?}", rig.worker.report())
+        };
+        assert!(message.contains("grace period"), "{message}");
+        let log = rig.nautobot.take_log();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(rig.nautobot.take_log().is_empty(), "nothing after the stop");
+        // the next process: a full pass completes what was left (so the first had stopped
+        // before the end), each VM once
+        let next = rig_on(rig.nautobot.clone());
+        next.cache.load(sample());
+        let done = next.until("synced", |r| r.phase == Phase::Synced).await;
+        assert!(
+            done.written > 0,
+            "the first pass was stopped before its end ({} requests)",
+            log.len()
+        );
+        assert_eq!(
+            next.nautobot
+                .objects("virtualization/virtual-machines/")
+                .len(),
+            6
+        );
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub enum ApiError {
         /// The JSON body, when there was one.
         body: Option<Value>,
     },
+    /// The operator is shutting down: the request was not sent (a pass stops at its next
+    /// request once the shutdown grace period is over).
+    #[error("the operator is shutting down: no new requests to Nautobot")]
+    Stopped,
     /// A 2xx answer that is not the JSON we expect (an HTML page from a proxy, say).
     #[error("Nautobot's answer to {method} {path} cannot be read: {message}")]
     Decode {
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::Http { status: 429, .. } => "NautobotRateLimited",
             ApiError::Http { .. } => "NautobotRejected",
             ApiError::Decode { .. } => "NautobotBadResponse",
+            ApiError::Stopped => "ShuttingDown",
         }
     }
 
@@ -117,7 +122,8 @@ impl ApiError {
             | ApiError::Timeout { .. }
             | ApiError::Unauthorized { .. }
             | ApiError::UnsupportedVersion { .. }
-            | ApiError::Decode { .. } => true,
+            | ApiError::Decode { .. }
+            | ApiError::Stopped => true,
             // 429 after the client's retries: Nautobot (or a proxy in front) throttles us; it
             // says nothing about the objects, so stop the pass and back off rather than
             // split the batch and report good objects as failed

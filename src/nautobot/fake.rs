@@ -36,6 +36,8 @@ pub struct FakeNautobot {
     lost: AtomicBool,
     /// Every request waits forever (a Nautobot, or a proxy, that accepts and never answers).
     hanging: AtomicBool,
+    /// Every request takes this long (milliseconds).
+    latency_ms: AtomicU64,
 }
 
 impl FakeNautobot {
@@ -82,9 +84,19 @@ impl FakeNautobot {
         self.hanging.store(true, Ordering::SeqCst);
     }
 
+    /// From now on every request takes `latency` (a slow or busy Nautobot).
+    pub fn slow(&self, latency: std::time::Duration) {
+        self.latency_ms
+            .store(latency.as_millis() as u64, Ordering::SeqCst);
+    }
+
     async fn stall(&self) {
         if self.hanging.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
+        }
+        let ms = self.latency_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
     }
 

@@ -220,14 +220,18 @@ impl Operator {
         let _ = self.child.kill().await;
     }
 
-    /// Stops it with SIGTERM and waits.
-    pub async fn terminate(&mut self) {
+    /// Stops it with SIGTERM and waits (at most 30 s, a pod's default grace period); its exit
+    /// status, `None` when it did not exit in time.
+    pub async fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 }
 
