@@ -427,6 +427,14 @@ async fn deletions_dry_run_metrics_and_cleanup_on_delete() {
         "nbsync_writes_total",
         "nbsync_last_success_timestamp_seconds",
         "nbsync_leader 1",
+        // the Kubernetes client's requests, counted by its tower layer: lists and watches
+        r#"nbsync_kube_requests_total{status_class="2xx",verb="get"}"#,
+        r#"nbsync_kube_requests_total{status_class="2xx",verb="watch"}"#,
+        r#"nbsync_kube_requests_total{status_class="2xx",verb="patch"}"#,
+        // the standard process families, under their standard names
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
     ] {
         assert!(body.contains(family), "{family} missing from /metrics");
     }

@@ -88,20 +88,34 @@ pub fn main(opts: Options) -> Result<(), StartError> {
     crate::runtime::process::block_on_multi_thread(async move {
         tracing::info!(version = env!("CARGO_PKG_VERSION"), namespaces = ?opts.namespaces, identity = %opts.identity,
             "starting nautobot-sync-operator");
-        let client = kube::Client::try_default()
+        let metrics = Metrics::new();
+        // kube's default stack (as Client::try_default builds it), every request counted
+        let config = kube::Config::infer()
             .await
-            .map_err(StartError::NoKubeConfig)?;
-        run(client, opts, crate::runtime::process::shutdown_signal()).await
+            .map_err(|e| StartError::NoKubeConfig(kube::Error::InferConfig(e)))?;
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(StartError::NoKubeConfig)?
+            .with_layer(&crate::runtime::kube_metrics::KubeMetricsLayer::new(
+                metrics.clone(),
+            ))
+            .build();
+        run(
+            client,
+            metrics,
+            opts,
+            crate::runtime::process::shutdown_signal(),
+        )
+        .await
     })?
 }
 
-/// Runs until `shutdown` resolves.
+/// Runs until `shutdown` resolves, counting into `metrics`.
 pub async fn run(
     client: Client,
+    metrics: Arc<Metrics>,
     opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let metrics = Metrics::new();
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     // SIGTERM for the workers, before the rest stops
@@ -356,4 +370,78 @@ pub async fn run(
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::nautobot::{ApiError, BootstrapError, SyncError};
+    use crate::runtime::metrics::CATEGORIES;
+
+    /// Every category an error of a reconcile or a pass can have is a value of the metrics'
+    /// `category` label (else it would be counted as `other`).
+    #[test]
+    fn every_error_category_is_a_metrics_label_value() {
+        let s = String::new;
+        let http = |status| ApiError::Http {
+            method: s(),
+            path: s(),
+            status,
+            summary: s(),
+            body: None,
+        };
+        let api = [
+            ApiError::Unreachable {
+                url: s(),
+                message: s(),
+            },
+            ApiError::Tls {
+                url: s(),
+                message: s(),
+                hint: s(),
+            },
+            ApiError::Timeout {
+                method: s(),
+                path: s(),
+                seconds: 1,
+            },
+            ApiError::Unauthorized {
+                status: 403,
+                detail: s(),
+            },
+            ApiError::UnsupportedVersion {
+                wanted: s(),
+                detail: s(),
+            },
+            http(500),
+            http(429),
+            http(400),
+            ApiError::Decode {
+                method: s(),
+                path: s(),
+                message: s(),
+            },
+            ApiError::Stopped,
+        ];
+        let mut categories: Vec<&str> = api.iter().map(ApiError::category).collect();
+        let sync = [
+            SyncError::Bootstrap(BootstrapError::Missing(s())),
+            SyncError::Bootstrap(BootstrapError::Unusable(s())),
+            SyncError::Identity(crate::plan::identity::IdentityMismatch {
+                name: s(),
+                theirs: s(),
+                ours: s(),
+            }),
+        ];
+        categories.extend(sync.iter().map(SyncError::category));
+        categories.extend([
+            super::reconcile::ReconcileError::Cleanup(s()).category(),
+            super::reconcile::ReconcileError::Finalizer(s()).category(),
+            super::reconcile::ReconcileError::Kube(kube::Error::LinesCodecMaxLineLengthExceeded)
+                .category(),
+            "InvalidCaBundle", // the worker's, for a CA bundle that does not parse
+        ]);
+        for c in categories {
+            assert!(CATEGORIES.contains(&c), "{c} is not in metrics::CATEGORIES");
+        }
+    }
 }

@@ -189,6 +189,10 @@ impl Context {
         // one request may take its timeout times the client's attempts, with backoff
         let limit = spec.cfg.request_timeout * 6 + Duration::from_secs(60);
         let beat = self.health.beat(format!("the worker of {key}"), limit);
+        // every line the worker logs names its NautobotSync (JSON: `spans`)
+        let span = tracing::info_span!(parent: None, "worker",
+            nautobotsync = %format!("{}/{}", key.namespace.as_deref().unwrap_or_default(), key.name));
+        let _in = span.enter();
         let w = Worker::spawn(
             spec,
             self.cache.clone(),

@@ -222,7 +222,8 @@ impl Worker {
     {
         let (spec_tx, spec_rx) = watch::channel(spec);
         let (report_tx, report_rx) = watch::channel(WorkerReport::default());
-        let task = tokio::spawn(run(
+        // in the span current at the spawn (the reconciler enters the worker's)
+        let task = tokio::spawn(tracing::Instrument::in_current_span(run(
             spec_rx,
             cache,
             leader,
@@ -231,7 +232,7 @@ impl Worker {
             on_report,
             (beat, shutdown),
             connect,
-        ));
+        )));
         Worker {
             spec: spec_tx,
             report: report_rx,

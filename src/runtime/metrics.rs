@@ -69,6 +69,8 @@ pub struct Metrics {
     writes: IntCounterVec,
     nautobot_requests: IntCounterVec,
     nautobot_request_duration: HistogramVec,
+    kube_requests: IntCounterVec,
+    kube_request_duration: HistogramVec,
     watch_events: IntCounterVec,
     queue_depth: IntGauge,
     last_success: Gauge,
@@ -86,13 +88,63 @@ fn clamp<'a>(value: &'a str, allowed: &[&str]) -> &'a str {
     }
 }
 
-/// `value` if it looks like a bounded CamelCase identifier (`NautobotUnreachable`,
-/// `VirtualMachine`), else [`OTHER`].
-fn camel(value: &str) -> &str {
-    let ok = (1..=48).contains(&value.len())
-        && value.starts_with(|c: char| c.is_ascii_uppercase())
-        && value.chars().all(|c| c.is_ascii_alphanumeric());
-    if ok { value } else { OTHER }
+/// Every error category a reconcile or a sync pass reports (`ApiError::category`,
+/// `SyncError::category`, `ReconcileError::category`, the worker's own): the values of the
+/// `category` label. A category missing here is counted as [`OTHER`]; a test in
+/// `src/controller/` checks every category the code can produce is listed.
+pub const CATEGORIES: &[&str] = &[
+    "NautobotUnreachable",
+    "NautobotTLSError",
+    "NautobotTimeout",
+    "NautobotUnauthorized",
+    "NautobotVersionUnsupported",
+    "NautobotServerError",
+    "NautobotRateLimited",
+    "NautobotRejected",
+    "NautobotBadResponse",
+    "ShuttingDown",
+    "InvalidSpec",
+    "PrerequisiteUnusable",
+    "ClusterIdentityMismatch",
+    "InvalidCaBundle",
+    "KubernetesApiError",
+    "CleanupFailed",
+    "FinalizerFailed",
+];
+
+/// `kind` if it is the label of a Nautobot record kind (`VirtualMachine`), else [`OTHER`].
+fn kind_label(kind: &str) -> &str {
+    if crate::model::Kind::ALL.iter().any(|k| k.label() == kind) {
+        kind
+    } else {
+        OTHER
+    }
+}
+
+/// The `verb` label of a Kubernetes API request, as client-go's `rest_client` metrics name
+/// them: a GET with `watch=true` is a watch, other GETs (object or list) a get.
+pub fn kube_verb(method: &str, query: Option<&str>) -> &'static str {
+    let watch = query.is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    match method {
+        "GET" if watch => "watch",
+        "GET" => "get",
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" => "delete",
+        _ => OTHER,
+    }
+}
+
+fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        None => "error",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => OTHER,
+    }
 }
 
 /// Registers `c` in `registry`; a failure (a duplicate, impossible with a fresh registry) is
@@ -148,6 +200,8 @@ impl Metrics {
             writes: counter(&r, "writes_total", "Writes to Nautobot.", &["kind", "action", "result"]),
             nautobot_requests: counter(&r, "nautobot_requests_total", "HTTP requests to Nautobot.", &["method", "status_class"]),
             nautobot_request_duration: hist(&r, "nautobot_request_duration_seconds", "Nautobot request duration.", SHORT, &["method"]),
+            kube_requests: counter(&r, "kube_requests_total", "HTTP requests to the Kubernetes API by verb and status class.", &["verb", "status_class"]),
+            kube_request_duration: hist(&r, "kube_request_duration_seconds", "Kubernetes API request duration until the answer's headers (a watch: until it is established).", SHORT, &["verb"]),
             watch_events: counter(&r, "watch_events_total", "Kubernetes watch events.", &["resource", "type"]),
             queue_depth: gauge(&r, "queue_depth", "Dirty objects waiting to be synced."),
             last_success: reg(&r, Gauge::with_opts(opts("last_success_timestamp_seconds", "Unix time of the last successful sync.")).expect(VALID)),
@@ -156,15 +210,13 @@ impl Metrics {
             cache_objects: gauges(&r, "cache_objects", "Objects in the watch caches.", &["resource"]),
             registry: r,
         };
-        // the standard process families (CPU seconds, resident and virtual memory, open and
-        // maximum file descriptors, threads, start time), read from /proc on Linux, as
-        // nbsync_process_*
+        // the standard process families under their standard names, as every Prometheus
+        // client exposes them (process_cpu_seconds_total, process_resident_memory_bytes,
+        // process_virtual_memory_bytes, process_open_fds, process_max_fds, process_threads,
+        // process_start_time_seconds), read from /proc on Linux
         #[cfg(target_os = "linux")]
         if let Err(e) = m.registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::new(
-                std::process::id() as i32,
-                "nbsync",
-            ),
+            prometheus::process_collector::ProcessCollector::for_self(),
         )) {
             tracing::error!(error = %e, "cannot register the process metrics");
         }
@@ -193,7 +245,7 @@ impl Metrics {
     /// Counts a failed reconcile under a bounded CamelCase `category` (e.g. `InvalidSpec`).
     pub fn record_reconcile_error(&self, category: &str) {
         self.reconcile_errors
-            .with_label_values(&[camel(category)])
+            .with_label_values(&[clamp(category, CATEGORIES)])
             .inc();
     }
 
@@ -208,7 +260,7 @@ impl Metrics {
     /// (`in_sync`|`pending`|`failed`|`held`|`conflict`).
     pub fn set_objects(&self, kind: &str, state: &str, count: usize) {
         self.objects
-            .with_label_values(&[camel(kind), clamp(state, STATES)])
+            .with_label_values(&[kind_label(kind), clamp(state, STATES)])
             .set(to_i64(count));
     }
 
@@ -221,26 +273,32 @@ impl Metrics {
     pub fn record_writes(&self, kind: &str, action: &str, ok: bool, n: usize) {
         let result = if ok { "ok" } else { "failed" };
         self.writes
-            .with_label_values(&[camel(kind), clamp(action, ACTIONS), result])
+            .with_label_values(&[kind_label(kind), clamp(action, ACTIONS), result])
             .inc_by(n as u64);
     }
 
     /// Records one HTTP request to Nautobot; `status` is `None` when no response came back.
     pub fn observe_nautobot_request(&self, method: &str, status: Option<u16>, elapsed: Duration) {
         let method = clamp(method, METHODS);
-        let class = match status {
-            None => "error",
-            Some(200..=299) => "2xx",
-            Some(300..=399) => "3xx",
-            Some(400..=499) => "4xx",
-            Some(500..=599) => "5xx",
-            Some(_) => OTHER,
-        };
+        let class = status_class(status);
         self.nautobot_requests
             .with_label_values(&[method, class])
             .inc();
         self.nautobot_request_duration
             .with_label_values(&[method])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one Kubernetes API request (`verb` from [`kube_verb`]) and its time to the
+    /// answer's headers; `status` is `None` when no answer came.
+    pub fn observe_kube_request(&self, verb: &str, status: Option<u16>, elapsed: Duration) {
+        const VERBS: &[&str] = &["get", "watch", "create", "update", "patch", "delete"];
+        let verb = clamp(verb, VERBS);
+        self.kube_requests
+            .with_label_values(&[verb, status_class(status)])
+            .inc();
+        self.kube_request_duration
+            .with_label_values(&[verb])
             .observe(elapsed.as_secs_f64());
     }
 
@@ -304,6 +362,7 @@ mod tests {
         m.set_objects("VirtualMachine", "in_sync", 3);
         m.record_write("VirtualMachine", "create", true);
         m.observe_nautobot_request("GET", Some(200), Duration::from_millis(5));
+        m.observe_kube_request("watch", Some(200), Duration::from_millis(5));
         m.record_watch_event("pods", WatchEventKind::Apply);
         m.set_cache_objects("nodes", 2);
         m.set_last_success(SystemTime::now());
@@ -317,6 +376,8 @@ mod tests {
             "nbsync_writes_total",
             "nbsync_nautobot_requests_total",
             "nbsync_nautobot_request_duration_seconds",
+            "nbsync_kube_requests_total",
+            "nbsync_kube_request_duration_seconds",
             "nbsync_watch_events_total",
             "nbsync_queue_depth",
             "nbsync_last_success_timestamp_seconds",
@@ -333,17 +394,19 @@ mod tests {
         assert!(text.contains(r#"nbsync_objects{kind="VirtualMachine",state="in_sync"} 3"#));
         if cfg!(target_os = "linux") {
             for family in [
-                "nbsync_process_resident_memory_bytes",
-                "nbsync_process_cpu_seconds_total",
-                "nbsync_process_open_fds",
-                "nbsync_process_start_time_seconds",
+                "process_resident_memory_bytes",
+                "process_cpu_seconds_total",
+                "process_open_fds",
+                "process_max_fds",
+                "process_threads",
+                "process_start_time_seconds",
             ] {
                 assert!(
                     text.contains(&format!("# TYPE {family} ")),
                     "{family} missing"
                 );
             }
-            assert!(!text.contains("nbsync_process_resident_memory_bytes 0\n"));
+            assert!(!text.contains("\nprocess_resident_memory_bytes 0\n"));
         }
     }
 
@@ -368,6 +431,102 @@ mod tests {
         assert!(text.contains(r#"nbsync_cache_objects{resource="other"} 1"#));
         assert!(text.contains(r#"nbsync_sync_duration_seconds_count{mode="other"} 1"#));
         assert!(!text.contains("nautobot/api") && !text.contains("vm-name"));
+    }
+
+    /// Whatever values the callers pass (error text, object names, URLs, made-up CamelCase),
+    /// each family keeps at most the label sets its allowed values make.
+    #[test]
+    fn every_label_set_stays_bounded() {
+        let m = Metrics::new();
+        let junk: Vec<String> = (0..500)
+            .flat_map(|i| {
+                [
+                    format!("SomethingNew{i}"),
+                    format!("vm-{i}"),
+                    format!("http://nautobot-{i}/api"),
+                    format!("{i}"),
+                ]
+            })
+            .chain(CATEGORIES.iter().map(|c| c.to_string()))
+            .chain(
+                crate::model::Kind::ALL
+                    .iter()
+                    .map(|k| k.label().to_string()),
+            )
+            .chain(["GET", "POST", "PATCH", "DELETE", "PUT", "get", "watch"].map(String::from))
+            .collect();
+        for (i, v) in junk.iter().enumerate() {
+            let status = [None, Some(200), Some(404), Some(503), Some(999), Some(101)][i % 6];
+            m.record_reconcile_error(v);
+            m.observe_reconcile(i % 2 == 0, Duration::ZERO);
+            m.observe_sync(v, Duration::ZERO);
+            m.set_objects(v, v, 1);
+            m.set_objects(v, STATES[i % STATES.len()], 1);
+            m.record_write(v, v, i % 2 == 0);
+            m.record_write(v, ACTIONS[i % ACTIONS.len()], i % 2 == 0);
+            m.observe_nautobot_request(v, status, Duration::ZERO);
+            m.observe_kube_request(v, status, Duration::ZERO);
+            m.observe_kube_request(kube_verb(v, Some("watch=true")), status, Duration::ZERO);
+            m.record_watch_event(v, WatchEventKind::Error);
+            m.set_cache_objects(v, 1);
+        }
+        let kinds = crate::model::Kind::ALL.len() + 1;
+        let classes = 6; // 2xx 3xx 4xx 5xx error other
+        let bounds: &[(&str, usize)] = &[
+            ("nbsync_reconcile_errors_total", CATEGORIES.len() + 1),
+            ("nbsync_reconcile_duration_seconds", RESULTS.len()),
+            ("nbsync_sync_duration_seconds", MODES.len() + 1),
+            ("nbsync_objects", kinds * (STATES.len() + 1)),
+            ("nbsync_writes_total", kinds * (ACTIONS.len() + 1) * 2),
+            (
+                "nbsync_nautobot_requests_total",
+                (METHODS.len() + 1) * classes,
+            ),
+            (
+                "nbsync_nautobot_request_duration_seconds",
+                METHODS.len() + 1,
+            ),
+            ("nbsync_kube_requests_total", 7 * classes),
+            ("nbsync_kube_request_duration_seconds", 7),
+            ("nbsync_watch_events_total", (RESOURCES.len() + 1) * 4),
+            ("nbsync_cache_objects", RESOURCES.len() + 1),
+        ];
+        let families = m.registry.gather();
+        for (name, bound) in bounds {
+            let f = families
+                .iter()
+                .find(|f| f.name() == *name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            let series = f.get_metric().len();
+            assert!(series <= *bound, "{name}: {series} label sets > {bound}");
+        }
+        // and no family outside the table grows with the input
+        for f in &families {
+            if !bounds.iter().any(|(n, _)| *n == f.name()) {
+                assert!(
+                    f.get_metric().len() <= 1,
+                    "{} is not bounded by the test",
+                    f.name()
+                );
+            }
+        }
+        let text = m.render();
+        assert!(!text.contains("SomethingNew") && !text.contains("nautobot-1"));
+    }
+
+    #[test]
+    fn kube_verbs_are_client_go_s() {
+        assert_eq!(
+            kube_verb("GET", Some("watch=true&resourceVersion=5")),
+            "watch"
+        );
+        assert_eq!(kube_verb("GET", Some("limit=500")), "get");
+        assert_eq!(kube_verb("GET", None), "get");
+        assert_eq!(kube_verb("PATCH", Some("fieldManager=x")), "patch");
+        assert_eq!(kube_verb("PUT", None), "update");
+        assert_eq!(kube_verb("POST", None), "create");
+        assert_eq!(kube_verb("DELETE", None), "delete");
+        assert_eq!(kube_verb("OPTIONS", None), OTHER);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! (`http`), logging (`telemetry`) and giving freed heap back (`memory`).
 
 pub mod http;
+pub mod kube_metrics;
 pub mod leader;
 pub mod memory;
 pub mod metrics;
