@@ -99,8 +99,12 @@ replicas() { api "$NAUTOBOT_URL/api/cloud/cloud-services/?name=ocp-lab/shop-prod
   python3 -c 'import json,sys; r=json.load(sys.stdin)["results"]; sys.exit(0 if r and r[0]["extra_config"]["replicas"]==6 else 1)'; }
 wait_for "Nautobot's CloudService shows 6 replicas" 30 replicas
 
-say "Live change 2: give VM shop-prod/fedora-db-01 4 cores"
-kubectl -n shop-prod patch vm fedora-db-01 --type=merge -p '{"spec":{"template":{"spec":{"domain":{"cpu":{"cores":4}}}}}}'
+say "Live change 2: hot-plug a CPU socket into running VM shop-prod/fedora-db-01 (2 vCPUs -> 4)"
+# KubeVirt hot-plugs sockets up to the VMI's maxSockets (4 here) and reports what runs in the VMI's
+# status.currentCPUTopology; the stand-in has no virt-controller, so that status is set here as it would.
+kubectl -n shop-prod patch vm fedora-db-01 --type=merge -p '{"spec":{"template":{"spec":{"domain":{"cpu":{"sockets":2}}}}}}'
+kubectl -n shop-prod patch vmi fedora-db-01 --subresource=status --type=merge \
+  -p '{"status":{"currentCPUTopology":{"sockets":2,"cores":2,"threads":1}}}'
 vcpus4() { [[ $(vm_field fedora-db-01 vcpus) == 4 ]]; }
 wait_for "Nautobot's VM fedora-db-01 has 4 vCPUs" 30 vcpus4
 
@@ -123,8 +127,8 @@ cat <<EOF
 
 Everything is still running:
   Nautobot:  $NAUTOBOT_URL  (login admin / admin, API token $NAUTOBOT_TOKEN)
-             e.g. $NAUTOBOT_URL/api/virtualization/virtual-machines/?cf_k8s_cluster=ocp-lab
-             (the web UI needs its static files once: see the header of scripts/nautobot.sh)
+             the VMs in the web UI: $NAUTOBOT_URL/virtualization/virtual-machines/?cluster=ocp-lab
+             the API: $NAUTOBOT_URL/api/virtualization/virtual-machines/?cf_k8s_cluster=ocp-lab
   Cluster:   export KUBECONFIG=$KUBECONFIG; kubectl -n $NS get nautobotsync -o wide
   Operator:  metrics on http://127.0.0.1:9090/metrics, log in $RUN/operator.log
 Stop: scripts/demo.sh down && scripts/nautobot.sh down

@@ -13,7 +13,8 @@
 # is restored once from the seed dump ($NAUTOBOT_SEED_DUMP, else ../shared/ beside the repo); without a dump it
 # is built with `migrate` (~5 min), then dumped into the cache and reused. The DB holds the test admin
 # (admin/admin) and the test API token below. Test use only: the passwords and secret key are public.
-# API only: for the web UI run `nautobot-server collectstatic` once (with this script's environment).
+# The web UI is served too: the static files are collected once per Nautobot version into STATIC_ROOT
+# ($NAUTOBOT_ROOT/static, Nautobot's default) and uWSGI serves them under /static/ (STATIC_URL).
 set -euo pipefail
 
 readonly VERSION=3.2.7
@@ -34,6 +35,11 @@ CACHED_DUMP=$CACHE/nautobot-$VERSION-seed.dump
 # Read by nautobot.core.settings and by the PostgreSQL client tools.
 export NAUTOBOT_ROOT=$CACHE/nautobot-root
 export NAUTOBOT_CONFIG=$NAUTOBOT_ROOT/nautobot_config.py
+# Nautobot's STATIC_ROOT is $NAUTOBOT_ROOT/static and its STATIC_URL static/, which Django prefixes to
+# /static/ (nautobot/core/settings.py); `nautobot-server start` (django-webserver's pyuwsgi command) then
+# passes uWSGI `--static-map /static=STATIC_ROOT` itself. The stamp marks a complete collectstatic of $VERSION.
+STATIC_ROOT=$NAUTOBOT_ROOT/static
+STATIC_STAMP=$STATIC_ROOT/.collected-nautobot-$VERSION
 export NAUTOBOT_DB_ENGINE=django.db.backends.postgresql NAUTOBOT_DB_HOST=127.0.0.1 NAUTOBOT_DB_PORT=5432
 export NAUTOBOT_DB_NAME=$DB NAUTOBOT_DB_USER=nautobot NAUTOBOT_DB_PASSWORD=nautobot
 export NAUTOBOT_REDIS_HOST=127.0.0.1 NAUTOBOT_REDIS_PORT=6379  # celery broker = db 0, cache = db 1
@@ -46,6 +52,7 @@ die() { log "error: $*"; exit 1; }
 
 # ---- checks ---------------------------------------------------------------------------------------------
 healthy() { curl -sf -o /dev/null --max-time 5 "$URL/health/"; }
+static_served() { curl -sf -o /dev/null --max-time 5 "$URL/static/dist/css/nautobot.css"; }
 pg_up() { command -v pg_isready >/dev/null && pg_isready -q; }
 redis_up() { command -v redis-cli >/dev/null && [[ $(redis-cli -h 127.0.0.1 ping 2>/dev/null) == PONG ]]; }
 alive() { kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1") != Z* ]]; }  # a zombie counts as gone
@@ -64,6 +71,7 @@ install_packages() {
   command -v pg_ctlcluster >/dev/null && command -v pg_restore >/dev/null || pkgs+=(postgresql)
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || pkgs+=(redis-server)
   command -v curl >/dev/null || pkgs+=(curl)
+  [[ -f /etc/mime.types ]] || pkgs+=(media-types)  # uWSGI's Content-Type of static files (text/css, ...)
   py=$(python_bin)
   if [[ -z $py ]]; then pkgs+=(python3 python3-venv)
   elif ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then pkgs+=(python3-venv); fi
@@ -122,6 +130,15 @@ EOF
 }
 
 manage() { "$VENV/bin/nautobot-server" "$@"; }
+
+# The web UI's CSS, JavaScript and images (about 160 MB, 5 s): once per version, skipped when stamped.
+ensure_static() {
+  [[ -f $STATIC_STAMP ]] && return 0
+  log "collecting the web UI's static files into $STATIC_ROOT (once per version)"
+  manage collectstatic --no-input >"$CACHE/collectstatic.log" 2>&1 ||
+    { tail -n 30 "$CACHE/collectstatic.log" >&2; die "collectstatic failed (log: $CACHE/collectstatic.log)"; }
+  touch "$STATIC_STAMP"
+}
 
 # ---- databases ------------------------------------------------------------------------------------------
 # The template is built under a temporary name and renamed when complete; its comment records the version.
@@ -206,6 +223,7 @@ stop_uwsgi() {
 print_info() {
   cat <<EOF
 Nautobot $VERSION is up: $URL
+  web UI:      $URL/   (static files from $STATIC_ROOT)
   API token:   $TOKEN   (header: Authorization: Token $TOKEN)
   admin login: admin / admin
   eval "\$($0 env)"   exports NAUTOBOT_URL and NAUTOBOT_TOKEN
@@ -214,10 +232,12 @@ EOF
 
 # ---- commands -------------------------------------------------------------------------------------------
 cmd_up() {
-  if healthy; then print_info; return 0; fi
+  # a running uWSGI serves the static files as soon as they are collected: no restart for them
+  if healthy && static_served; then print_info; return 0; fi
   install_packages
   start_services
   ensure_venv
+  ensure_static
   ensure_template
   if ! db_exists "$DB"; then stop_uwsgi; recreate_db; fi  # never swap the DB under a running server
   if uwsgi_pid >/dev/null; then wait_healthy || die "Nautobot did not become healthy at $URL/health/"; else start_healthy; fi
@@ -229,6 +249,7 @@ cmd_reset() {
   install_packages
   start_services
   ensure_venv
+  ensure_static
   ensure_template
   recreate_db
   start_healthy
@@ -255,7 +276,11 @@ cmd_status() {
     db_exists "$DB" && echo "database:   $DB present" || echo "database:   $DB missing"
   fi
   pid=$(uwsgi_pid) && echo "uwsgi:      running (pid $pid)" || echo "uwsgi:      not running"
-  if healthy; then echo "nautobot:   healthy at $URL"; else echo "nautobot:   NOT healthy at $URL"; return 1; fi
+  [[ -f $STATIC_STAMP ]] && echo "static:     collected in $STATIC_ROOT" || echo "static:     not collected"
+  if healthy; then
+    echo "nautobot:   healthy at $URL"
+    static_served && echo "web UI:     static files served at $URL/static/" || echo "web UI:     static files NOT served"
+  else echo "nautobot:   NOT healthy at $URL"; return 1; fi
 }
 
 cmd_env() {

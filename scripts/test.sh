@@ -65,3 +65,10 @@ echo "Nautobot ready after $(( $(date +%s) - started ))s"
 
 step "cargo test"
 cargo test --locked --workspace --all-targets --no-fail-fast
+
+step "the demo (scripts/demo.sh, the README's demo command) and its web UI in headless Chromium"
+# on a clean database, as a new user runs it; the operator and the stand-in are stopped afterwards
+bash scripts/nautobot.sh reset >/dev/null
+trap 'bash scripts/demo.sh down >/dev/null 2>&1 || true' EXIT
+bash scripts/demo.sh
+bash scripts/check-ui.sh --screenshot "$(mktemp -d)/nautobot-vms.png"
