@@ -8,6 +8,8 @@
 #   - every render: the Deployment passes OpenShift's restricted-v2 SCC (and Pod Security
 #     "restricted"), its env, probes, resources and ports; RBAC grants exactly the documented
 #     least-privilege rules; the Service, PDB, ServiceMonitor, NetworkPolicy and CA bundle wiring;
+#     the `helm test` Pod (tests.enabled): restricted-v2 too, /readyz through the Service (or the
+#     Deployment's ready replicas) and the NautobotSync API, its own ServiceAccount and minimal Role;
 #   - the CRD: crds/ == `nautobot-sync-operator crd`; the chart's templates/crd.yaml == that CRD in
 #     its Helm wrapper (crds.install, crds.keep), rendered on install and upgrade (--is-upgrade),
 #     with the keep annotation unless crds.keep=false, absent with crds.install=false;
@@ -168,7 +170,7 @@ metadata:
 # Source: crds/$CRD_FILE
 EOF
     cat "$WORK/crd.yaml"
-    render - --set crds.install=false
+    render - --set crds.install=false --set tests.enabled=false
   } >"$1"
 }
 
@@ -405,33 +407,15 @@ def check_crd(tag, docs, values):
     else:
         check("helm.sh/resource-policy" not in ann, f"[{tag}] CRD: no keep annotation with crds.keep=false", str(ann))
 
-def check_render(tag, path, values, ns, chart):
-    docs = load_all(path)
-    served = values["watchNamespaces"] or [ns]
-    kinds = sorted({d["kind"] for d in docs})
-    print(f"-- {tag}: {len(docs)} objects ({', '.join(kinds)})")
-    namespaced = {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "ConfigMap",
-                  "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"}
-    nons = [f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["kind"] in namespaced and not d["metadata"].get("namespace")]
-    check(not nons, f"[{tag}] every namespaced object names its namespace", ", ".join(nons))
-    check_crd(tag, docs, values)
-
-    deps = by_kind(docs, "Deployment")
-    if not check(len(deps) == 1, f"[{tag}] one Deployment"):
-        return
-    dep = deps[0]
-    pod = dep["spec"]["template"]["spec"]
-    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
-    check(labels_match(dep["spec"]["selector"]["matchLabels"], pod_labels), f"[{tag}] Deployment selector matches its pods")
-    check(dep["spec"]["replicas"] == values["replicaCount"], f"[{tag}] replicas = {values['replicaCount']}")
+def check_pod_security(tag, what, pod, want_psc, want_sc):
+    """OpenShift's restricted-v2 SCC and Pod Security "restricted" for one pod spec; want_psc and
+    want_sc are the security contexts the values ask for (a UID there is plain Kubernetes)."""
     containers = pod.get("containers", []) + pod.get("initContainers", [])
     psc = pod.get("securityContext") or {}
-
-    # restricted-v2 SCC / Pod Security "restricted"
     host = [k for k in ("hostNetwork", "hostPID", "hostIPC", "hostUsers") if pod.get(k) is True]
     host += [f"hostPath volume {v['name']}" for v in pod.get("volumes") or [] if "hostPath" in v]
     host += [f"hostPort {p.get('hostPort')}" for c in containers for p in c.get("ports") or [] if p.get("hostPort")]
-    check(not host, f"[{tag}] restricted-v2: no host network, PID, IPC, paths or ports", ", ".join(host))
+    check(not host, f"[{tag}] restricted-v2: {what}: no host network, PID, IPC, paths or ports", ", ".join(host))
     for c in containers:
         sc = c.get("securityContext") or {}
         name = c["name"]
@@ -446,13 +430,128 @@ def check_render(tag, path, values, ns, chart):
         check(sc.get("runAsUser", psc.get("runAsUser", 1)) != 0, f"[{tag}] {name} never runs as UID 0")
     uid_fields = [f"pod {k}" for k in ("runAsUser", "runAsGroup", "fsGroup", "supplementalGroups") if k in psc]
     uid_fields += [f"{c['name']} {k}" for c in containers for k in ("runAsUser", "runAsGroup") if k in (c.get("securityContext") or {})]
-    wants_uid = "runAsUser" in (values.get("podSecurityContext") or {}) or "runAsUser" in (values.get("securityContext") or {})
+    wants_uid = "runAsUser" in (want_psc or {}) or "runAsUser" in (want_sc or {})
     if tag in ("default", "openshift", "deploy"):  # the defaults must pass restricted-v2 unchanged
-        check(not uid_fields, f"[{tag}] OpenShift defaults: no fixed runAsUser/runAsGroup/fsGroup (the SCC assigns them)", ", ".join(uid_fields))
+        check(not uid_fields, f"[{tag}] OpenShift defaults: {what}: no fixed runAsUser/runAsGroup/fsGroup (the SCC assigns them)", ", ".join(uid_fields))
     elif wants_uid:
-        check(bool(uid_fields), f"[{tag}] plain Kubernetes: the UID from the values is set", ", ".join(uid_fields))
+        check(bool(uid_fields), f"[{tag}] plain Kubernetes: {what}: the UID from the values is set", ", ".join(uid_fields))
     else:
-        check(not uid_fields, f"[{tag}] OpenShift: no fixed runAsUser/runAsGroup/fsGroup (the SCC assigns them)", ", ".join(uid_fields))
+        check(not uid_fields, f"[{tag}] OpenShift: {what}: no fixed runAsUser/runAsGroup/fsGroup (the SCC assigns them)", ", ".join(uid_fields))
+
+def is_hook(d):
+    return "helm.sh/hook" in ((d.get("metadata") or {}).get("annotations") or {})
+
+TEST_RULES = {("nbsync.dev", "nautobotsyncs"): {"list"}}
+
+def check_tests(tag, hooks, main, values, ns):
+    """The `helm test` hooks: one restricted-v2 Pod under its own ServiceAccount, allowed only what
+    it checks, and never selected as one of the operator's pods."""
+    tv = values["tests"]
+    if not tv["enabled"] or tag == "deploy":  # the plain manifests carry no helm test
+        check(not hooks, f"[{tag}] tests: no hooks ({'the plain manifests' if tag == 'deploy' else 'tests.enabled=false'})",
+              ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in hooks))
+        return
+    bad = [f"{d['kind']}/{d['metadata']['name']}" for d in hooks if d["metadata"]["annotations"].get("helm.sh/hook") != "test"]
+    check(not bad, f"[{tag}] tests: every hook is a helm test hook", ", ".join(bad))
+    pods = by_kind(hooks, "Pod")
+    if not check(len(pods) == 1 and {d["kind"] for d in hooks} == {"Pod", "ServiceAccount", "Role", "RoleBinding"},
+                 f"[{tag}] tests: one Pod, its ServiceAccount, Role and RoleBinding", ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in hooks)):
+        return
+    test = pods[0]
+    spec = test["spec"]
+    check(all(d["metadata"].get("namespace") == ns for d in hooks), f"[{tag}] tests: every hook in the release namespace {ns}")
+    check_pod_security(tag, "test Pod", spec, tv.get("podSecurityContext"), tv.get("securityContext"))
+    check(spec.get("restartPolicy") == "Never", f"[{tag}] tests: restartPolicy Never")
+    img = tv["image"]
+    want = f"{img['repository']}@{img['digest']}" if img.get("digest") else f"{img['repository']}:{img['tag']}"
+    c = spec["containers"][0]
+    check(c["image"] == want, f"[{tag}] tests: image {want}", c["image"])
+    check(c.get("resources") == tv["resources"], f"[{tag}] tests: resources as in the values", str(c.get("resources")))
+    policy = test["metadata"]["annotations"].get("helm.sh/hook-delete-policy", "")
+    check("before-hook-creation" in policy and "hook-succeeded" not in policy, f"[{tag}] tests: the Pod stays for `helm test --logs` until the next run", policy)
+    # (a) /readyz through the Service, or the Deployment's ready replicas; (b) the API is served
+    script = "\n".join(c.get("command", []) + c.get("args", []))
+    svcs = by_kind(main, "Service")
+    if values["metrics"]["service"]["enabled"] and svcs:
+        svc = svcs[0]
+        url = f"http://{svc['metadata']['name']}.{ns}.svc:{svc['spec']['ports'][0]['port']}/readyz"
+        check(url in script, f"[{tag}] tests: checks {url}")
+    else:
+        dep = by_kind(main, "Deployment")[0]["metadata"]["name"]
+        path = f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}"
+        check(path in script and "readyReplicas" in script, f"[{tag}] tests: no metrics Service: checks the ready replicas of {path}")
+    check("https://kubernetes.default.svc" in script and '/apis/nbsync.dev/v1alpha1' in script and '"name":"nautobotsyncs"' in script
+          and f"/apis/nbsync.dev/v1alpha1/namespaces/{ns}/nautobotsyncs" in script,
+          f"[{tag}] tests: checks that the API server serves nautobotsyncs.nbsync.dev/v1alpha1 (discovery and a list in {ns})")
+    # its own ServiceAccount, allowed only what it checks
+    sas = by_kind(hooks, "ServiceAccount")
+    sa = spec.get("serviceAccountName")
+    op_sa = values["serviceAccount"]["name"] or fullname(values)
+    check(len(sas) == 1 and sas[0]["metadata"]["name"] == sa and sa != op_sa and spec.get("automountServiceAccountToken") is True,
+          f"[{tag}] tests: the Pod runs under its own ServiceAccount {sa}, not the operator's")
+    roles = {d["metadata"]["name"]: d for d in by_kind(hooks, "Role")}
+    problems, got = [], {}
+    for b in by_kind(hooks, "RoleBinding"):
+        subj = b.get("subjects") or []
+        if subj != [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]:
+            problems.append(f"RoleBinding {b['metadata']['name']} binds {subj}")
+        role = roles.get(b["roleRef"]["name"]) if b["roleRef"]["kind"] == "Role" else None
+        if role is None:
+            problems.append(f"RoleBinding {b['metadata']['name']} refers to {b['roleRef']}")
+            continue
+        g, w = grants(role.get("rules"))
+        problems += w
+        for k, v in g.items():
+            got.setdefault(k, set()).update(v)
+        for r in role.get("rules") or []:
+            if "deployments" in (r.get("resources") or []) and r.get("resourceNames") != [fullname(values)]:
+                problems.append(f"deployments without resourceNames [{fullname(values)}]")
+    allowed = dict(TEST_RULES)
+    if not values["metrics"]["service"]["enabled"]:
+        allowed[("apps", "deployments")] = {"get"}
+    extra = within(got, allowed)
+    want = "; ".join(f"{g or 'core'}/{r} {sorted(v)}" for (g, r), v in sorted(allowed.items()))
+    check(not problems and not extra and not covers(got, allowed), f"[{tag}] tests: RBAC: the test's Role allows exactly {want}",
+          "; ".join(problems + extra + covers(got, allowed)))
+    hook_policy = [d["metadata"]["annotations"].get("helm.sh/hook-delete-policy", "") for d in hooks if d["kind"] != "Pod"]
+    check(all("hook-succeeded" in p and "before-hook-creation" in p for p in hook_policy), f"[{tag}] tests: the ServiceAccount and RBAC are deleted when the test passes")
+    weights = {d["kind"]: int(d["metadata"]["annotations"].get("helm.sh/hook-weight", "0")) for d in hooks}
+    check(all(weights[k] < weights["Pod"] for k in ("ServiceAccount", "Role", "RoleBinding")), f"[{tag}] tests: the ServiceAccount and RBAC are created before the Pod (hook weights)", str(weights))
+    # never one of the operator's pods
+    labels = test["metadata"].get("labels") or {}
+    sel = [f"{d['kind']}/{d['metadata']['name']}" for d in main
+           if d["kind"] in ("Service", "PodDisruptionBudget", "Deployment")
+           and labels_match(d["spec"]["selector"] if d["kind"] == "Service" else d["spec"]["selector"].get("matchLabels"), labels)]
+    check(not sel, f"[{tag}] tests: the test Pod's labels match none of the operator's selectors", ", ".join(sel))
+    nps = by_kind(main, "NetworkPolicy")
+    if nps and values["networkPolicy"]["metrics"]["from"]:
+        peers = [p for r in nps[0]["spec"].get("ingress") or [] for p in r.get("from") or []]
+        check(any("namespaceSelector" not in p and labels_match((p.get("podSelector") or {}).get("matchLabels"), labels) for p in peers),
+              f"[{tag}] tests: the NetworkPolicy lets the test Pod reach the metrics port")
+
+def check_render(tag, path, values, ns, chart):
+    docs = load_all(path)
+    hooks = [d for d in docs if is_hook(d)]
+    served = values["watchNamespaces"] or [ns]
+    kinds = sorted({d["kind"] for d in docs})
+    print(f"-- {tag}: {len(docs)} objects ({', '.join(kinds)})")
+    namespaced = {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "ConfigMap",
+                  "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"}
+    nons = [f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["kind"] in namespaced and not d["metadata"].get("namespace")]
+    check(not nons, f"[{tag}] every namespaced object names its namespace", ", ".join(nons))
+    check_crd(tag, docs, values)
+    docs = [d for d in docs if not is_hook(d)]  # the operator's objects; the helm test hooks apart
+    check_tests(tag, hooks, docs, values, ns)
+
+    deps = by_kind(docs, "Deployment")
+    if not check(len(deps) == 1, f"[{tag}] one Deployment"):
+        return
+    dep = deps[0]
+    pod = dep["spec"]["template"]["spec"]
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    check(labels_match(dep["spec"]["selector"]["matchLabels"], pod_labels), f"[{tag}] Deployment selector matches its pods")
+    check(dep["spec"]["replicas"] == values["replicaCount"], f"[{tag}] replicas = {values['replicaCount']}")
+    check_pod_security(tag, "Deployment", pod, values.get("podSecurityContext"), values.get("securityContext"))
 
     # the container
     c = next((c for c in pod["containers"] if c["name"] == "operator"), None)
@@ -587,7 +686,7 @@ def cmd_renders(args):
         check_render(tag, render, merge(defaults, over), ns, chart)
         passed = GROUP.pop()
         if not VERBOSE:
-            topics = sorted({m.split("] ", 1)[1].split(":", 1)[0] for m in passed if m.split("] ", 1)[1].startswith(("restricted-v2:", "RBAC:", "OpenShift:", "plain Kubernetes:", "CRD:"))})
+            topics = sorted({m.split("] ", 1)[1].split(":", 1)[0] for m in passed if m.split("] ", 1)[1].startswith(("restricted-v2:", "RBAC:", "OpenShift:", "OpenShift defaults:", "plain Kubernetes:", "CRD:", "tests:"))})
             print(f"ok: [{tag}] {len(passed)} checks passed, {len(FAILS) - fails} failed ({', '.join(topics)}, env, probes, resources, ports, image, Service/PDB/ServiceMonitor/NetworkPolicy/CA wiring)")
 
 # ---------------------------------------------------------------------------------------------
@@ -872,7 +971,8 @@ if render "$WORK/render-upgrade.yaml" --is-upgrade; then
 else failed "render upgrade (--is-upgrade)"; fi
 printf 'crds:\n  install: false\n' >"$WORK/crds-install-false-values.yaml"
 printf 'crds:\n  keep: false\n' >"$WORK/crds-keep-false-values.yaml"
-for vf in "$WORK"/crds-install-false-values.yaml "$WORK"/crds-keep-false-values.yaml; do
+printf 'tests:\n  enabled: false\n' >"$WORK/tests-disabled-values.yaml"
+for vf in "$WORK"/crds-install-false-values.yaml "$WORK"/crds-keep-false-values.yaml "$WORK"/tests-disabled-values.yaml; do
   tag=$(basename "$vf" -values.yaml)
   if render "$WORK/render-$tag.yaml" -f "$vf"; then
     pass "render $tag"; SPECS+=("$tag:$WORK/render-$tag.yaml:$vf"); RENDERS+=("$WORK/render-$tag.yaml")
@@ -898,6 +998,8 @@ refuse() { # refuse EXPECTED-MESSAGE helm-flags...
 }
 refuse "at '/replicaCount'" --set replicaCount=two
 refuse "at '/crds/install'" --set crds.install=yes
+refuse "at '/tests/securityContext/privileged'" --set tests.securityContext.privileged=true
+refuse "at '/tests/podSecurityContext/runAsNonRoot'" --set tests.podSecurityContext.runAsNonRoot=false
 refuse "at '/logFormat'" --set logFormat=xml
 refuse "at '/podSecurityContext/runAsUser'" --set podSecurityContext.runAsUser=0
 refuse "at '/securityContext/privileged'" --set securityContext.privileged=true

@@ -80,3 +80,30 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%d" .Values.metrics.bindAddress (int .Values.metrics.port) }}
 {{- end }}
 {{- end }}
+
+{{/* The `helm test` objects: their own name and labels, which never match the operator's selectors. */}}
+{{- define "nbsync.testName" -}}
+{{- printf "%s-test" (include "nbsync.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "nbsync.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "nbsync.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "nbsync.testLabels" -}}
+helm.sh/chart: {{ include "nbsync.chart" . }}
+{{ include "nbsync.testSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: nautobot-sync-operator
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "nbsync.testImage" -}}
+{{- if .Values.tests.image.digest }}
+{{- printf "%s@%s" .Values.tests.image.repository .Values.tests.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.tests.image.repository .Values.tests.image.tag }}
+{{- end }}
+{{- end }}
