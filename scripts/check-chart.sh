@@ -8,6 +8,8 @@
 #   - every render: the Deployment passes OpenShift's restricted-v2 SCC (and Pod Security
 #     "restricted"), its env, probes, resources and ports; RBAC grants exactly the documented
 #     least-privilege rules; the Service, PDB, ServiceMonitor, NetworkPolicy and CA bundle wiring;
+#     the PrometheusRule (prometheusRule.enabled): the alerts of docs/install-openshift.md on the
+#     release namespace, the stale threshold from the values, the extra rules;
 #     the `helm test` Pod (tests.enabled): restricted-v2 too, /readyz through the Service (or the
 #     Deployment's ready replicas) and the NautobotSync API, its own ServiceAccount and minimal Role;
 #   - the CRD: crds/ == `nautobot-sync-operator crd`; the chart's templates/crd.yaml == that CRD in
@@ -533,6 +535,84 @@ def check_tests(tag, hooks, main, values, ns):
         check(any("namespaceSelector" not in p and labels_match((p.get("podSelector") or {}).get("matchLabels"), labels) for p in peers),
               f"[{tag}] tests: the NetworkPolicy lets the test Pod reach the metrics port")
 
+# The alerts the chart's PrometheusRule carries: those docs/install-openshift.md shows (Monitoring).
+ALERTS = ["NautobotSyncNotReady", "NautobotSyncDeletionsHeld", "NautobotSyncStale", "NautobotSyncServerErrors", "NautobotSyncNoLeader"]
+DOC_RULES = {}  # alert -> the rule in docs/install-openshift.md
+DURATION = re.compile(r"([0-9]+(ms|s|m|h|d|w|y))+")
+
+def duration_text(seconds):
+    return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+def balanced(expr):
+    depth, pairs = [], {")": "(", "]": "[", "}": "{"}
+    for ch in re.sub(r'"(\\.|[^"\\])*"', '""', expr):
+        if ch in "([{":
+            depth.append(ch)
+        elif ch in pairs and (not depth or depth.pop() != pairs[ch]):
+            return False
+    return not depth
+
+def check_prometheus_rule(tag, docs, values, ns):
+    pv = values["prometheusRule"]
+    prs = by_kind(docs, "PrometheusRule")
+    if not pv["enabled"]:
+        check(not prs, f"[{tag}] PrometheusRule: none when disabled")
+        return
+    if not check(len(prs) == 1 and prs[0]["apiVersion"] == "monitoring.coreos.com/v1", f"[{tag}] PrometheusRule: one, monitoring.coreos.com/v1"):
+        return
+    pr = prs[0]
+    labels = pr["metadata"].get("labels") or {}
+    check(pr["metadata"].get("namespace") == ns and all(labels.get(k) == v for k, v in pv["labels"].items()),
+          f"[{tag}] PrometheusRule: in the release namespace {ns}, with the labels from the values {pv['labels']}")
+    groups = (pr.get("spec") or {}).get("groups") or []
+    rules = [r for g in groups for r in g.get("rules") or []]
+    problems = [f"group without a name" for g in groups if not g.get("name")]
+    for r in rules:
+        name = r.get("alert") or r.get("record")
+        if bool(r.get("alert")) == bool(r.get("record")):
+            problems.append(f"{name}: neither or both of alert and record")
+        expr = str(r.get("expr", "")).strip()
+        if not expr or not balanced(expr):
+            problems.append(f"{name}: empty or unbalanced expr")
+        if "for" in r and not DURATION.fullmatch(str(r["for"])):
+            problems.append(f"{name}: for {r['for']!r} is not a duration")
+        for k in ("labels", "annotations"):
+            if not all(isinstance(a, str) and isinstance(b, str) for a, b in (r.get(k) or {}).items()):
+                problems.append(f"{name}: {k} are not strings")
+        if r.get("record") and ("for" in r or "annotations" in r):
+            problems.append(f"{name}: a recording rule with for or annotations")
+    check(groups and not problems, f"[{tag}] PrometheusRule: every rule an alert or a record, with a balanced expr, durations, string labels and annotations", "; ".join(problems))
+    names = [r.get("alert") or r.get("record") for r in rules]
+    extra = [r.get("alert") or r.get("record") for r in pv["extraRules"]]
+    check(names == ALERTS + extra, f"[{tag}] PrometheusRule: the alerts {', '.join(ALERTS)}{' and the extraRules ' + ', '.join(extra) if extra else ''}", str(names))
+    builtin = {r["alert"]: r for r in rules if r.get("alert") in ALERTS}
+    wrong = []
+    for a, r in builtin.items():
+        for m in re.finditer(r"\bnbsync_\w+(\{[^}]*\})?", str(r["expr"])):
+            if f'namespace="{ns}"' not in (m.group(1) or ""):
+                wrong.append(f"{a}: {m.group(0)}")
+    check(not wrong, f"[{tag}] PrometheusRule: every series the alerts read is the release namespace's (namespace=\"{ns}\")", "; ".join(wrong))
+    stale, secs = builtin.get("NautobotSyncStale", {}), pv["staleAfterSeconds"]
+    check(str(stale.get("expr", "")).rstrip().endswith(f"> {secs}") and duration_text(secs) in (stale.get("annotations") or {}).get("summary", ""),
+          f"[{tag}] PrometheusRule: NautobotSyncStale after prometheusRule.staleAfterSeconds ({secs}, {duration_text(secs)})", str(stale.get("expr")))
+    if DOC_RULES:
+        diffs = []
+        for a in ALERTS:
+            want = copy.deepcopy(DOC_RULES.get(a))
+            if want is None:
+                diffs.append(f"{a}: not in docs/install-openshift.md")
+                continue
+            want["expr"] = str(want["expr"]).replace('namespace="nautobot-sync"', f'namespace="{ns}"')
+            if a == "NautobotSyncStale":
+                want["expr"] = re.sub(r"> 7200\s*$", f"> {secs}", want["expr"].rstrip())
+                want["annotations"]["summary"] = want["annotations"]["summary"].replace("2h", duration_text(secs))
+            got = copy.deepcopy(builtin.get(a) or {})
+            for d in (want, got):
+                d["expr"] = re.sub(r"\s+", " ", str(d.get("expr", ""))).strip()
+            if got != want:
+                diffs.append(f"{a}: {got} != {want}")
+        check(not diffs, f"[{tag}] PrometheusRule: the alerts are docs/install-openshift.md's (Monitoring), with the release namespace and staleAfterSeconds", "; ".join(diffs)[:600])
+
 def check_render(tag, path, values, ns, chart):
     docs = load_all(path)
     hooks = [d for d in docs if is_hook(d)]
@@ -540,12 +620,13 @@ def check_render(tag, path, values, ns, chart):
     kinds = sorted({d["kind"] for d in docs})
     print(f"-- {tag}: {len(docs)} objects ({', '.join(kinds)})")
     namespaced = {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "ConfigMap",
-                  "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"}
+                  "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"}
     nons = [f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["kind"] in namespaced and not d["metadata"].get("namespace")]
     check(not nons, f"[{tag}] every namespaced object names its namespace", ", ".join(nons))
     check_crd(tag, docs, values)
     docs = [d for d in docs if not is_hook(d)]  # the operator's objects; the helm test hooks apart
     check_tests(tag, hooks, docs, values, ns)
+    check_prometheus_rule(tag, docs, values, ns)
 
     deps = by_kind(docs, "Deployment")
     if not check(len(deps) == 1, f"[{tag}] one Deployment"):
@@ -680,6 +761,12 @@ def check_render(tag, path, values, ns, chart):
 def cmd_renders(args):
     chart_dir, ns, defaults_path = args[0], args[1], args[2]
     CODE_CRD.append(next(d for d in load_all(args[3]) if d.get("kind") == "CustomResourceDefinition"))
+    if os.path.exists("docs/install-openshift.md"):
+        for block in doc_blocks("docs/install-openshift.md"):
+            for d in yaml.safe_load_all(block):
+                if d and d.get("kind") == "PrometheusRule":
+                    DOC_RULES.update({r["alert"]: r for g in d["spec"]["groups"] for r in g["rules"] if r.get("alert")})
+        check(sorted(DOC_RULES) == sorted(ALERTS), f"docs/install-openshift.md's PrometheusRule has the chart's alerts {', '.join(ALERTS)}", str(sorted(DOC_RULES)))
     chart = yaml.safe_load(open(os.path.join(chart_dir, "Chart.yaml")))
     defaults = yaml.safe_load(open(defaults_path))
     for spec in args[4:]:
@@ -690,7 +777,7 @@ def cmd_renders(args):
         check_render(tag, render, merge(defaults, over), ns, chart)
         passed = GROUP.pop()
         if not VERBOSE:
-            topics = sorted({m.split("] ", 1)[1].split(":", 1)[0] for m in passed if m.split("] ", 1)[1].startswith(("restricted-v2:", "RBAC:", "OpenShift:", "OpenShift defaults:", "plain Kubernetes:", "CRD:", "tests:"))})
+            topics = sorted({m.split("] ", 1)[1].split(":", 1)[0] for m in passed if m.split("] ", 1)[1].startswith(("restricted-v2:", "RBAC:", "OpenShift:", "OpenShift defaults:", "plain Kubernetes:", "CRD:", "tests:", "PrometheusRule:"))})
             print(f"ok: [{tag}] {len(passed)} checks passed, {len(FAILS) - fails} failed ({', '.join(topics)}, env, probes, resources, ports, image, Service/PDB/ServiceMonitor/NetworkPolicy/CA wiring)")
 
 # ---------------------------------------------------------------------------------------------
@@ -1008,6 +1095,7 @@ refuse "at '/replicaCount'" --set replicaCount=two
 refuse "at '/crds/install'" --set crds.install=yes
 refuse "at '/tests/securityContext/privileged'" --set tests.securityContext.privileged=true
 refuse "at '/tests/podSecurityContext/runAsNonRoot'" --set tests.podSecurityContext.runAsNonRoot=false
+refuse "at '/prometheusRule/staleAfterSeconds'" --set prometheusRule.staleAfterSeconds=2h
 refuse "at '/logFormat'" --set logFormat=xml
 refuse "at '/podSecurityContext/runAsUser'" --set podSecurityContext.runAsUser=0
 refuse "at '/securityContext/privileged'" --set securityContext.privileged=true
