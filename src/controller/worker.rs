@@ -797,8 +797,12 @@ async fn full_pass<A: NautobotApi>(
 }
 
 /// The pass a spec asks for: written unless it is a dry run or suspended.
+/// Lean: the worker needs only the counts of what was created, not the bodies.
 fn pass_of(spec: &WorkerSpec) -> Pass<'_> {
-    Pass::new(&spec.cfg, !(spec.cfg.dry_run || spec.cfg.suspend))
+    Pass {
+        lean: true,
+        ..Pass::new(&spec.cfg, !(spec.cfg.dry_run || spec.cfg.suspend))
+    }
 }
 
 /// A pass's plan and report as the worker keeps them: a pass that stopped early is an error

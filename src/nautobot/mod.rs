@@ -40,6 +40,7 @@ pub async fn full_sync<A: NautobotApi>(
         opts,
         identity: None,
         alias: None,
+        lean: false,
     };
     pass.full(
         api,

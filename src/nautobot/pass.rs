@@ -24,8 +24,8 @@ use super::observe;
 use crate::config::SyncConfig;
 use crate::model::Record;
 use crate::plan::{
-    IdentityMismatch, ObservedObject, Plan, Policy, Resolve, Resolver, diff, identity,
-    update_observed,
+    IdentityMismatch, ObservedObject, Plan, Policy, Resolve, Resolver, absorb_into_observed, diff,
+    identity, update_observed,
 };
 
 /// Why a sync pass could not run.
@@ -95,6 +95,10 @@ pub struct Pass<'a> {
     /// This cluster's other identity (the kube-system namespace UID where OpenShift's cluster
     /// ID is the identity), accepted in the Nautobot Cluster.
     pub alias: Option<&'a str>,
+    /// Move the bodies of what was created into the copy of Nautobot's state instead of
+    /// cloning them: the outcome's creates then carry no bodies (the worker, which needs only
+    /// their count; a command that prints the plan keeps them).
+    pub lean: bool,
 }
 
 impl<'a> Pass<'a> {
@@ -106,6 +110,7 @@ impl<'a> Pass<'a> {
             opts: ApplyOptions::for_spec(cfg),
             identity: None,
             alias: None,
+            lean: false,
         }
     }
 
@@ -120,6 +125,11 @@ impl<'a> Pass<'a> {
         hold: impl FnOnce(&BTreeMap<Uuid, ObservedObject>) -> Option<String>,
         synced: &mut Synced,
     ) -> Result<SyncOutcome, SyncError> {
+        // the copy from the last pass goes before the new one is read, not after: both at once
+        // would be the peak of a full pass (at L, 126 MiB each; docs/benchmarks.md). Until the
+        // read completes the copy is stale, so a failed pass leaves the next one a full one.
+        synced.observed = BTreeMap::new();
+        synced.stale = true;
         let resolver = bootstrap::bootstrap(api, self.cfg, desired, !self.write).await?;
         synced.observed = if resolver.ownership_field_exists {
             observe::load_owned(api, &self.cfg.cluster_name, &resolver).await?
@@ -133,11 +143,11 @@ impl<'a> Pass<'a> {
         if let Some(reason) = hold(&synced.observed) {
             policy.hold_removals = Some(reason);
         }
-        let plan = diff(desired, ips_unknown, &synced.observed, &policy, &resolver);
+        let mut plan = diff(desired, ips_unknown, &synced.observed, &policy, &resolver);
         let observed_before = synced.observed.len();
         let prerequisites_created = resolver.created.clone();
         synced.resolver = Some(resolver);
-        let report = self.apply(api, &plan, synced).await;
+        let report = self.apply(api, &mut plan, synced).await;
         Ok(SyncOutcome {
             plan,
             report,
@@ -192,9 +202,9 @@ impl<'a> Pass<'a> {
             policy.hold_removals = Some(reason);
         }
         self.check_identity(desired, &synced.observed)?;
-        let plan = diff(desired, ips_unknown, &observed, &policy, &resolver);
+        let mut plan = diff(desired, ips_unknown, &observed, &policy, &resolver);
         synced.resolver = Some(resolver);
-        let report = self.apply(api, &plan, synced).await;
+        let report = self.apply(api, &mut plan, synced).await;
         Ok(SyncOutcome {
             plan,
             report,
@@ -221,14 +231,19 @@ impl<'a> Pass<'a> {
     async fn apply<A: NautobotApi>(
         &self,
         api: &A,
-        plan: &Plan,
+        plan: &mut Plan,
         synced: &mut Synced,
     ) -> Option<ApplyReport> {
         if !self.write {
             return None;
         }
         let report = apply::apply(api, plan, self.opts).await;
-        if !update_observed(&mut synced.observed, plan, &report) {
+        let folded = if self.lean {
+            absorb_into_observed(&mut synced.observed, plan, &report)
+        } else {
+            update_observed(&mut synced.observed, plan, &report)
+        };
+        if !folded {
             synced.stale = true;
         }
         Some(report)
@@ -363,6 +378,76 @@ mod tests {
             .expect("allowed");
         assert!(taken.report.unwrap().failures.is_empty());
         assert_eq!(uid(&api), json!("second-cluster"));
+    }
+
+    #[tokio::test]
+    async fn a_lean_pass_moves_the_create_bodies_into_the_copy_and_a_full_pass_drops_the_old_copy_before_reading()
+     {
+        let (cfg, p, api) = setup();
+        let policy = Policy::new(&cfg, jiff::Timestamp::now(), false);
+        let lean = Pass {
+            lean: true,
+            ..Pass::new(&cfg, true)
+        };
+        let mut synced = Synced::default();
+        let out = lean
+            .full(
+                &api,
+                &p.records,
+                &p.ips_unknown,
+                policy.clone(),
+                |_| None,
+                &mut synced,
+            )
+            .await
+            .expect("the pass runs");
+        assert!(!out.plan.creates.is_empty());
+        assert!(out.plan.creates.iter().all(|op| op.body.is_empty()));
+        // the copy is the one a clone would have made: the next incremental diff is clean
+        let (_, _, other) = setup();
+        let mut cloned = Synced::default();
+        full(&other, &cfg, &p, &mut cloned).await;
+        assert_eq!(synced.observed.len(), cloned.observed.len());
+        for (id, o) in &synced.observed {
+            assert_eq!(
+                o.fields, cloned.observed[id].fields,
+                "{} {}",
+                o.kind, o.display
+            );
+            assert_eq!(o.custom_fields, cloned.observed[id].custom_fields);
+            assert_eq!(o.tags, cloned.observed[id].tags);
+        }
+        let touched = p.records.keys().copied().collect();
+        let again = lean
+            .incremental(
+                &api,
+                &touched,
+                &p.records,
+                &p.ips_unknown,
+                || p.records.iter().map(|(id, r)| (*id, r)).collect(),
+                policy.clone(),
+                |_| None,
+                &mut synced,
+            )
+            .await
+            .expect("the pass runs");
+        assert!(again.plan.is_empty(), "{:#?}", again.plan);
+
+        // a re-read that never completes (cancelled, as a shutdown or lost leadership does)
+        // leaves no old copy beside the new one: it went first, and the copy is stale
+        api.hang();
+        let pass = lean.full(
+            &api,
+            &p.records,
+            &p.ips_unknown,
+            policy,
+            |_| None,
+            &mut synced,
+        );
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(200), pass).await;
+        assert!(cut.is_err(), "the pass hangs");
+        assert!(synced.observed.is_empty());
+        assert!(synced.stale, "the next pass is a full one");
     }
 
     #[tokio::test]

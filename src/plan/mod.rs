@@ -15,7 +15,7 @@ pub mod resolve;
 pub use desired::DesiredState;
 pub use diff::*;
 pub use identity::IdentityMismatch;
-pub use observed::update_observed;
+pub use observed::{absorb_into_observed, update_observed};
 pub use policy::Policy;
 pub use report::{Action, ApplyReport, Failure, KindReport};
 pub use resolve::{Resolve, Resolver};
