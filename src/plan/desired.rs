@@ -170,7 +170,10 @@ impl DesiredState {
         let shared = self.records.values().filter_map(|p| match p {
             Producers::Many(m) => {
                 let ip = m.values().next().filter(|r| r.kind == Kind::IpAddress)?;
-                crate::project::shared_address(ip, m.values().map(|r| r.source.as_str()))
+                crate::project::shared_address(
+                    ip,
+                    m.iter().map(|(root, r)| (root, r.source.as_str())),
+                )
             }
             Producers::One(..) => None,
         });

@@ -172,13 +172,15 @@ impl Projection {
 /// Nautobot holds one IP address for it, assigned to both, which is right for a shared address
 /// on one network and wrong for two isolated networks that reuse a range. Services sharing a
 /// load-balancer address are not hosts and never warned about.
-pub fn shared_address<'s>(ip: &Record, sources: impl Iterator<Item = &'s str>) -> Option<Warning> {
-    let is_host = |s: &&str| {
-        ["VirtualMachine ", "Node ", "Pod "]
-            .iter()
-            .any(|k| s.starts_with(k))
-    };
-    let mut hosts: Vec<&str> = sources.filter(is_host).collect();
+/// `producers` are the roots that report the address, with the source of their IP record.
+pub fn shared_address<'s>(
+    ip: &Record,
+    producers: impl Iterator<Item = (&'s Root, &'s str)>,
+) -> Option<Warning> {
+    let mut hosts: Vec<&str> = producers
+        .filter(|(root, _)| matches!(root, Root::VirtualMachine(_) | Root::Node(_) | Root::Pod(_)))
+        .map(|(_, source)| source)
+        .collect();
     hosts.sort_unstable();
     hosts.dedup();
     let (first, others) = hosts.split_first()?;
@@ -340,11 +342,14 @@ impl<'a> Projector<'a> {
     pub fn project_all(&self) -> Projection {
         let mut p = Projection::default();
         // who reports each address, for the warning about addresses two hosts share
-        let mut reported: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+        let mut reported: BTreeMap<Uuid, Vec<(Root, String)>> = BTreeMap::new();
         for root in self.roots() {
             let out = self.project_root(&root);
             for r in out.records.iter().filter(|r| r.kind == Kind::IpAddress) {
-                reported.entry(r.id).or_default().push(r.source.clone());
+                reported
+                    .entry(r.id)
+                    .or_default()
+                    .push((root.clone(), r.source.clone()));
             }
             p.merge(out);
         }
@@ -352,7 +357,7 @@ impl<'a> Projector<'a> {
             if let Some(w) = p
                 .records
                 .get(id)
-                .and_then(|ip| shared_address(ip, sources.iter().map(String::as_str)))
+                .and_then(|ip| shared_address(ip, sources.iter().map(|(r, s)| (r, s.as_str()))))
             {
                 p.warnings.push(w);
             }
