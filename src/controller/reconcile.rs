@@ -289,14 +289,7 @@ impl Context {
                 continue;
             }
             let cfg = w.spec().cfg;
-            let input = StatusInput::Worker {
-                report: &report,
-                insecure: cfg.insecure_skip_tls_verify,
-                dry_run: cfg.dry_run,
-                suspend: cfg.suspend,
-                url: &cfg.nautobot_url,
-                cluster_name: &cfg.cluster_name,
-            };
+            let input = StatusInput::worker(&report, &cfg);
             let prev = obj.status.as_ref();
             let new = status::compute(prev, Some(report.generation), input, &now);
             if !status::differs(prev, &new) {
@@ -535,14 +528,7 @@ async fn apply(
                 // the worker has not run as leader yet: its report comes with the next trigger
                 return Ok(Action::requeue(Duration::from_secs(300)));
             }
-            let input = StatusInput::Worker {
-                report: &report,
-                insecure: cfg.insecure_skip_tls_verify,
-                dry_run: cfg.dry_run,
-                suspend: cfg.suspend,
-                url: &cfg.nautobot_url,
-                cluster_name: &cfg.cluster_name,
-            };
+            let input = StatusInput::worker(&report, &cfg);
             let s = status::compute(prev, Some(report.generation), input, &now);
             synced_event(ctx, &obj, &key, &report).await;
             if allowed && report.phase == Phase::Synced && report.held == 0 && report.written > 0 {

@@ -45,6 +45,20 @@ pub enum StatusInput<'a> {
     },
 }
 
+impl<'a> StatusInput<'a> {
+    /// A worker's report under the spec it runs.
+    pub fn worker(report: &'a WorkerReport, cfg: &'a crate::config::SyncConfig) -> Self {
+        StatusInput::Worker {
+            report,
+            insecure: cfg.insecure_skip_tls_verify,
+            dry_run: cfg.dry_run,
+            suspend: cfg.suspend,
+            url: &cfg.nautobot_url,
+            cluster_name: &cfg.cluster_name,
+        }
+    }
+}
+
 fn cond<'a>(
     type_: &'a str,
     status: ConditionStatus,

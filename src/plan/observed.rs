@@ -171,13 +171,16 @@ mod tests {
     #[test]
     fn absorbing_the_creates_gives_the_same_copy_without_cloning_their_bodies() {
         let p = sample_projection();
-        let mut plan = diff(
-            &p.records,
-            &p.ips_unknown,
-            &BTreeMap::new(),
-            &policy(),
-            &Fake,
-        );
+        let initial_plan = || {
+            diff(
+                &p.records,
+                &p.ips_unknown,
+                &BTreeMap::new(),
+                &policy(),
+                &Fake,
+            )
+        };
+        let mut plan = initial_plan();
         let mut cloned = BTreeMap::new();
         assert!(update_observed(
             &mut cloned,
@@ -211,13 +214,7 @@ mod tests {
             aborted: Some(()),
             ..Default::default()
         };
-        let mut plan = diff(
-            &p.records,
-            &p.ips_unknown,
-            &BTreeMap::new(),
-            &policy(),
-            &Fake,
-        );
+        let mut plan = initial_plan();
         let mut copy = BTreeMap::new();
         assert!(!absorb_into_observed(&mut copy, &mut plan, &aborted));
         assert!(copy.is_empty() && plan.creates.iter().all(|op| !op.body.is_empty()));
