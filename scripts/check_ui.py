@@ -137,6 +137,20 @@ def api(url, token, path):
         return json.load(r)
 
 
+def missing_vms(vms, text):
+    """What the page text lacks: each VM's row (its name in a cell) with the VM's status."""
+    rows = text.splitlines()
+    missing = []
+    for vm in vms:
+        status = vm["status"]["name"] if isinstance(vm.get("status"), dict) else ""
+        hit = [line for line in rows if vm["name"] in line.split("\t")]
+        if not hit:
+            missing.append(f"VM {vm['name']} is not on the page")
+        elif status and not any(status in line for line in hit):
+            missing.append(f"VM {vm['name']} is on the page without its status {status}")
+    return missing
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", required=True)
@@ -173,8 +187,22 @@ def main():
             return 1
         page = f"{url}/virtualization/virtual-machines/?cluster={cluster}&per_page=100&sort=name"
         browser.navigate(page)
+        # Nautobot 3 renders the list page with an empty table and fetches the rows with htmx
+        # after the load event (hx-trigger="load" on #object_table_wrapper), so wait for the
+        # rows: until every VM is on the page, or the table request has settled and stays so.
+        deadline = time.monotonic() + 30
+        settled_since = None
+        while True:
+            text = browser.js("document.body.innerText")
+            missing = missing_vms(vms, text)
+            settled = browser.js("!document.querySelector('.htmx-request')"
+                                 " && !!document.querySelector('#object_table tbody')")
+            now = time.monotonic()
+            settled_since = (settled_since or now) if settled else None
+            if not missing or now > deadline or (settled_since and now - settled_since > 2):
+                break
+            time.sleep(0.25)
         title = browser.js("document.title")
-        text = browser.js("document.body.innerText")
         styled = browser.js(
             "Array.from(document.styleSheets).some(s => s.href && s.href.includes('/static/')"
             " && s.cssRules.length > 0)"
@@ -187,14 +215,7 @@ def main():
     failures = []
     if not styled:
         failures.append("the page has no stylesheet from /static/ (static files not served)")
-    rows = [line for line in text.splitlines()]
-    for vm in vms:
-        status = vm["status"]["name"] if isinstance(vm.get("status"), dict) else ""
-        hit = [line for line in rows if vm["name"] in line.split("\t")]
-        if not hit:
-            failures.append(f"VM {vm['name']} is not on the page")
-        elif status and not any(status in line for line in hit):
-            failures.append(f"VM {vm['name']} is on the page without its status {status}")
+    failures += missing
     print(f"check-ui: {page}")
     print(f"check-ui: page title {title!r}; {len(vms)} VMs in the API, "
           f"{len(vms) - sum(1 for f in failures if f.startswith('VM '))} found on the page with their status")
