@@ -1956,10 +1956,16 @@ fn the_rules_agree_with_the_operator() {
             }
         }
     }
-    // Whitespace-only locations are left out: admission accepts them (the rule compares with '',
-    // untrimmed) and the operator refuses them (trim().is_empty()).
+    // A whitespace-only location: the schema's pattern (\S) refuses it as the operator does
+    // (trim().is_empty()).
     for nodes in [None, Some(true), Some(false)] {
-        for location in [None, Some(Value::Null), Some(json!("")), Some(json!("dc1"))] {
+        for location in [
+            None,
+            Some(Value::Null),
+            Some(json!("")),
+            Some(json!("  \t")),
+            Some(json!("dc1")),
+        ] {
             let mut spec = base_spec();
             if let Some(n) = nodes {
                 spec["sync"] = json!({ "nodes": n });

@@ -156,7 +156,7 @@ pub struct NautobotSyncSpec {
     /// How often everything is re-read from Nautobot and re-diffed, to repair drift and edits
     /// made by hand. Go duration syntax, 1m to 168h.
     #[serde(default = "default_full_resync_interval")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(length(max = 64), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
     #[x_kube(validation = Rule::new("duration(self) >= duration('1m') && duration(self) <= duration('168h')").message("fullResyncInterval must be between 1m and 168h"))]
     pub full_resync_interval: String,
 
@@ -263,9 +263,9 @@ pub struct Placement {
     #[schemars(length(min = 1, max = 100))]
     pub cluster_group: Option<String>,
     /// The Nautobot Location (name) where node devices are placed. It must exist and its
-    /// location type must allow devices. Required when nodes are synced.
+    /// location type must allow devices. Required when nodes are synced; not blank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = r"\S"))]
     pub location: Option<String>,
     /// Optional tenant group for the tenants made from namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -451,7 +451,7 @@ pub struct DeletionSpec {
     /// With `MarkOffline`: how long an object stays marked before it is deleted (Go duration,
     /// `0s` to 8760h; `0s` deletes at once, as `Delete` does).
     #[serde(default = "default_grace_period")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(length(max = 64), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
     #[x_kube(validation = Rule::new("duration(self) >= duration('0s') && duration(self) <= duration('8760h')").message("gracePeriod must be between 0s and 8760h"))]
     pub grace_period: String,
     /// Mass-deletion guard: the largest fraction (0 to 1) of owned objects one pass may delete.
