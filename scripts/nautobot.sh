@@ -17,12 +17,26 @@
 # ($NAUTOBOT_ROOT/static, Nautobot's default) and uWSGI serves them under /static/ (STATIC_URL).
 set -euo pipefail
 
-readonly VERSION=3.2.7
+# The Nautobot version: NAUTOBOT_VERSION, default 3.2.7. Each version has its own venv, NAUTOBOT_ROOT, seed
+# snapshot, template and test DB, Redis DBs and port, so versions install and run side by side:
+#   version   port  DBs                                   Redis DBs (broker, cache)
+#   3.2.7     8080  nautobot, nautobot_seed                0, 1
+#   2.4.x     8024  nautobot_2_4_44, nautobot_seed_2_4_44  2, 3
+#   other     8080  nautobot_<v>, nautobot_seed_<v>        4, 5
+readonly DEFAULT_VERSION=3.2.7
+readonly VERSION=${NAUTOBOT_VERSION:-$DEFAULT_VERSION}
+[[ $VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "NAUTOBOT_VERSION must look like 2.4.44, not '$VERSION'" >&2; exit 2; }
 readonly TOKEN=0123456789abcdef0123456789abcdef01234567
-readonly PORT=${NAUTOBOT_PORT:-8080}
+if [[ $VERSION == "$DEFAULT_VERSION" ]]; then
+  default_port=8080 REDIS_DB=0 DB=nautobot TEMPLATE=nautobot_seed ROOT_NAME=nautobot-root
+else
+  case $VERSION in 2.*) default_port=8024 REDIS_DB=2 ;; *) default_port=8080 REDIS_DB=4 ;; esac
+  DB=nautobot_${VERSION//./_} TEMPLATE=nautobot_seed_${VERSION//./_} ROOT_NAME=nautobot-root-$VERSION
+fi
+readonly REDIS_DB DB TEMPLATE ROOT_NAME
+readonly PORT=${NAUTOBOT_PORT:-$default_port}
 readonly URL=http://127.0.0.1:$PORT
 readonly START_TIMEOUT=${NAUTOBOT_START_TIMEOUT:-180}
-readonly DB=nautobot TEMPLATE=nautobot_seed
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${NBSYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nautobot-sync-operator}
@@ -33,7 +47,7 @@ SEED_DUMP=${NAUTOBOT_SEED_DUMP:-$REPO_ROOT/../shared/nautobot-$VERSION-seed.dump
 CACHED_DUMP=$CACHE/nautobot-$VERSION-seed.dump
 
 # Read by nautobot.core.settings and by the PostgreSQL client tools.
-export NAUTOBOT_ROOT=$CACHE/nautobot-root
+export NAUTOBOT_ROOT=$CACHE/$ROOT_NAME
 export NAUTOBOT_CONFIG=$NAUTOBOT_ROOT/nautobot_config.py
 # Nautobot's STATIC_ROOT is $NAUTOBOT_ROOT/static and its STATIC_URL static/, which Django prefixes to
 # /static/ (nautobot/core/settings.py); `nautobot-server start` (django-webserver's pyuwsgi command) then
@@ -42,7 +56,7 @@ STATIC_ROOT=$NAUTOBOT_ROOT/static
 STATIC_STAMP=$STATIC_ROOT/.collected-nautobot-$VERSION
 export NAUTOBOT_DB_ENGINE=django.db.backends.postgresql NAUTOBOT_DB_HOST=127.0.0.1 NAUTOBOT_DB_PORT=5432
 export NAUTOBOT_DB_NAME=$DB NAUTOBOT_DB_USER=nautobot NAUTOBOT_DB_PASSWORD=nautobot
-export NAUTOBOT_REDIS_HOST=127.0.0.1 NAUTOBOT_REDIS_PORT=6379  # celery broker = db 0, cache = db 1
+export NAUTOBOT_REDIS_HOST=127.0.0.1 NAUTOBOT_REDIS_PORT=6379 NBSYNC_REDIS_DB=$REDIS_DB  # broker; cache = +1
 export NAUTOBOT_ALLOWED_HOSTS='*' NAUTOBOT_INSTALLATION_METRICS_ENABLED=false
 export NAUTOBOT_SECRET_KEY=test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
 export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=nautobot PGPASSWORD=nautobot
@@ -108,11 +122,17 @@ start_services() {
 # ---- venv and config ------------------------------------------------------------------------------------
 ensure_venv() {
   mkdir -p "$NAUTOBOT_ROOT"
-  [[ -f $NAUTOBOT_CONFIG ]] || cat >"$NAUTOBOT_CONFIG" <<'EOF'
+  cat >"$NAUTOBOT_CONFIG" <<'EOF'
 # Written by scripts/nautobot.sh: everything else comes from NAUTOBOT_* environment variables.
 import os
 from nautobot.core.settings import *  # noqa: F401,F403
+from nautobot.core.settings_funcs import parse_redis_connection
 SECRET_KEY = os.environ["NAUTOBOT_SECRET_KEY"]
+# Redis DBs of this version (scripts/nautobot.sh): the Celery broker, then the Django cache, so two
+# versions running side by side never read each other's cached custom fields.
+_redis_db = int(os.environ.get("NBSYNC_REDIS_DB", "0"))
+CELERY_BROKER_URL = parse_redis_connection(redis_database=_redis_db)
+CACHES["default"]["LOCATION"] = parse_redis_connection(redis_database=_redis_db + 1)  # noqa: F405
 EOF
   [[ -x $VENV/bin/nautobot-server ]] && return 0
   local tmp py
@@ -158,7 +178,7 @@ ensure_template() {
       { tail -n 30 "$CACHE/migrate.log" >&2; die "migrate failed (log: $CACHE/migrate.log)"; }
     DJANGO_SUPERUSER_PASSWORD=admin NAUTOBOT_DB_NAME=$tmp manage createsuperuser --noinput \
       --username admin --email admin@example.com >/dev/null
-    NAUTOBOT_DB_NAME=$tmp manage shell -c "
+    NAUTOBOT_DB_NAME=$tmp manage shell --command="
 from nautobot.users.models import Token, User
 Token.objects.get_or_create(user=User.objects.get(username='admin'),
     key='$TOKEN', defaults={'description': 'test token'})" >/dev/null
@@ -173,8 +193,8 @@ Token.objects.get_or_create(user=User.objects.get(username='admin'),
 recreate_db() {
   sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
   createdb -T "$TEMPLATE" "$DB"
-  redis-cli -h 127.0.0.1 -n 0 flushdb >/dev/null  # Celery queue
-  redis-cli -h 127.0.0.1 -n 1 flushdb >/dev/null  # Django cache (custom fields, relationships of the old DB)
+  redis-cli -h 127.0.0.1 -n "$REDIS_DB" flushdb >/dev/null  # Celery queue
+  redis-cli -h 127.0.0.1 -n $((REDIS_DB + 1)) flushdb >/dev/null  # Django cache (custom fields of the old DB)
 }
 
 # ---- uWSGI ----------------------------------------------------------------------------------------------

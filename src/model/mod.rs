@@ -6,7 +6,9 @@ pub mod ids;
 pub mod names;
 pub mod prereq;
 pub mod records;
+pub mod version;
 
 pub use ids::{ID_NAMESPACE, record_id};
 pub use prereq::PrereqKind;
 pub use records::*;
+pub use version::ApiVersion;

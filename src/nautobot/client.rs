@@ -2,7 +2,7 @@
 //!
 //! [`NautobotApi`] is the small interface the rest of the operator uses (list, bulk create,
 //! bulk update, bulk delete, get); [`HttpClient`] implements it with reqwest: token auth, the
-//! pinned API version, CA bundle or insecure mode, per-request timeout, bounded concurrency,
+//! API version negotiated with the server ([`crate::model::version`]), CA bundle or insecure mode, per-request timeout, bounded concurrency,
 //! keep-alive, and retries with exponential backoff and jitter on connection errors, timeouts,
 //! 5xx and 429 (honouring Retry-After). Every request is counted by method for tests, metrics
 //! and benchmarks.
@@ -10,7 +10,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -20,9 +20,8 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ClientBuildError, summarize};
 use crate::config::SyncConfig;
+use crate::model::version::{self, ApiVersion};
 
-/// The REST API version the operator speaks.
-pub const API_VERSION: &str = "3.2";
 /// Page size of list requests (Nautobot's maximum).
 pub const PAGE_SIZE: usize = 1000;
 
@@ -60,10 +59,16 @@ pub trait NautobotApi: Send + Sync {
         endpoint: &str,
         ids: Vec<Uuid>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// Checks that this is a Nautobot the operator can speak to, before a full pass: the
-    /// server's version. Nothing to check by default (fakes).
-    fn check(&self) -> impl Future<Output = Result<String, ApiError>> + Send {
-        async { Ok(String::new()) }
+    /// Checks that this is a Nautobot the operator can speak to, before a full pass, and
+    /// settles the REST API version spoken from then on ([`NautobotApi::api_version`]).
+    /// Nothing to check by default (fakes).
+    fn check(&self) -> impl Future<Output = Result<ApiVersion, ApiError>> + Send {
+        async move { Ok(self.api_version()) }
+    }
+    /// The REST API version spoken, which says which Nautobot this is: the newest
+    /// ([`ApiVersion::NEWEST`]) until [`NautobotApi::check`] has asked the server.
+    fn api_version(&self) -> ApiVersion {
+        ApiVersion::NEWEST
     }
 }
 
@@ -104,8 +109,11 @@ impl<T: NautobotApi> NautobotApi for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<(), ApiError>> + Send {
         (**self).delete(endpoint, ids)
     }
-    fn check(&self) -> impl Future<Output = Result<String, ApiError>> + Send {
+    fn check(&self) -> impl Future<Output = Result<ApiVersion, ApiError>> + Send {
         (**self).check()
+    }
+    fn api_version(&self) -> ApiVersion {
+        (**self).api_version()
     }
 }
 
@@ -267,6 +275,8 @@ pub struct HttpClient {
     backoff: Duration,
     permits: Arc<Semaphore>,
     stats: Arc<RequestStats>,
+    /// The negotiated REST API version ([`ApiVersion::pack`]), shared by clones.
+    api_version: Arc<AtomicU32>,
     metrics: Option<Arc<crate::runtime::metrics::Metrics>>,
     /// A CA bundle is trusted besides the system roots (for the hint of a TLS error).
     has_ca_bundle: bool,
@@ -314,6 +324,7 @@ impl HttpClient {
             backoff: cfg.backoff,
             permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             stats: Arc::new(RequestStats::default()),
+            api_version: Arc::new(AtomicU32::new(ApiVersion::NEWEST.pack())),
             metrics: None,
             has_ca_bundle: cfg.ca_bundle_pem.is_some(),
         })
@@ -335,10 +346,18 @@ impl HttpClient {
         &self.base
     }
 
-    /// Checks that Nautobot answers, accepts the token and speaks API version 3.2.
-    pub async fn check(&self) -> Result<String, ApiError> {
+    /// The REST API version requests are sent with.
+    pub fn api_version(&self) -> ApiVersion {
+        ApiVersion::unpack(self.api_version.load(Ordering::Relaxed)).unwrap_or(ApiVersion::NEWEST)
+    }
+
+    /// Checks that Nautobot answers, is a version the operator supports (2.4 to 3.x) and
+    /// accepts the token; from then on requests speak the version negotiated
+    /// ([`version::negotiate`]) with the server's newest, which `/api/` names in its
+    /// `API-Version` header when asked without a version.
+    pub async fn check(&self) -> Result<ApiVersion, ApiError> {
         let (status, headers, body) = self
-            .send(Method::GET, &format!("{}/api/", self.base), None)
+            .send_as(Method::GET, &format!("{}/api/", self.base), None, None)
             .await?;
         if status != StatusCode::OK {
             return Err(self.http_error(Method::GET, "/api/", status, body));
@@ -348,16 +367,14 @@ impl HttpClient {
         if serde_json::from_slice::<Value>(&body).is_err() {
             return Err(decode_error(&Method::GET, "/api/".into(), &body, None));
         }
-        let version = headers
-            .get("API-Version")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        if version != API_VERSION {
-            return Err(ApiError::UnsupportedVersion {
-                wanted: API_VERSION.into(),
-                detail: format!("the server answered with API-Version {version:?}"),
-            });
+        let header = headers.get("API-Version").and_then(|v| v.to_str().ok());
+        let version = version::negotiate(header).map_err(|e| ApiError::UnsupportedVersion {
+            wanted: ApiVersion::supported_range(),
+            detail: e.to_string(),
+        })?;
+        let before = self.api_version.swap(version.pack(), Ordering::Relaxed);
+        if ApiVersion::unpack(before) != Some(version) {
+            tracing::info!(api_version = %version, url = %self.base, "speaking Nautobot REST API {version}");
         }
         // the root is readable anonymously on some setups: prove the token with a cheap list
         self.list_page("extras/tags/", &[("limit", "1".into())])
@@ -395,7 +412,7 @@ impl HttpClient {
                 detail: summary,
             },
             406 => ApiError::UnsupportedVersion {
-                wanted: API_VERSION.into(),
+                wanted: self.api_version().to_string(),
                 detail: summary,
             },
             s => ApiError::Http {
@@ -414,6 +431,18 @@ impl HttpClient {
         method: Method,
         url: &str,
         body: Option<&Value>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ApiError> {
+        self.send_as(method, url, body, Some(self.api_version()))
+            .await
+    }
+
+    /// [`HttpClient::send`] in `version` (`None`: the server's newest).
+    async fn send_as(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        version: Option<ApiVersion>,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ApiError> {
         let path = url
             .strip_prefix(&self.base)
@@ -438,7 +467,7 @@ impl HttpClient {
                     .http
                     .request(method.clone(), url)
                     .header("Authorization", self.token.header())
-                    .header("Accept", format!("application/json; version={API_VERSION}"));
+                    .header("Accept", accept(version));
                 if let Some(b) = body {
                     req = req.json(b);
                 }
@@ -686,9 +715,20 @@ fn retry_backoff(base: Duration) -> impl Iterator<Item = Duration> {
         .build()
 }
 
+/// The `Accept` header: JSON, in `version` when given (else the server's newest).
+fn accept(version: Option<ApiVersion>) -> String {
+    match version {
+        Some(v) => format!("application/json; version={v}"),
+        None => "application/json".to_string(),
+    }
+}
+
 impl NautobotApi for HttpClient {
-    async fn check(&self) -> Result<String, ApiError> {
+    async fn check(&self) -> Result<ApiVersion, ApiError> {
         HttpClient::check(self).await
+    }
+    fn api_version(&self) -> ApiVersion {
+        HttpClient::api_version(self)
     }
     async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
         let mut q: Vec<(&str, String)> = vec![("limit", PAGE_SIZE.to_string())];

@@ -57,10 +57,10 @@ pub enum ApiError {
         /// Nautobot's explanation.
         detail: String,
     },
-    /// The server does not speak the API version we need.
-    #[error("Nautobot does not support REST API version {wanted}: {detail}")]
+    /// The server's version is outside what the operator supports.
+    #[error("Nautobot's version is not supported (this operator supports {wanted}): {detail}")]
     UnsupportedVersion {
-        /// The version we send.
+        /// What the operator supports ("2.4 to 3.x"), or the version it sent.
         wanted: String,
         /// What the server said.
         detail: String,

@@ -5,13 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::client::NautobotApi;
 use super::error::ApiError;
+use crate::model::ApiVersion;
 
 /// One request, as the log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct FakeNautobot {
     hanging: AtomicBool,
     /// Every request takes this long (milliseconds).
     latency_ms: AtomicU64,
+    /// The Nautobot it plays ([`ApiVersion::pack`]; 0: the newest).
+    version: AtomicU32,
 }
 
 impl FakeNautobot {
@@ -49,6 +52,12 @@ impl FakeNautobot {
             json!({"id": Uuid::from_u128(1).to_string(), "name": location}),
         );
         fake
+    }
+
+    /// Plays this Nautobot: a 2.x has no DeviceClusterAssignment endpoint (404, as Nautobot 2.4).
+    pub fn speaking(self, version: ApiVersion) -> Self {
+        self.version.store(version.pack(), Ordering::SeqCst);
+        self
     }
 
     /// Puts an object into a collection as a person would.
@@ -139,6 +148,17 @@ impl FakeNautobot {
                 message: "connection lost".into(),
             });
         }
+        if endpoint == crate::model::Kind::DeviceClusterAssignment.endpoint()
+            && !self.api_version().has_device_cluster_assignments()
+        {
+            return Err(ApiError::Http {
+                method: method.into(),
+                path: format!("/api/{endpoint}"),
+                status: 404,
+                summary: "Not found.".into(),
+                body: Some(json!({"detail": "Not found."})),
+            });
+        }
         Ok(())
     }
 }
@@ -158,6 +178,10 @@ fn passes(o: &Value, key: &str, value: &str) -> bool {
 }
 
 impl NautobotApi for FakeNautobot {
+    fn api_version(&self) -> ApiVersion {
+        ApiVersion::unpack(self.version.load(Ordering::SeqCst)).unwrap_or(ApiVersion::NEWEST)
+    }
+
     async fn list(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Vec<Value>, ApiError> {
         self.stall().await;
         self.record("GET", endpoint, 0)?;

@@ -167,7 +167,11 @@ pub async fn load_owned<A: NautobotApi>(
             }
         }
     }
-    if let Some(cluster_obj) = out.values().find(|o| o.kind == Kind::Cluster) {
+    // Nautobot 2.4 keeps a device's cluster on the device itself (plan::dialect)
+    let assignments = api.api_version().has_device_cluster_assignments();
+    if let Some(cluster_obj) = out.values().find(|o| o.kind == Kind::Cluster)
+        && assignments
+    {
         let ids = [cluster_obj.id.to_string()];
         for o in list_by_ids(
             api,

@@ -24,8 +24,8 @@ use super::observe;
 use crate::config::SyncConfig;
 use crate::model::Record;
 use crate::plan::{
-    IdentityMismatch, ObservedObject, Plan, Policy, Resolve, Resolver, absorb_into_observed, diff,
-    identity, update_observed,
+    IdentityMismatch, ObservedObject, Plan, Policy, Resolve, Resolver, absorb_into_observed,
+    dialect, diff, identity, update_observed,
 };
 
 /// Why a sync pass could not run.
@@ -114,9 +114,31 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// A full pass over `desired`. `hold` may hold every removal, for a reason, once it has seen
-    /// what Nautobot holds.
+    /// A full pass over `desired`, in the shape of the Nautobot spoken to
+    /// ([`dialect::adapt`]). `hold` may hold every removal, for a reason, once it has seen what
+    /// Nautobot holds.
     pub async fn full<A: NautobotApi, R: Borrow<Record>>(
+        &self,
+        api: &A,
+        desired: &BTreeMap<Uuid, R>,
+        ips_unknown: &BTreeSet<Uuid>,
+        policy: Policy,
+        hold: impl FnOnce(&BTreeMap<Uuid, ObservedObject>) -> Option<String>,
+        synced: &mut Synced,
+    ) -> Result<SyncOutcome, SyncError> {
+        match dialect::adapt(desired, api.api_version()) {
+            Some(adapted) => {
+                self.full_as_is(api, &adapted, ips_unknown, policy, hold, synced)
+                    .await
+            }
+            None => {
+                self.full_as_is(api, desired, ips_unknown, policy, hold, synced)
+                    .await
+            }
+        }
+    }
+
+    async fn full_as_is<A: NautobotApi, R: Borrow<Record>>(
         &self,
         api: &A,
         desired: &BTreeMap<Uuid, R>,
@@ -202,7 +224,11 @@ impl<'a> Pass<'a> {
             policy.hold_removals = Some(reason);
         }
         self.check_identity(desired, &synced.observed)?;
-        let mut plan = diff(desired, ips_unknown, &observed, &policy, &resolver);
+        let adapted = dialect::adapt(desired, api.api_version());
+        let mut plan = match &adapted {
+            Some(d) => diff(d, ips_unknown, &observed, &policy, &resolver),
+            None => diff(desired, ips_unknown, &observed, &policy, &resolver),
+        };
         synced.resolver = Some(resolver);
         let report = self.apply(api, &mut plan, synced).await;
         Ok(SyncOutcome {
@@ -300,6 +326,46 @@ mod tests {
         assert!(again.plan.is_empty(), "{:#?}", again.plan);
         assert_eq!(again.observed_before, synced.observed.len());
         assert_eq!(writes(&api), 0, "a second pass only reads");
+    }
+
+    #[tokio::test]
+    async fn on_nautobot_2_4_a_nodes_cluster_is_its_device_field() {
+        let (cfg, p, api) = setup();
+        let api = api.speaking(crate::model::ApiVersion::V2_4);
+        let nodes = p
+            .records
+            .values()
+            .filter(|r| r.kind == Kind::DeviceClusterAssignment)
+            .count();
+        assert!(nodes > 0, "the sample has node devices");
+        let mut synced = Synced::default();
+        let first = full(&api, &cfg, &p, &mut synced).await;
+        let report = first.report.expect("written");
+        assert!(report.failures.is_empty(), "{:#?}", report.failures);
+        assert!(report.aborted.is_none(), "{:?}", report.aborted);
+        let cluster_id = crate::model::record_id(&cfg.cluster_name, Kind::Cluster, "");
+        let devices = api.objects(Kind::Device.endpoint());
+        assert_eq!(devices.len(), nodes);
+        for d in &devices {
+            assert_eq!(d["cluster"], json!(cluster_id.to_string()), "{d}");
+        }
+        assert!(
+            api.take_log()
+                .iter()
+                .all(|r| r.endpoint != Kind::DeviceClusterAssignment.endpoint()),
+            "2.4 has no assignments endpoint (the fake answers 404 there)"
+        );
+        // the read back diffs clean: nothing to write
+        let again = full(&api, &cfg, &p, &mut Synced::default()).await;
+        assert!(again.plan.is_empty(), "{:#?}", again.plan);
+        assert_eq!(writes(&api), 0);
+        // and on 3.x the same projection would have read the assignments
+        let (_, _, api3) = setup();
+        full(&api3, &cfg, &p, &mut Synced::default()).await;
+        assert_eq!(
+            api3.objects(Kind::DeviceClusterAssignment.endpoint()).len(),
+            nodes
+        );
     }
 
     #[tokio::test]

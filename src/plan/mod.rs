@@ -3,6 +3,7 @@
 //! and ownership policy (`diff`). Synchronous and pure: unit-tested and fuzzed with fixtures.
 
 pub mod desired;
+pub mod dialect;
 pub mod diff;
 #[cfg(test)]
 mod fuzz;

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use nbsync::cluster::ClusterIndex;
 use nbsync::config::SyncConfig;
@@ -23,6 +23,8 @@ use tokio::sync::{Mutex, MutexGuard};
 pub const TEST_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
 
 static LOCK: LazyLock<Mutex<()>> = LazyLock::new(|| Mutex::new(()));
+/// The REST API version of the Nautobot under test, once [`clean`] has asked it.
+static VERSION: OnceLock<nbsync::model::ApiVersion> = OnceLock::new();
 
 /// A clean Nautobot, held for the duration of one test.
 pub struct Nautobot {
@@ -87,6 +89,13 @@ pub async fn clean() -> Option<Nautobot> {
     assert!(status.success(), "scripts/nautobot.sh reset failed");
     eprintln!("Nautobot reset in {:.1}s", started.elapsed().as_secs_f64());
     let api = client(&url);
+    // speak the version this Nautobot speaks (2.4 or 3.x), as the operator does before a pass
+    let version = api
+        .check()
+        .await
+        .expect("the test Nautobot is a supported version");
+    eprintln!("Nautobot at {url} speaks REST API {version}");
+    VERSION.get_or_init(|| version);
     ensure_location(&api, "ocp-lab-dc1").await;
     Some(Nautobot {
         url,
@@ -138,10 +147,23 @@ pub fn config(patch: Value) -> SyncConfig {
     SyncConfig::from_spec(&serde_json::from_value(spec).unwrap()).unwrap()
 }
 
-/// Projects a snapshot.
+/// Projects a snapshot, in the shape the Nautobot under test stores it (`plan::dialect`: on
+/// 2.4 a node's cluster is a field of its device, not an assignment object).
 pub fn project(cfg: &SyncConfig, snapshot: &Value) -> Projection {
     let (idx, _) = ClusterIndex::from_list(snapshot).unwrap();
-    Projector::new(cfg, &idx).project_all()
+    let mut p = Projector::new(cfg, &idx).project_all();
+    let version = VERSION
+        .get()
+        .copied()
+        .unwrap_or(nbsync::model::ApiVersion::NEWEST);
+    if let Some(stored) = nbsync::plan::dialect::adapt(&p.records, version).map(|a| {
+        a.into_iter()
+            .map(|(id, r)| (id, r.into_owned()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    }) {
+        p.records = stored;
+    }
+    p
 }
 
 /// One full pass with the default options at the real current time.
