@@ -2,6 +2,7 @@
 # Run a real Nautobot for integration tests and benchmarks, without Docker.
 #
 #   scripts/nautobot.sh up          install what is missing, start everything, wait until healthy
+#   NAUTOBOT_VERSION=2.4.44 scripts/nautobot.sh up   the same for another version (see the table below)
 #   scripts/nautobot.sh down [--all] stop uWSGI (--all: PostgreSQL and Redis too)
 #   scripts/nautobot.sh reset       replace the `nautobot` DB with a fresh copy of the template, restart
 #   scripts/nautobot.sh status      show what runs; exit 1 unless Nautobot is healthy
@@ -241,12 +242,14 @@ stop_uwsgi() {
 }
 
 print_info() {
+  local version_env=""
+  [[ $VERSION == "$DEFAULT_VERSION" ]] || version_env="NAUTOBOT_VERSION=$VERSION "
   cat <<EOF
 Nautobot $VERSION is up: $URL
   web UI:      $URL/   (static files from $STATIC_ROOT)
   API token:   $TOKEN   (header: Authorization: Token $TOKEN)
   admin login: admin / admin
-  eval "\$($0 env)"   exports NAUTOBOT_URL and NAUTOBOT_TOKEN
+  eval "\$(${version_env}$0 env)"   exports NAUTOBOT_URL and NAUTOBOT_TOKEN
 EOF
 }
 

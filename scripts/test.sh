@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check the project has: formatting, lints, unit tests, and the integration tests
-# against a real Nautobot 3.2.7 (started here with scripts/nautobot.sh; PostgreSQL and Redis
-# are installed from Debian when missing).
+# against a real Nautobot 3.2.7 and again against Nautobot 2.4 LTM ($NAUTOBOT_24, the Nautobot
+# and end-to-end suites; the long fault suites run against 3.2.7 only), each started here with
+# scripts/nautobot.sh (PostgreSQL and Redis are installed from Debian when missing).
 # Usage: scripts/test.sh        (the README's test command; .ci/run calls it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+# the Nautobot 2.4 LTM release the suites also run against
+NAUTOBOT_24=${NAUTOBOT_24:-2.4.44}
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
@@ -65,6 +68,19 @@ echo "Nautobot ready after $(( $(date +%s) - started ))s"
 
 step "cargo test"
 cargo test --locked --workspace --all-targets --no-fail-fast
+
+step "Nautobot $NAUTOBOT_24 (2.4 LTM) for the Nautobot and end-to-end suites"
+started=$(date +%s)
+(
+  export NAUTOBOT_VERSION=$NAUTOBOT_24
+  bash scripts/nautobot.sh up
+  eval "$(bash scripts/nautobot.sh env)"
+  export NAUTOBOT_URL NAUTOBOT_TOKEN
+  echo "Nautobot $NAUTOBOT_24 ready after $(( $(date +%s) - started ))s"
+  step "cargo test --test nautobot --test e2e against Nautobot $NAUTOBOT_24"
+  cargo test --locked --test nautobot --test e2e --no-fail-fast
+  bash scripts/nautobot.sh down
+)
 
 step "the demo (scripts/demo.sh, the README's demo command) and its web UI in headless Chromium"
 # on a clean database, as a new user runs it; the operator and the stand-in are stopped afterwards

@@ -26,7 +26,7 @@ use super::worker::{Phase, Shutdown, Worker, WorkerSpec};
 use crate::api::conditions::{find, types};
 use crate::api::{CaBundleKind, NautobotSync, NautobotSyncStatus, OnDeletePolicy};
 use crate::config::SyncConfig;
-use crate::nautobot::{self, Token};
+use crate::nautobot::{self, NautobotApi, Token};
 use crate::project::Projection;
 use crate::runtime::metrics::Metrics;
 
@@ -740,6 +740,12 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
         alias: alias.as_deref(),
         ..nautobot::Pass::new(&cfg, true)
     };
+    // which Nautobot this is (2.4 or 3.x), and that it takes the token, before anything else
+    client.check().await.map_err(|e| {
+        ReconcileError::Cleanup(format!(
+            "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
+        ))
+    })?;
     let empty = Projection::default();
     let outcome = pass
         .full(
