@@ -688,6 +688,13 @@ async fn cleanup_reported(
 /// `onDelete`: Retain leaves Nautobot alone; Delete removes every object this cluster owns
 /// (skipped with the `nbsync.dev/skip-cleanup: "true"` annotation, the escape hatch when
 /// Nautobot is gone for good).
+/// A cleanup that cannot finish: why, and how to delete the NautobotSync without it.
+fn cleanup_stuck(why: impl std::fmt::Display) -> ReconcileError {
+    ReconcileError::Cleanup(format!(
+        "{why} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
+    ))
+}
+
 async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, ReconcileError> {
     let key = ObjectRef::from_obj(obj.as_ref());
     ctx.stop_worker(&key);
@@ -741,11 +748,7 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
         ..nautobot::Pass::new(&cfg, true)
     };
     // which Nautobot this is (2.4 or 3.x), and that it takes the token, before anything else
-    client.check().await.map_err(|e| {
-        ReconcileError::Cleanup(format!(
-            "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
-        ))
-    })?;
+    client.check().await.map_err(cleanup_stuck)?;
     let empty = Projection::default();
     let outcome = pass
         .full(
@@ -757,22 +760,15 @@ async fn cleanup(obj: Arc<NautobotSync>, ctx: &Context) -> Result<Action, Reconc
             &mut nautobot::Synced::default(),
         )
         .await
-        .map_err(|e| {
-            ReconcileError::Cleanup(format!(
-                "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
-            ))
-        })?;
+        .map_err(cleanup_stuck)?;
     let report = outcome.report.unwrap_or_default();
     if let Some(e) = report.aborted {
-        return Err(ReconcileError::Cleanup(format!(
-            "{e} (to delete the NautobotSync without cleanup, annotate it {SKIP_CLEANUP}=true)"
-        )));
+        return Err(cleanup_stuck(e));
     }
     // objects Nautobot refused to delete are still there: the finalizer stays
     if let Some(f) = report.failures.first() {
-        return Err(ReconcileError::Cleanup(format!(
-            "{} of {} objects not deleted; first: {} {}: {} (to delete the NautobotSync without cleanup, \
-             annotate it {SKIP_CLEANUP}=true)",
+        return Err(cleanup_stuck(format!(
+            "{} of {} objects not deleted; first: {} {}: {}",
             report.failures.len(),
             outcome.plan.deletes.len(),
             f.kind,
