@@ -168,9 +168,8 @@ pub async fn load_owned<A: NautobotApi>(
         }
     }
     // Nautobot 2.4 keeps a device's cluster on the device itself (plan::dialect)
-    let assignments = api.api_version().has_device_cluster_assignments();
-    if let Some(cluster_obj) = out.values().find(|o| o.kind == Kind::Cluster)
-        && assignments
+    if api.api_version().has_device_cluster_assignments()
+        && let Some(cluster_obj) = out.values().find(|o| o.kind == Kind::Cluster)
     {
         let ids = [cluster_obj.id.to_string()];
         for o in list_by_ids(
