@@ -6,6 +6,8 @@
 #   scripts/nautobot.sh down [--all] stop uWSGI (--all: PostgreSQL and Redis too)
 #   scripts/nautobot.sh reset       replace the `nautobot` DB with a fresh copy of the template, restart
 #   scripts/nautobot.sh status      show what runs; exit 1 unless Nautobot is healthy
+#   scripts/nautobot.sh upgrade-from 2.4.44   an in-place upgrade: the `nautobot` DB becomes a copy of 2.4.44's
+#                                   test DB (as it is now), migrated by this version, and the server restarts
 #   eval "$(scripts/nautobot.sh env)"   export NAUTOBOT_URL and NAUTOBOT_TOKEN
 #
 # Built for Debian 12 as root (apt-get, pg_ctlcluster, no systemd). PostgreSQL and Redis listen on 127.0.0.1.
@@ -279,6 +281,36 @@ cmd_reset() {
   print_info
 }
 
+# The upgrade a Nautobot admin does (`nautobot-server migrate` over the old release's database), on a copy of
+# another version's test DB, so both versions stay usable. That version's server keeps running; its open
+# connections are closed for the copy (Django reconnects on its next request).
+cmd_upgrade_from() {
+  local from=${1:-} source
+  [[ $from =~ ^[0-9]+\.[0-9]+\.[0-9]+$ && $from != "$VERSION" ]] ||
+    die "usage: NAUTOBOT_VERSION=<to> $0 upgrade-from <from>, two different versions like 2.4.44"
+  if [[ $from == "$DEFAULT_VERSION" ]]; then source=nautobot; else source=nautobot_${from//./_}; fi
+  start_services
+  db_exists "$source" || die "no test DB of Nautobot $from ($source): run NAUTOBOT_VERSION=$from $0 up first"
+  ensure_venv
+  ensure_static
+  stop_uwsgi
+  sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+  local attempt
+  for attempt in 1 2 3 4 5; do  # the other server may reconnect between the two
+    sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$source'" >/dev/null
+    createdb -T "$source" "$DB" 2>/dev/null && break
+    ((attempt < 5)) || die "could not copy $source (still in use)"
+    sleep 1
+  done
+  log "migrating the copy of Nautobot $from's DB to $VERSION (log: $CACHE/upgrade.log)"
+  manage migrate >"$CACHE/upgrade.log" 2>&1 ||
+    { tail -n 30 "$CACHE/upgrade.log" >&2; die "migrate failed (log: $CACHE/upgrade.log)"; }
+  redis-cli -h 127.0.0.1 -n "$REDIS_DB" flushdb >/dev/null
+  redis-cli -h 127.0.0.1 -n $((REDIS_DB + 1)) flushdb >/dev/null
+  start_healthy
+  print_info
+}
+
 cmd_down() {
   stop_uwsgi
   [[ ${1:-} == --all ]] || return 0
@@ -317,7 +349,8 @@ main() {
     env) cmd_env; return ;;
     status) cmd_status; return ;;
     up | down | reset) ;;
-    *) echo "usage: $0 up | down [--all] | reset | status | env" >&2; exit 2 ;;
+    upgrade-from) cmd=upgrade_from ;;
+    *) echo "usage: $0 up | down [--all] | reset | upgrade-from <version> | status | env" >&2; exit 2 ;;
   esac
   mkdir -p "$CACHE"
   exec 9>"$CACHE/lock"  # one up/down/reset at a time on this machine

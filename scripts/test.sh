@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check the project has: formatting, lints, unit tests, and the integration tests
 # against a real Nautobot 3.2.7 and again against Nautobot 2.4 LTM ($NAUTOBOT_24, the Nautobot
-# and end-to-end suites; the long fault suites run against 3.2.7 only), each started here with
+# and end-to-end suites, then an in-place upgrade of it to 3.2.7; the long fault suites run
+# against 3.2.7 only), each started here with
 # scripts/nautobot.sh (PostgreSQL and Redis are installed from Debian when missing).
 # Usage: scripts/test.sh        (the README's test command; .ci/run calls it)
 set -euo pipefail
@@ -79,6 +80,9 @@ started=$(date +%s)
   echo "Nautobot $NAUTOBOT_24 ready after $(( $(date +%s) - started ))s"
   step "cargo test --test nautobot --test e2e against Nautobot $NAUTOBOT_24"
   cargo test --locked --test nautobot --test e2e --no-fail-fast
+  step "an in-place upgrade of Nautobot $NAUTOBOT_24 to 3.2.7 under a synced cluster (tests/upgrade.rs)"
+  env -u NAUTOBOT_VERSION -u NAUTOBOT_URL NBSYNC_UPGRADE_FROM="$NAUTOBOT_24" \
+    cargo test --locked --test upgrade --no-fail-fast
   bash scripts/nautobot.sh down
 )
 

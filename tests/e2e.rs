@@ -43,6 +43,19 @@ async fn the_operator_syncs_the_cluster_and_follows_changes() {
     .await;
     let status = nbsync_status(&k8s);
     assert_eq!(status["kubevirtDetected"], json!(true));
+    // which Nautobot it syncs to, and what that one does not store
+    let api = nb.api.api_version();
+    assert_eq!(status["nautobot"]["version"], json!(installed_release()));
+    assert_eq!(status["nautobot"]["apiVersion"], json!(api.to_string()));
+    let not_synced = &status["nautobot"]["notSynced"];
+    if api.has_device_cluster_assignments() {
+        assert!(not_synced.is_null(), "{not_synced}");
+    } else {
+        assert_eq!(
+            not_synced[0]["kind"], "dcim.deviceclusterassignment",
+            "{not_synced}"
+        );
+    }
     let cfg = config(json!({}));
     let mut snap = sample_snapshot();
     // the operator's own namespace is a user namespace too

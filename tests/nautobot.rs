@@ -596,8 +596,21 @@ async fn the_command_line_exit_codes_tell_a_script_what_happened() {
     assert_eq!(code, Some(2), "changes pending on an empty Nautobot: {err}");
     let (code, _, err) = run("apply", &no_vms);
     assert_eq!(code, Some(0), "{err}");
-    let (code, _, err) = run("plan", &no_vms);
+    let (code, plan, err) = run("plan", &no_vms);
     assert_eq!(code, Some(0), "nothing to change: {err}");
+    // the plan names the Nautobot it read, and what that one does not store
+    let api = nb.api.api_version();
+    let first = plan.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        format!("Nautobot {} (REST API {api})", installed_release()),
+        "{plan}"
+    );
+    assert_eq!(
+        plan.contains("not synced: dcim.deviceclusterassignment"),
+        !api.has_device_cluster_assignments(),
+        "{plan}"
+    );
 
     // a person made a VM under one of our names in our cluster and tenant
     hand_made_vm(&nb.api, json!({})).await;

@@ -73,6 +73,13 @@ use serde::{Deserialize, Serialize};
         priority = "1"
     ),
     printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".status.nautobot.version",
+        description = "The Nautobot release synced to",
+        priority = "1"
+    ),
+    printcolumn(
         name = "Reason",
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].reason"#,
@@ -543,6 +550,10 @@ pub struct NautobotSyncStatus {
     /// Whether the KubeVirt API (kubevirt.io/v1) is served by this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubevirt_detected: Option<bool>,
+    /// The Nautobot synced to, as of the last full pass: its release, the REST API version
+    /// spoken, and what is not synced there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nautobot: Option<NautobotServer>,
     /// The cluster name the last pass that wrote to Nautobot synced under. When
     /// spec.clusterName changes, the objects owned under this name are left in Nautobot and
     /// listed in leftBehind.
@@ -559,6 +570,33 @@ pub struct NautobotSyncStatus {
     /// Warnings about odd cluster objects (first few only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// The Nautobot a NautobotSync syncs to.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NautobotServer {
+    /// The Nautobot release, from its /api/status/ (for example 3.2.7; absent when that
+    /// endpoint did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The REST API version the operator speaks to it (2.4 to 3.2).
+    pub api_version: String,
+    /// Records the operator makes that this Nautobot does not store as such, and why (on
+    /// Nautobot 2.4, the DeviceClusterAssignments: a node's Cluster is its Device's cluster
+    /// field there). Everything else is synced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_synced: Vec<NotSynced>,
+}
+
+/// A kind of record not synced to this Nautobot.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct NotSynced {
+    /// The Nautobot model, for example DeviceClusterAssignment.
+    pub kind: String,
+    /// Why, and what stands in for it.
+    pub reason: String,
 }
 
 /// Objects owned in Nautobot under an earlier cluster name of a NautobotSync.

@@ -245,17 +245,16 @@ pub fn plan_live(
     let (cfg, projection, _) = load(snapshot, nautobotsync)?;
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), false);
-    let outcome = crate::runtime::process::block_on(async {
-        client.check().await?;
+    let (server, outcome) = crate::runtime::process::block_on(async {
+        let server = client.check().await?;
         let opts = ApplyOptions::for_spec(&cfg);
-        Ok::<_, CliError>(
-            nautobot::full_sync(&client, &cfg, &projection, &policy, true, opts).await?,
-        )
+        let outcome = nautobot::full_sync(&client, &cfg, &projection, &policy, true, opts).await?;
+        Ok::<_, CliError>((server, outcome))
     })??;
     let text = if json {
-        view::plan_json(&outcome)
+        view::plan_json(&server, &outcome)
     } else {
-        view::plan_table(&outcome, client.stats())
+        view::plan_table(&server, &outcome, client.stats())
     };
     let pending = !outcome.plan.is_empty() || !outcome.plan.held.is_empty();
     Ok((text, if pending { Exit::Changes } else { Exit::Clean }))
@@ -272,14 +271,14 @@ pub fn apply(
     let client = conn.client(&cfg)?;
     let policy = crate::plan::Policy::new(&cfg, jiff::Timestamp::now(), allow_mass_deletion);
     let opts = ApplyOptions::for_spec(&cfg);
-    let outcome = crate::runtime::process::block_on(async {
-        client.check().await?;
+    let (server, outcome) = crate::runtime::process::block_on(async {
+        let server = client.check().await?;
         let dry_run = cfg.dry_run;
-        Ok::<_, CliError>(
-            nautobot::full_sync(&client, &cfg, &projection, &policy, dry_run, opts).await?,
-        )
+        let outcome =
+            nautobot::full_sync(&client, &cfg, &projection, &policy, dry_run, opts).await?;
+        Ok::<_, CliError>((server, outcome))
     })??;
-    let text = view::plan_table(&outcome, client.stats());
+    let text = view::plan_table(&server, &outcome, client.stats());
     match outcome.report.as_ref().and_then(|r| r.aborted.as_ref()) {
         Some(e) => Err(CliError::Stopped {
             report: text,

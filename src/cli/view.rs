@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::cluster::LoadWarning;
 use crate::config::SyncConfig;
-use crate::model::{Field, Kind, Record, Ref};
+use crate::model::{Field, Kind, Record, Ref, Server};
+use crate::plan::dialect;
 use crate::project::Projection;
 
 /// Fields shown per kind, in order.
@@ -173,12 +174,17 @@ pub fn json(p: &Projection, load_warnings: &[LoadWarning]) -> String {
 
 /// A live plan (or an applied pass) for people: counts per kind, then each change.
 pub fn plan_table(
+    server: &Server,
     outcome: &crate::nautobot::SyncOutcome,
     requests: crate::nautobot::RequestCounts,
 ) -> String {
     use crate::plan::Op;
     let plan = &outcome.plan;
     let mut out = String::new();
+    let _ = writeln!(out, "{}", server.describe());
+    for (kind, reason) in dialect::not_synced(server.api) {
+        let _ = writeln!(out, "  not synced: {}: {reason}", kind.content_type());
+    }
     if !outcome.prerequisites_created.is_empty() {
         let verb = if outcome.report.is_some() {
             "Created"
@@ -202,6 +208,7 @@ pub fn plan_table(
     add(&plan.updates, 1);
     add(&plan.late_updates, 1);
     add(&plan.deletes, 2);
+    add(&plan.replaced, 2);
     add(&plan.held, 3);
     let _ = writeln!(
         out,
@@ -231,6 +238,7 @@ pub fn plan_table(
     for (label, ops) in [
         ("update", &plan.updates),
         ("delete", &plan.deletes),
+        ("delete", &plan.replaced),
         ("held", &plan.held),
     ] {
         for o in ops.iter().take(50) {
@@ -291,8 +299,9 @@ pub fn plan_table(
 }
 
 /// A live plan as JSON.
-pub fn plan_json(outcome: &crate::nautobot::SyncOutcome) -> String {
+pub fn plan_json(server: &Server, outcome: &crate::nautobot::SyncOutcome) -> String {
     let doc = serde_json::json!({
+        "nautobot": dialect::server_status(server),
         "plan": outcome.plan,
         "report": outcome.report,
         "prerequisites": outcome.prerequisites_created,

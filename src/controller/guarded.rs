@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::nautobot::{ApiError, ApiVersion, NautobotApi};
+use crate::nautobot::{ApiError, ApiVersion, NautobotApi, Server};
 use crate::runtime::http::Beat;
 
 /// Whether new requests may start; shared by a worker and the shutdown that closes it.
@@ -83,7 +83,7 @@ impl<A: NautobotApi> NautobotApi for Guarded<A> {
     async fn delete(&self, endpoint: &str, ids: Vec<Uuid>) -> Result<(), ApiError> {
         self.call(self.api.delete(endpoint, ids)).await
     }
-    async fn check(&self) -> Result<ApiVersion, ApiError> {
+    async fn check(&self) -> Result<Server, ApiError> {
         self.call(self.api.check()).await
     }
     fn api_version(&self) -> ApiVersion {

@@ -327,6 +327,9 @@ pub fn compute(
             s.held_deletions = report.held as i64;
             s.conflicts = report.conflicts.len() as i64;
             s.kubevirt_detected = Some(report.kubevirt);
+            if let Some(server) = &report.nautobot {
+                s.nautobot = Some(crate::plan::dialect::server_status(server));
+            }
             s.warnings = report
                 .warnings
                 .iter()
@@ -400,6 +403,45 @@ mod tests {
         assert_eq!(s.objects_in_sync, 9);
         assert_eq!(s.objects.as_ref().unwrap().virtual_machines, 5);
         assert_eq!(s.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn says_which_nautobot_and_what_it_does_not_store() {
+        let now = t("2026-11-26T10:00:01Z");
+        // before any full pass: nothing said
+        let s = compute(None, Some(1), worker(&synced()), &now);
+        assert_eq!(s.nautobot, None);
+        let mut r = synced();
+        r.nautobot = Some(crate::model::Server {
+            release: Some("3.2.7".into()),
+            api: crate::model::ApiVersion::V3_2,
+        });
+        let s = compute(Some(&s), Some(1), worker(&r), &now);
+        let n = s.nautobot.clone().unwrap();
+        assert_eq!(
+            (n.version.as_deref(), n.api_version.as_str()),
+            (Some("3.2.7"), "3.2")
+        );
+        assert!(n.not_synced.is_empty());
+        // the same NautobotSync after Nautobot was replaced by a 2.4
+        r.nautobot = Some(crate::model::Server {
+            release: Some("2.4.44".into()),
+            api: crate::model::ApiVersion::V2_4,
+        });
+        let s = compute(Some(&s), Some(1), worker(&r), &now);
+        let n = s.nautobot.clone().unwrap();
+        assert_eq!(n.api_version, "2.4");
+        assert_eq!(n.not_synced.len(), 1);
+        assert_eq!(n.not_synced[0].kind, "dcim.deviceclusterassignment");
+        assert!(n.not_synced[0].reason.contains("cluster field"));
+        // an incremental pass (no check) keeps what the last full pass said
+        r.nautobot = None;
+        let s2 = compute(Some(&s), Some(1), worker(&r), &now);
+        assert_eq!(s2.nautobot, s.nautobot);
+        let json = serde_json::to_value(&s2).unwrap();
+        assert_eq!(json["nautobot"]["apiVersion"], "2.4");
+        assert_eq!(json["nautobot"]["version"], "2.4.44");
+        assert!(json["nautobot"]["notSynced"][0]["reason"].is_string());
     }
 
     #[test]

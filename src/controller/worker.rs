@@ -22,8 +22,8 @@ use super::guarded::{Gate, Guarded};
 use crate::config::SyncConfig;
 use crate::model::Kind;
 use crate::nautobot::{
-    self, ApplyReport, ClientBuildError, ClientConfig, HttpClient, NautobotApi, Pass, SyncError,
-    SyncOutcome, Synced, Token,
+    self, ApplyReport, ClientBuildError, ClientConfig, HttpClient, NautobotApi, Pass, Server,
+    SyncError, SyncOutcome, Synced, Token,
 };
 use crate::plan::{DesiredState, Failure, ObservedObject, Plan, Policy, Resolver};
 use crate::project::{Projector, Root, Warning};
@@ -117,6 +117,8 @@ pub struct WorkerReport {
     /// Nautobot, counted at the last full pass (`None` when it could not be counted). Empty
     /// before the first full pass and when there is no previous name.
     pub left_behind: Vec<(String, Option<usize>)>,
+    /// The Nautobot synced to (release and API version), from the last full pass's check.
+    pub nautobot: Option<Server>,
 }
 
 /// How a worker stops when the operator shuts down: at the signal it starts no new pass; a
@@ -296,6 +298,8 @@ struct State {
     retry_delay: Duration,
     /// Objects still owned under the previous cluster names (last full pass).
     left_behind: Vec<(String, Option<usize>)>,
+    /// The Nautobot the last full pass checked.
+    server: Option<Server>,
 }
 
 /// First and longest wait before failed writes are retried.
@@ -366,6 +370,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
         retry_at: None,
         retry_delay: RETRY_FAILED_MIN,
         left_behind: Vec::new(),
+        server: None,
     };
     let mut backoff = super::backoff::Backoff::new();
     let publish = |f: &dyn Fn(&mut WorkerReport)| {
@@ -692,6 +697,7 @@ impl PassOutcome {
         r.held = self.plan.held.len();
         r.held_reason = self.plan.held_reason.clone();
         r.left_behind = st.left_behind.clone();
+        r.nautobot.clone_from(&st.server);
         let mut conflicts: Vec<String> = self
             .plan
             .conflicts
@@ -761,7 +767,7 @@ async fn full_pass<A: NautobotApi>(
 ) -> Result<PassOutcome, SyncError> {
     let started = Instant::now();
     projector_roots(st, spec, cache);
-    client.check().await?;
+    st.server = Some(client.check().await?);
     let desired = st.desired.records();
     let ips_unknown = st.desired.ips_unknown();
     let policy = Policy::new(&spec.cfg, jiff::Timestamp::now(), spec.allow_mass_deletion);
@@ -914,6 +920,7 @@ fn log_pass(
         creates = plan.creates.len(),
         updates = plan.updates.len() + plan.late_updates.len(),
         deletes = plan.deletes.len(),
+        replaced = plan.replaced.len(),
         held = plan.held.len(),
         unchanged = plan.unchanged,
         conflicts = plan.conflicts.len(),
@@ -927,6 +934,7 @@ fn log_pass(
         ("update", &plan.updates),
         ("update", &plan.late_updates),
         ("delete", &plan.deletes),
+        ("replace", &plan.replaced),
     ] {
         for op in ops.iter().take(20) {
             tracing::debug!(cluster = %spec.cfg.cluster_name, mode, action = what, kind = %op.kind, name = %op.name, reason = %op.reason, "change");
@@ -979,6 +987,7 @@ mod tests {
             retry_at: None,
             retry_delay: RETRY_FAILED_MIN,
             left_behind: Vec::new(),
+            server: None,
         }
     }
 

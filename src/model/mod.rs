@@ -11,4 +11,4 @@ pub mod version;
 pub use ids::{ID_NAMESPACE, record_id};
 pub use prereq::PrereqKind;
 pub use records::*;
-pub use version::ApiVersion;
+pub use version::{ApiVersion, Server};

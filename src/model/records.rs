@@ -144,13 +144,20 @@ impl Kind {
     }
 
     /// Whether objects of this kind carry the ownership tag and custom fields. Pure link
-    /// objects (assignments) do not: they are ours when both ends are ours and their id is
-    /// the deterministic one.
+    /// objects (assignments) do not: they are ours when both ends are ours.
     pub fn carries_marker(self) -> bool {
-        !matches!(
-            self,
-            Kind::DeviceClusterAssignment | Kind::IpAddressToInterface
-        )
+        self.link_ends().is_empty()
+    }
+
+    /// The fields naming the two ends of a link object, which Nautobot allows once per pair
+    /// (`unique_together` on DeviceClusterAssignment and IPAddressToInterface); empty for
+    /// every other kind.
+    pub fn link_ends(self) -> &'static [&'static str] {
+        match self {
+            Kind::DeviceClusterAssignment => &["device", "cluster"],
+            Kind::IpAddressToInterface => &["ip_address", "interface", "vm_interface"],
+            _ => &[],
+        }
     }
 
     /// A short label for tables and logs.

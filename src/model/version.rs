@@ -71,6 +71,27 @@ impl fmt::Display for ApiVersion {
     }
 }
 
+/// The Nautobot the operator speaks to: its release, when it said, and the REST API version
+/// negotiated with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The release, `nautobot-version` of `/api/status/` (for example `2.4.44`); `None` when
+    /// that endpoint did not answer.
+    pub release: Option<String>,
+    /// The REST API version spoken.
+    pub api: ApiVersion,
+}
+
+impl Server {
+    /// `Nautobot 2.4.44 (REST API 2.4)`, or `Nautobot (REST API 2.4)` without a release.
+    pub fn describe(&self) -> String {
+        match &self.release {
+            Some(r) => format!("Nautobot {r} (REST API {})", self.api),
+            None => format!("Nautobot (REST API {})", self.api),
+        }
+    }
+}
+
 /// Why a server cannot be spoken to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

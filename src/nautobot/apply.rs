@@ -1,8 +1,8 @@
 //! Applying a [`Plan`]: bulk requests in batches, a few at a time, one bad object never
 //! blocking the rest.
 //!
-//! Phases run in order (creates parents first, updates, late updates of primary IPs, deletes
-//! children first); within a kind, batches of [`ApplyOptions::batch_size`] run on
+//! Phases run in order (links made again under the operator's id deleted first, creates
+//! parents first, updates, late updates of primary IPs, deletes children first); within a kind, batches of [`ApplyOptions::batch_size`] run on
 //! [`ApplyOptions::streams`] concurrent streams (2 x 100 measured best on one Nautobot).
 //! Nautobot's bulk requests are all-or-nothing: when a batch is refused, the items Nautobot
 //! names are reported and the good ones retried; when it does not say which item is bad, the
@@ -61,7 +61,8 @@ impl Default for ApplyOptions {
 /// (`report.aborted`).
 pub async fn apply<A: NautobotApi>(api: &A, plan: &Plan, opts: ApplyOptions) -> ApplyReport {
     let mut report = ApplyReport::default();
-    let phases: [(Action, &[Op]); 4] = [
+    let phases: [(Action, &[Op]); 5] = [
+        (Action::Delete, &plan.replaced),
         (Action::Create, &plan.creates),
         (Action::Update, &plan.updates),
         (Action::Update, &plan.late_updates),

@@ -9,8 +9,8 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ClientBuildError, summarize};
 use crate::config::SyncConfig;
-use crate::model::version::{self, ApiVersion};
+use crate::model::version::{self, ApiVersion, Server};
 
 /// Page size of list requests (Nautobot's maximum).
 pub const PAGE_SIZE: usize = 1000;
@@ -60,10 +60,16 @@ pub trait NautobotApi: Send + Sync {
         ids: Vec<Uuid>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// Checks that this is a Nautobot the operator can speak to, before a full pass, and
-    /// settles the REST API version spoken from then on ([`NautobotApi::api_version`]).
-    /// Nothing to check by default (fakes).
-    fn check(&self) -> impl Future<Output = Result<ApiVersion, ApiError>> + Send {
-        async move { Ok(self.api_version()) }
+    /// settles the REST API version spoken from then on ([`NautobotApi::api_version`]); says
+    /// which Nautobot it is. Nothing to check by default (fakes): no release, the version
+    /// spoken.
+    fn check(&self) -> impl Future<Output = Result<Server, ApiError>> + Send {
+        async move {
+            Ok(Server {
+                release: None,
+                api: self.api_version(),
+            })
+        }
     }
     /// The REST API version spoken, which says which Nautobot this is: the newest
     /// ([`ApiVersion::NEWEST`]) until [`NautobotApi::check`] has asked the server.
@@ -109,7 +115,7 @@ impl<T: NautobotApi> NautobotApi for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<(), ApiError>> + Send {
         (**self).delete(endpoint, ids)
     }
-    fn check(&self) -> impl Future<Output = Result<ApiVersion, ApiError>> + Send {
+    fn check(&self) -> impl Future<Output = Result<Server, ApiError>> + Send {
         (**self).check()
     }
     fn api_version(&self) -> ApiVersion {
@@ -277,6 +283,9 @@ pub struct HttpClient {
     stats: Arc<RequestStats>,
     /// The negotiated REST API version ([`ApiVersion::pack`]), shared by clones.
     api_version: Arc<AtomicU32>,
+    /// The release `/api/status/` named, asked once per API version negotiated (the endpoint
+    /// takes a second: it asks the Celery workers), shared by clones.
+    release: Arc<Mutex<Option<String>>>,
     metrics: Option<Arc<crate::runtime::metrics::Metrics>>,
     /// A CA bundle is trusted besides the system roots (for the hint of a TLS error).
     has_ca_bundle: bool,
@@ -325,6 +334,7 @@ impl HttpClient {
             permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             stats: Arc::new(RequestStats::default()),
             api_version: Arc::new(AtomicU32::new(ApiVersion::NEWEST.pack())),
+            release: Arc::default(),
             metrics: None,
             has_ca_bundle: cfg.ca_bundle_pem.is_some(),
         })
@@ -354,8 +364,9 @@ impl HttpClient {
     /// Checks that Nautobot answers, is a version the operator supports (2.4 to 3.x) and
     /// accepts the token; from then on requests speak the version negotiated
     /// ([`version::negotiate`]) with the server's newest, which `/api/` names in its
-    /// `API-Version` header when asked without a version.
-    pub async fn check(&self) -> Result<ApiVersion, ApiError> {
+    /// `API-Version` header when asked without a version. The release comes from
+    /// `/api/status/` the first time, and again when the API version changes (an upgrade).
+    pub async fn check(&self) -> Result<Server, ApiError> {
         let (status, headers, body) = self
             .send_as(Method::GET, &format!("{}/api/", self.base), None, None)
             .await?;
@@ -373,13 +384,46 @@ impl HttpClient {
             detail: e.to_string(),
         })?;
         let before = self.api_version.swap(version.pack(), Ordering::Relaxed);
-        if ApiVersion::unpack(before) != Some(version) {
-            tracing::info!(api_version = %version, url = %self.base, "speaking Nautobot REST API {version}");
-        }
+        let changed = ApiVersion::unpack(before) != Some(version);
+        let known = self.release.lock().map(|r| r.clone()).unwrap_or_default();
+        let release = async {
+            match known {
+                Some(r) if !changed => Some(r),
+                _ => self.ask_release().await,
+            }
+        };
         // the root is readable anonymously on some setups: prove the token with a cheap list
-        self.list_page("extras/tags/", &[("limit", "1".into())])
-            .await?;
-        Ok(version)
+        let one = [("limit", "1".to_string())];
+        let token = self.list_page("extras/tags/", &one);
+        let (release, token) = futures::join!(release, token);
+        token?;
+        if let Ok(mut slot) = self.release.lock() {
+            slot.clone_from(&release);
+        }
+        let server = Server {
+            release,
+            api: version,
+        };
+        if changed {
+            tracing::info!(api_version = %version, release = server.release.as_deref(),
+                url = %self.base, "speaking {}", server.describe());
+        }
+        Ok(server)
+    }
+
+    /// The release `/api/status/` names, `None` when it does not answer (not every proxy lets
+    /// it through; nothing depends on it but the status shown).
+    async fn ask_release(&self) -> Option<String> {
+        match self.json_call(Method::GET, "status/", None).await {
+            Ok(v) => v
+                .get("nautobot-version")
+                .and_then(Value::as_str)
+                .map(|r| crate::model::names::truncate(r, 64)),
+            Err(e) => {
+                tracing::debug!(error = %e, "Nautobot's /api/status/ did not say its release");
+                None
+            }
+        }
     }
 
     fn url(&self, endpoint: &str) -> String {
@@ -724,7 +768,7 @@ fn accept(version: Option<ApiVersion>) -> String {
 }
 
 impl NautobotApi for HttpClient {
-    async fn check(&self) -> Result<ApiVersion, ApiError> {
+    async fn check(&self) -> Result<Server, ApiError> {
         HttpClient::check(self).await
     }
     fn api_version(&self) -> ApiVersion {

@@ -12,7 +12,7 @@ pub(crate) mod fake;
 pub mod observe;
 pub mod pass;
 
-pub use crate::model::ApiVersion;
+pub use crate::model::{ApiVersion, Server};
 pub use apply::{ApplyOptions, ApplyReport};
 pub use bootstrap::BootstrapError;
 pub use client::{

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::model::{ApiVersion, Field, Kind, Record, Ref};
+use crate::api::{NautobotServer, NotSynced};
+use crate::model::{ApiVersion, Field, Kind, Record, Ref, Server};
 
 /// `desired` as Nautobot `version` stores it; `None` when it needs no change (3.x, or nothing
 /// to rewrite), so the caller keeps its own map and nothing is copied.
@@ -58,6 +59,38 @@ pub fn adapt<R: Borrow<Record>>(
     )
 }
 
+/// Records the projection makes that Nautobot `version` does not store as such, and why:
+/// what the NautobotSync status and `plan` list as not synced there. Every kind the operator
+/// syncs exists in 2.4 and 3.x; on 2.4 only the DeviceClusterAssignments are not records,
+/// their link being the device's `cluster` field ([`adapt`]).
+pub fn not_synced(version: ApiVersion) -> Vec<(Kind, &'static str)> {
+    let mut out = Vec::new();
+    if !version.has_device_cluster_assignments() {
+        out.push((
+            Kind::DeviceClusterAssignment,
+            "Nautobot 2.x has no device-cluster assignments (added in 3.0): a node's Cluster \
+             is written to its Device's cluster field instead",
+        ));
+    }
+    out
+}
+
+/// What the NautobotSync status and `plan -o json` say of the Nautobot synced to: which one,
+/// and what it does not store.
+pub fn server_status(server: &Server) -> NautobotServer {
+    NautobotServer {
+        version: server.release.clone(),
+        api_version: server.api.to_string(),
+        not_synced: not_synced(server.api)
+            .into_iter()
+            .map(|(kind, reason)| NotSynced {
+                kind: kind.content_type().to_string(),
+                reason: reason.to_string(),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +111,20 @@ mod tests {
             "the sample has nodes in the cluster"
         );
         assert!(adapt(&d, ApiVersion::V3_2).is_none());
+        assert!(not_synced(ApiVersion::V3_2).is_empty());
+        assert!(not_synced(ApiVersion { major: 3, minor: 0 }).is_empty());
+    }
+
+    #[test]
+    fn nautobot_2_4_lists_the_assignments_as_not_synced_and_says_why() {
+        let listed = not_synced(ApiVersion::V2_4);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0, Kind::DeviceClusterAssignment);
+        assert!(
+            listed[0].1.contains("Device's cluster field"),
+            "{}",
+            listed[0].1
+        );
     }
 
     #[test]

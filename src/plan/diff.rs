@@ -111,6 +111,12 @@ pub struct Plan {
     pub late_updates: Vec<Op>,
     /// Deletions, children first.
     pub deletes: Vec<Op>,
+    /// Deletions of owned link objects whose two ends a create of this pass links again under
+    /// the operator's own id, run before the creates: Nautobot allows one link per pair. The
+    /// case: an in-place upgrade to Nautobot 3.x turns each device's `cluster` into a
+    /// DeviceClusterAssignment with an id of its own. Not removals (the same link is made
+    /// again), so neither the deletion policy nor the guard holds them.
+    pub replaced: Vec<Op>,
     /// Removals (deletions and missing-marks) held back by the mass-deletion guard.
     pub held: Vec<Op>,
     /// Why removals are held.
@@ -135,11 +141,16 @@ impl Plan {
             && self.updates.is_empty()
             && self.late_updates.is_empty()
             && self.deletes.is_empty()
+            && self.replaced.is_empty()
     }
 
     /// Number of writes.
     pub fn write_count(&self) -> usize {
-        self.creates.len() + self.updates.len() + self.late_updates.len() + self.deletes.len()
+        self.creates.len()
+            + self.updates.len()
+            + self.late_updates.len()
+            + self.deletes.len()
+            + self.replaced.len()
     }
 }
 
@@ -339,7 +350,19 @@ pub fn diff<R: Borrow<Record>>(
     plan.updates.sort_by(order);
     plan.late_updates.sort_by(order);
     plan.deletes.sort_by(|a, b| order(b, a));
+    plan.replaced.sort_by(|a, b| order(b, a));
     plan
+}
+
+/// A link object's two ends: its kind and the ids in its [`Kind::link_ends`] fields (a
+/// create's body or an observed object's fields, both with ids as strings).
+fn ends(kind: Kind, fields: &Map<String, Value>) -> Option<(Kind, Vec<(&'static str, &str)>)> {
+    let named: Vec<(&'static str, &str)> = kind
+        .link_ends()
+        .iter()
+        .filter_map(|f| Some((*f, fields.get(*f)?.as_str()?)))
+        .collect();
+    (named.len() >= 2).then_some((kind, named))
 }
 
 /// Owned objects no longer desired: kept, marked missing, or deleted (behind the guard).
@@ -381,6 +404,12 @@ fn plan_removals<R>(
             .filter(|o| o.owner == Owner::Us && o.kind.carries_marker())
             .count()
     });
+    // the links this pass creates, by their ends
+    let linked: BTreeSet<_> = plan
+        .creates
+        .iter()
+        .filter_map(|c| ends(c.kind, &c.body))
+        .collect();
     let mut deletes = Vec::new();
     let mut marks = Vec::new();
     let now = policy.now;
@@ -392,13 +421,20 @@ fn plan_removals<R>(
             plan.kept += 1;
             continue;
         }
-        let delete = Op {
+        let delete = |reason: &str| Op {
             id: o.id,
             kind: o.kind,
             name: o.display.clone(),
             body: Map::from_iter([("id".to_string(), Value::String(o.id.to_string()))]),
-            reason: "gone from the cluster".into(),
+            reason: reason.into(),
         };
+        if ends(o.kind, &o.fields).is_some_and(|e| linked.contains(&e)) {
+            plan.replaced.push(delete(
+                "the same link is made again under the operator's id",
+            ));
+            continue;
+        }
+        let delete = delete("gone from the cluster");
         if !o.kind.carries_marker() {
             match policy.deletion {
                 DeletionPolicy::Retain => plan.kept += 1,

@@ -137,7 +137,12 @@ fn check(plan: &Plan, observed: &BTreeMap<Uuid, ObservedObject>, policy: &Policy
         .iter()
         .chain(&plan.late_updates)
         .map(|o| (o, "update"))
-        .chain(plan.deletes.iter().map(|o| (o, "delete")));
+        .chain(
+            plan.replaced
+                .iter()
+                .chain(&plan.deletes)
+                .map(|o| (o, "delete")),
+        );
     let created: BTreeSet<Uuid> = plan.creates.iter().map(|o| o.id).collect();
     for (op, action) in writes {
         if created.contains(&op.id) && action == "update" {
@@ -236,6 +241,7 @@ fn plans_against_a_mutated_nautobot_touch_only_ours_keep_hand_edits_and_converge
                 .chain(&again.updates)
                 .chain(&again.late_updates)
                 .chain(&again.deletes)
+                .chain(&again.replaced)
                 .map(|o| format!("{} {}: {}", o.kind, o.name, o.reason))
                 .collect::<Vec<_>>()
         );

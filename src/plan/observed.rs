@@ -121,7 +121,7 @@ fn fold_updates_and_deletes(
             o.owner = Owner::Us; // adopted
         }
     }
-    for op in &plan.deletes {
+    for op in plan.replaced.iter().chain(&plan.deletes) {
         if !failed.contains(&(op.id, "delete")) {
             observed.remove(&op.id);
         }

@@ -45,6 +45,12 @@ fn url() -> String {
 }
 
 /// A client with the test token (or NAUTOBOT_TOKEN).
+/// The Nautobot release under test: the one `scripts/nautobot.sh` installs for
+/// `NAUTOBOT_VERSION` (3.2.7 unless told).
+pub fn installed_release() -> String {
+    std::env::var("NAUTOBOT_VERSION").unwrap_or_else(|_| "3.2.7".into())
+}
+
 pub fn client(url: &str) -> HttpClient {
     nbsync::nautobot::install_crypto_provider();
     let token = std::env::var("NAUTOBOT_TOKEN").unwrap_or_else(|_| TEST_TOKEN.into());
@@ -90,12 +96,14 @@ pub async fn clean() -> Option<Nautobot> {
     eprintln!("Nautobot reset in {:.1}s", started.elapsed().as_secs_f64());
     let api = client(&url);
     // speak the version this Nautobot speaks (2.4 or 3.x), as the operator does before a pass
-    let version = api
+    let server = api
         .check()
         .await
         .expect("the test Nautobot is a supported version");
-    eprintln!("Nautobot at {url} speaks REST API {version}");
-    VERSION.get_or_init(|| version);
+    eprintln!("{url} is {}", server.describe());
+    // the release read from /api/status/ is the one scripts/nautobot.sh installed
+    assert_eq!(server.release, Some(installed_release()));
+    VERSION.get_or_init(|| server.api);
     ensure_location(&api, "ocp-lab-dc1").await;
     Some(Nautobot {
         url,

@@ -483,3 +483,59 @@ fn an_interface_whose_addresses_are_unknown_keeps_them_and_no_other() {
     let plan = diff(&desired, &p.ips_unknown, &observed, &policy(), &Fake);
     assert_eq!(plan.deletes.len(), 2);
 }
+
+/// After an in-place upgrade from Nautobot 2.4, Nautobot's migration has linked each node's
+/// Device to the Cluster with a DeviceClusterAssignment of its own id: the operator deletes
+/// each first and links the same pair again under its id, under every deletion policy, and
+/// deletes nothing else.
+#[test]
+fn links_nautobot_made_for_our_pairs_are_replaced_before_the_creates() {
+    let p = sample_projection();
+    let mut observed = observed_from(&p.records);
+    let ours: Vec<Uuid> = observed
+        .values()
+        .filter(|o| o.kind == Kind::DeviceClusterAssignment)
+        .map(|o| o.id)
+        .collect();
+    assert!(ours.len() >= 2, "the sample has nodes");
+    let mut migrated = BTreeSet::new();
+    for (n, id) in ours.iter().enumerate() {
+        let mut o = observed.remove(id).unwrap();
+        o.id = Uuid::from_u128(0xabc0 + n as u128);
+        o.fields.insert("id".into(), json!(o.id.to_string()));
+        migrated.insert(o.id);
+        observed.insert(o.id, o);
+    }
+    // and one owned link of a pair this cluster no longer makes
+    let mut gone = observed[&migrated.first().copied().unwrap()].clone();
+    gone.id = Uuid::from_u128(0xdead);
+    gone.fields
+        .insert("cluster".into(), json!(Uuid::from_u128(7).to_string()));
+    observed.insert(gone.id, gone);
+    for deletion in [
+        DeletionPolicy::Delete,
+        DeletionPolicy::MarkOffline,
+        DeletionPolicy::Retain,
+    ] {
+        let pol = Policy {
+            deletion,
+            ..policy()
+        };
+        let plan = diff(&p.records, &p.ips_unknown, &observed, &pol, &Fake);
+        let replaced: BTreeSet<Uuid> = plan.replaced.iter().map(|o| o.id).collect();
+        assert_eq!(replaced, migrated, "{deletion:?}");
+        let created: BTreeSet<Uuid> = plan.creates.iter().map(|o| o.id).collect();
+        assert_eq!(created, ours.iter().copied().collect(), "{deletion:?}");
+        assert!(
+            plan.updates.is_empty() && plan.held.is_empty(),
+            "{deletion:?}"
+        );
+        // the other link follows the deletion policy
+        let deleted: Vec<Uuid> = plan.deletes.iter().map(|o| o.id).collect();
+        match deletion {
+            DeletionPolicy::Retain => assert!(deleted.is_empty()),
+            _ => assert_eq!(deleted, [Uuid::from_u128(0xdead)], "{deletion:?}"),
+        }
+        assert_eq!(plan.write_count(), 2 * migrated.len() + deleted.len());
+    }
+}
