@@ -23,6 +23,8 @@ pub struct SyncConfig {
     pub request_timeout: Duration,
     /// Requests to Nautobot in flight at most.
     pub max_concurrent: usize,
+    /// Requests to Nautobot a second at most (`None`: no cap).
+    pub max_requests_per_second: Option<u32>,
     /// Skip TLS verification.
     pub insecure_skip_tls_verify: bool,
     /// The cluster's identity in Nautobot.
@@ -243,6 +245,10 @@ impl SyncConfig {
                 spec.nautobot.request_timeout_seconds.clamp(1, 600),
             )),
             max_concurrent: spec.nautobot.max_concurrent_requests.clamp(1, 32) as usize,
+            max_requests_per_second: spec
+                .nautobot
+                .max_requests_per_second
+                .map(|r| r.clamp(1, 10_000)),
             insecure_skip_tls_verify: spec.nautobot.insecure_skip_tls_verify,
             cluster_name: cluster_name.to_string(),
             cluster_domain: spec.cluster_domain.trim_matches('.').to_string(),

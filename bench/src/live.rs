@@ -314,6 +314,54 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// The physical limit of a single change: one bare PATCH of an owned VM's `vcpus` (its own value,
+/// the shape the operator sends), timed from here, in the same run as the single changes; and
+/// how far each kind's single-change p50 is above it.
+async fn bare_patches(
+    api: &HttpClient,
+    cfg: &SyncConfig,
+    n: usize,
+    p50s: &[(&str, Duration)],
+) -> Result<String, String> {
+    let endpoint = nbsync::model::Kind::VirtualMachine.endpoint();
+    let vms = api
+        .list(
+            endpoint,
+            &[
+                ("cf_k8s_cluster", cfg.cluster_name.clone()),
+                ("limit", n.to_string()),
+            ],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut times = Vec::new();
+    for vm in vms.iter().cycle().take(n) {
+        let body = json!({"id": vm["id"], "vcpus": vm["vcpus"]});
+        let t = Instant::now();
+        api.update(endpoint, vec![body])
+            .await
+            .map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let bare = percentile(&times, 0.5);
+    let mut out = format!(
+        "| bare PATCH of one VM (the limit) | {} | {} | {} | {} | 1 PATCH |\n\n",
+        times.len(),
+        ms(bare),
+        ms(percentile(&times, 0.99)),
+        ms(times.last().copied().unwrap_or_default()),
+    );
+    for (what, p50) in p50s {
+        let above = p50.as_secs_f64() * 1000.0 - bare.as_secs_f64() * 1000.0;
+        out.push_str(&format!(
+            "- {what}: p50 {above:+.0} ms from one bare PATCH (target: within 100 ms)\n"
+        ));
+    }
+    out.push('\n');
+    Ok(out)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
@@ -477,6 +525,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
             },
         ),
     ];
+    let mut p50s = Vec::new();
     for (what, objects, change) in kinds {
         let mut latencies = Vec::new();
         let mut per_change: BTreeMap<String, usize> = BTreeMap::new();
@@ -499,6 +548,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
                 .or_default() += 1;
         }
         latencies.sort();
+        p50s.push((what, percentile(&latencies, 0.5)));
         say(
             &mut out,
             &format!(
@@ -515,6 +565,11 @@ async fn run_async(opts: &Options) -> Result<String, String> {
             ),
         );
     }
+
+    say(
+        &mut out,
+        &bare_patches(&api, &cfg, opts.singles.max(5), &p50s).await?,
+    );
 
     // 3b. a rolling restart of a 10-replica Deployment
     say(&mut out, &rollout(&s, &op, &in_scope).await?);

@@ -205,10 +205,19 @@ pub struct NautobotConnection {
     pub request_timeout_seconds: u32,
 
     /// How many requests to Nautobot may run at once (2 is the measured best for one Nautobot
-    /// with 2 workers).
+    /// with 2 workers). The operator adapts below it to how fast Nautobot answers: it sends
+    /// fewer when answers slow down or Nautobot says it is overloaded (429, 503, Retry-After),
+    /// and more again up to this when they are fast.
     #[serde(default = "default_max_concurrent")]
     #[schemars(range(min = 1, max = 32))]
     pub max_concurrent_requests: u32,
+
+    /// At most this many requests to Nautobot a second, evenly spaced (absent: no cap). For a
+    /// Nautobot many clusters share: the initial sync of a large cluster then takes longer,
+    /// and people's pages stay fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_requests_per_second: Option<u32>,
 }
 
 /// A key of a Secret in the NautobotSync's own namespace.

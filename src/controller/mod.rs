@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod cache;
 pub mod claims;
+pub mod debounce;
 pub mod guarded;
 pub mod reconcile;
 pub mod status;

@@ -4,7 +4,8 @@
 //!   every `fullResyncInterval`): bootstrap, read everything the cluster owns, diff, apply.
 //! - Incremental pass (on watch events): re-project only the touched roots, diff them against
 //!   the worker's copy of Nautobot's state (kept current from what it wrote), apply. No reads:
-//!   one change costs the writes it needs. Bursts are coalesced by a short debounce.
+//!   one change costs the writes it needs. The first change of a quiet moment is written at
+//!   once; the rest of a burst is coalesced ([`super::debounce`]).
 //! - Nothing runs before the cluster cache is ready, and only the Lease holder writes.
 //! - Idle means no Nautobot request at all between full passes.
 //!
@@ -18,6 +19,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::cache::{ClusterCache, Dirty};
+use super::debounce::{Debounce, Then};
 use super::guarded::{Gate, Guarded};
 use crate::config::SyncConfig;
 use crate::model::Kind;
@@ -342,9 +344,6 @@ impl State {
     }
 }
 
-const DEBOUNCE: Duration = Duration::from_millis(300);
-const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
-
 #[allow(clippy::too_many_arguments)] // the worker's channels and handles, each used
 async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
     mut spec_rx: watch::Receiver<WorkerSpec>,
@@ -373,6 +372,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
         server: None,
     };
     let mut backoff = super::backoff::Backoff::new();
+    let mut debounce = Debounce::default();
     let publish = |f: &dyn Fn(&mut WorkerReport)| {
         let changed = report_tx.send_if_modified(|r| {
             let before = r.clone();
@@ -452,6 +452,7 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
                     run_pass(pass, &mut leader, &mut shutdown, &gate).await
                 };
                 drop(busy);
+                debounce.passed(Instant::now());
                 let result = match ended {
                     PassEnd::Done(r) => r,
                     PassEnd::LeadershipLost => {
@@ -529,16 +530,26 @@ async fn run<A: NautobotApi, F: Fn(&WorkerSpec) -> Result<A, ClientBuildError>>(
             tokio::select! {
                 d = dirty.recv() => {
                     note(&mut st, d);
-                    // debounce: gather the rest of a burst
-                    let started = Instant::now();
-                    loop {
-                        let wait = DEBOUNCE.min(DEBOUNCE_MAX.saturating_sub(started.elapsed()));
-                        match tokio::time::timeout(wait, dirty.recv()).await {
-                            Ok(d) => note(&mut st, d),
-                            Err(_) => break,
-                        }
-                        if started.elapsed() >= DEBOUNCE_MAX {
-                            break;
+                    match debounce.arrived(Instant::now()) {
+                        // the first change of a quiet period, with what is queued already
+                        Then::WriteNow => loop {
+                            match dirty.try_recv() {
+                                Ok(d) => note(&mut st, Ok(d)),
+                                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                    note(&mut st, Err(broadcast::error::RecvError::Lagged(n)))
+                                }
+                                Err(_) => break,
+                            }
+                        },
+                        // the rest of a burst: gather it
+                        Then::Gather => {
+                            let started = Instant::now();
+                            while let Some(wait) = Debounce::gather_wait(started, Instant::now()) {
+                                match tokio::time::timeout(wait, dirty.recv()).await {
+                                    Ok(d) => note(&mut st, d),
+                                    Err(_) => break,
+                                }
+                            }
                         }
                     }
                     metrics.set_queue_depth(st.roots.len());
@@ -1122,6 +1133,39 @@ mod tests {
             !log.is_empty() && log.iter().all(|q| q.method != "GET"),
             "{log:?}"
         );
+    }
+
+    /// A burst of 100 changes a second: the first is written at once, the rest gathered, so
+    /// the whole burst costs a few passes, not a hundred.
+    #[tokio::test]
+    async fn a_burst_after_a_quiet_moment_costs_a_few_passes() {
+        let rig = rig();
+        rig.cache.load(sample());
+        let r = rig.until("synced", |r| r.phase == Phase::Synced).await;
+        tokio::time::sleep(super::super::debounce::WINDOW).await;
+        for i in 0..100 {
+            rig.cache.change(|idx| {
+                let (ns, name) = a_service(idx);
+                if i == 0 {
+                    idx.delete_service(&ns, &name);
+                }
+                vec![Root::Service((ns, name))]
+            });
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // settled: no pass for longer than the longest gathering
+        let mut last = rig.worker.report().passes;
+        loop {
+            tokio::time::sleep(super::super::debounce::MAX + Duration::from_millis(200)).await;
+            let now = rig.worker.report().passes;
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        let passes = last - r.passes;
+        eprintln!("{passes} passes for a burst of 100 changes in a second");
+        assert!((1..=4).contains(&passes), "{passes} passes for the burst");
     }
 
     #[tokio::test]

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::error::{ApiError, ClientBuildError, summarize};
+use super::pace::{self, Admit, Cut, Outcome, Pace};
 use crate::config::SyncConfig;
 use crate::model::version::{self, ApiVersion, Server};
 
@@ -164,8 +165,10 @@ pub struct ClientConfig {
     pub insecure_skip_tls_verify: bool,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Requests in flight at most.
+    /// Requests in flight at most (the pace adapts below it: [`super::pace`]).
     pub max_concurrent: usize,
+    /// Requests a second at most (`None`: no cap).
+    pub max_per_second: Option<u32>,
     /// Attempts per request for retryable failures (1 = no retry).
     pub max_attempts: u32,
     /// First backoff delay; doubles per attempt, with jitter, capped at 10 s.
@@ -187,6 +190,7 @@ impl ClientConfig {
             insecure_skip_tls_verify: cfg.insecure_skip_tls_verify,
             timeout: cfg.request_timeout,
             max_concurrent: cfg.max_concurrent,
+            max_per_second: cfg.max_requests_per_second,
             ..ClientConfig::new(&cfg.nautobot_url, token)
         }
     }
@@ -200,6 +204,7 @@ impl ClientConfig {
             insecure_skip_tls_verify: false,
             timeout: Duration::from_secs(30),
             max_concurrent: 2,
+            max_per_second: None,
             max_attempts: 5,
             backoff: Duration::from_millis(500),
         }
@@ -279,7 +284,8 @@ pub struct HttpClient {
     timeout: Duration,
     max_attempts: u32,
     backoff: Duration,
-    permits: Arc<Semaphore>,
+    /// When the next request may go, shared by clones ([`super::pace`]).
+    paced: Arc<Paced>,
     stats: Arc<RequestStats>,
     /// The negotiated REST API version ([`ApiVersion::pack`]), shared by clones.
     api_version: Arc<AtomicU32>,
@@ -331,7 +337,10 @@ impl HttpClient {
             timeout: cfg.timeout,
             max_attempts: cfg.max_attempts.max(1),
             backoff: cfg.backoff,
-            permits: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
+            paced: Arc::new(Paced {
+                pace: Mutex::new(Pace::new(cfg.max_concurrent, cfg.max_per_second)),
+                freed: Notify::new(),
+            }),
             stats: Arc::new(RequestStats::default()),
             api_version: Arc::new(AtomicU32::new(ApiVersion::NEWEST.pack())),
             release: Arc::default(),
@@ -500,11 +509,7 @@ impl HttpClient {
         loop {
             attempt += 1;
             let result = {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed");
+                let ticket = self.paced.enter().await;
                 self.stats.count(&method);
                 let started = std::time::Instant::now();
                 let mut req = self
@@ -526,9 +531,15 @@ impl HttpClient {
                     }
                     Err(e) => Err(self.transport_error(&method, &path, e)),
                 };
+                let answer = result.as_ref().map_or(0, |(_, _, b)| b.len());
+                let kind = pace_kind(&method, &path, body, answer);
+                let cut = ticket.done(&kind, started.elapsed(), outcome(&result));
                 if let Some(m) = &self.metrics {
                     let status = result.as_ref().ok().map(|(s, _, _)| s.as_u16());
                     m.observe_nautobot_request(method.as_str(), status, started.elapsed());
+                    if let Some(cut) = cut {
+                        m.record_pace_cut(cut.label());
+                    }
                 }
                 result
             };
@@ -537,13 +548,7 @@ impl HttpClient {
                     let s = status.as_u16();
                     let integrity = s == 500 && body.windows(14).any(|w| w == b"IntegrityError");
                     if (s == 429 || (s >= 500 && !integrity)) && attempt < self.max_attempts {
-                        Some(
-                            headers
-                                .get("Retry-After")
-                                .and_then(|v| v.to_str().ok())
-                                .and_then(|v| v.trim().parse::<u64>().ok())
-                                .map(|s| Duration::from_secs(s.min(60))),
-                        )
+                        Some(retry_after(headers))
                     } else {
                         None
                     }
@@ -760,6 +765,112 @@ fn retry_backoff(base: Duration) -> impl Iterator<Item = Duration> {
 }
 
 /// The `Accept` header: JSON, in `version` when given (else the server's newest).
+/// A `Retry-After` in seconds (the form Nautobot's throttling and common proxies send), at
+/// most [`pace::MAX_PAUSE`].
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("Retry-After")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s).min(pace::MAX_PAUSE))
+}
+
+/// The kind of request the pace compares latencies within: the method, the endpoint (without
+/// ids or the query) and the size within a factor of 2 (the answer's bytes, plus the ids of a
+/// bulk delete): a page of 1000 devices and a lookup by name are different kinds.
+fn pace_kind(method: &Method, path: &str, body: Option<&Value>, answer: usize) -> String {
+    let endpoint: Vec<&str> = path
+        .trim_start_matches("/api/")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .take(2)
+        .collect();
+    let items = body.and_then(Value::as_array).map_or(0, Vec::len);
+    let size = (answer + 64 * items).max(1).ilog2();
+    format!("{method} {} {size}", endpoint.join("/"))
+}
+
+/// What an attempt says about Nautobot's load.
+fn outcome(
+    result: &Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ApiError>,
+) -> Outcome {
+    match result {
+        Ok((status, headers, _)) => match status.as_u16() {
+            429 | 503 => Outcome::Overloaded(retry_after(headers)),
+            502 | 504 => Outcome::Failed,
+            _ => Outcome::Answered,
+        },
+        Err(ApiError::Timeout { .. } | ApiError::Unreachable { .. }) => Outcome::Failed,
+        Err(_) => Outcome::Dropped,
+    }
+}
+
+/// The pace of a client and the requests waiting for it ([`super::pace`]): the pure state
+/// behind a lock, and a wake-up when a request in flight is done.
+struct Paced {
+    pace: Mutex<Pace>,
+    freed: Notify,
+}
+
+impl Paced {
+    /// Waits until the pace admits one more request.
+    async fn enter(self: &Arc<Self>) -> Ticket {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let admit = self
+                .pace
+                .lock()
+                .map_or(Admit::Go, |mut p| p.admit(std::time::Instant::now()));
+            match admit {
+                Admit::Go => {
+                    return Ticket {
+                        paced: Some(self.clone()),
+                    };
+                }
+                Admit::Wait(d) => tokio::time::sleep(d).await,
+                Admit::Full => freed.await,
+            }
+        }
+    }
+}
+
+/// One admitted request; dropped without [`Ticket::done`] (a cancelled pass), it frees its
+/// place and says nothing about Nautobot.
+struct Ticket {
+    paced: Option<Arc<Paced>>,
+}
+
+impl Ticket {
+    fn done(mut self, kind: &str, latency: Duration, outcome: Outcome) -> Option<Cut> {
+        let paced = self.paced.take()?;
+        let cut = paced
+            .pace
+            .lock()
+            .ok()
+            .and_then(|mut p| p.done(std::time::Instant::now(), kind, latency, outcome));
+        paced.freed.notify_waiters();
+        cut
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(paced) = self.paced.take() {
+            if let Ok(mut p) = paced.pace.lock() {
+                p.done(
+                    std::time::Instant::now(),
+                    "",
+                    Duration::ZERO,
+                    Outcome::Dropped,
+                );
+            }
+            paced.freed.notify_waiters();
+        }
+    }
+}
+
 fn accept(version: Option<ApiVersion>) -> String {
     match version {
         Some(v) => format!("application/json; version={v}"),

@@ -10,6 +10,7 @@ pub mod error;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod observe;
+pub mod pace;
 pub mod pass;
 
 pub use crate::model::{ApiVersion, Server};

@@ -69,6 +69,7 @@ pub struct Metrics {
     writes: IntCounterVec,
     nautobot_requests: IntCounterVec,
     nautobot_request_duration: HistogramVec,
+    nautobot_pace_cuts: IntCounterVec,
     kube_requests: IntCounterVec,
     kube_request_duration: HistogramVec,
     watch_events: IntCounterVec,
@@ -200,6 +201,7 @@ impl Metrics {
             writes: counter(&r, "writes_total", "Writes to Nautobot.", &["kind", "action", "result"]),
             nautobot_requests: counter(&r, "nautobot_requests_total", "HTTP requests to Nautobot.", &["method", "status_class"]),
             nautobot_request_duration: hist(&r, "nautobot_request_duration_seconds", "Nautobot request duration.", SHORT, &["method"]),
+            nautobot_pace_cuts: counter(&r, "nautobot_pace_cuts_total", "Cuts of the requests allowed in flight to Nautobot, by why: slow (answers much slower than usual), overloaded (429, 503), failed (502, 504, timeouts, broken connections).", &["reason"]),
             kube_requests: counter(&r, "kube_requests_total", "HTTP requests to the Kubernetes API by verb and status class.", &["verb", "status_class"]),
             kube_request_duration: hist(&r, "kube_request_duration_seconds", "Kubernetes API request duration until the answer's headers (a watch: until it is established).", SHORT, &["verb"]),
             watch_events: counter(&r, "watch_events_total", "Kubernetes watch events.", &["resource", "type"]),
@@ -289,6 +291,14 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts one cut of the pace towards Nautobot (`reason`: slow, overloaded or failed).
+    pub fn record_pace_cut(&self, reason: &str) {
+        const REASONS: &[&str] = &["slow", "overloaded", "failed"];
+        self.nautobot_pace_cuts
+            .with_label_values(&[clamp(reason, REASONS)])
+            .inc();
+    }
+
     /// Counts one Kubernetes API request (`verb` from [`kube_verb`]) and its time to the
     /// answer's headers; `status` is `None` when no answer came.
     pub fn observe_kube_request(&self, verb: &str, status: Option<u16>, elapsed: Duration) {
@@ -362,6 +372,7 @@ mod tests {
         m.set_objects("VirtualMachine", "in_sync", 3);
         m.record_write("VirtualMachine", "create", true);
         m.observe_nautobot_request("GET", Some(200), Duration::from_millis(5));
+        m.record_pace_cut("slow");
         m.observe_kube_request("watch", Some(200), Duration::from_millis(5));
         m.record_watch_event("pods", WatchEventKind::Apply);
         m.set_cache_objects("nodes", 2);
@@ -376,6 +387,7 @@ mod tests {
             "nbsync_writes_total",
             "nbsync_nautobot_requests_total",
             "nbsync_nautobot_request_duration_seconds",
+            "nbsync_nautobot_pace_cuts_total",
             "nbsync_kube_requests_total",
             "nbsync_kube_request_duration_seconds",
             "nbsync_watch_events_total",
@@ -465,6 +477,8 @@ mod tests {
             m.record_write(v, v, i % 2 == 0);
             m.record_write(v, ACTIONS[i % ACTIONS.len()], i % 2 == 0);
             m.observe_nautobot_request(v, status, Duration::ZERO);
+            m.record_pace_cut(v);
+            m.record_pace_cut(["slow", "overloaded", "failed"][i % 3]);
             m.observe_kube_request(v, status, Duration::ZERO);
             m.observe_kube_request(kube_verb(v, Some("watch=true")), status, Duration::ZERO);
             m.record_watch_event(v, WatchEventKind::Error);
@@ -486,6 +500,7 @@ mod tests {
                 "nbsync_nautobot_request_duration_seconds",
                 METHODS.len() + 1,
             ),
+            ("nbsync_nautobot_pace_cuts_total", 4),
             ("nbsync_kube_requests_total", 7 * classes),
             ("nbsync_kube_request_duration_seconds", 7),
             ("nbsync_watch_events_total", (RESOURCES.len() + 1) * 4),
