@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -18,6 +19,8 @@ use crate::plan::{ObservedObject, Owner};
 
 /// Ids per assignment query (keeps URLs well under common limits).
 const ID_CHUNK: usize = 60;
+/// Lists started at once; the client's pace (`super::pace`) decides how many are in flight.
+const READS_AT_ONCE: usize = 4;
 
 /// Keys of a Nautobot object that are metadata, not fields.
 const META: [&str; 11] = [
@@ -123,11 +126,16 @@ pub async fn load_owned<A: NautobotApi>(
     resolver: &Resolver,
 ) -> Result<BTreeMap<Uuid, ObservedObject>, ApiError> {
     let mut out = BTreeMap::new();
+    // the kinds side by side (each one's pages in turn), as many at once as the client's pace
+    // lets through: the reads of a full pass take the time of the longest kind, not the sum
+    let filter = &[("cf_k8s_cluster", cluster.to_string())];
+    let mut reads = Vec::new();
     for kind in Kind::ALL.into_iter().filter(|k| k.carries_marker()) {
-        for o in api
-            .list(kind.endpoint(), &[("cf_k8s_cluster", cluster.to_string())])
-            .await?
-        {
+        reads.push(async move { (kind, api.list(kind.endpoint(), filter).await) });
+    }
+    let mut lists = futures::stream::iter(reads).buffer_unordered(READS_AT_ONCE);
+    while let Some((kind, listed)) = lists.next().await {
+        for o in listed? {
             if let Some(obs) = normalize(kind, &o, resolver, cluster)
                 && obs.owner == Owner::Us
             {
@@ -135,6 +143,7 @@ pub async fn load_owned<A: NautobotApi>(
             }
         }
     }
+    drop(lists);
     let ours = |kind: Kind, id: Option<&Value>| {
         id.and_then(Value::as_str)
             .and_then(|s| s.parse::<Uuid>().ok())
@@ -148,15 +157,20 @@ pub async fn load_owned<A: NautobotApi>(
         .map(|o| o.id.to_string())
         .collect();
     let mut links = Vec::new();
+    // futures made up front (they run only when polled): a closure here would make the
+    // future's Send-ness higher-ranked, which rustc cannot prove
+    let mut reads = Vec::new();
     for chunk in ip_ids.chunks(ID_CHUNK) {
-        for o in list_by_ids(
+        reads.push(list_by_ids(
             api,
             Kind::IpAddressToInterface.endpoint(),
             "ip_address",
             chunk,
-        )
-        .await?
-        {
+        ));
+    }
+    let mut chunks = futures::stream::iter(reads).buffer_unordered(READS_AT_ONCE);
+    while let Some(listed) = chunks.next().await {
+        for o in listed? {
             if let Some(obs) = normalize(Kind::IpAddressToInterface, &o, resolver, cluster) {
                 let ip_ok = ours(Kind::IpAddress, obs.fields.get("ip_address"));
                 let iface_ok = ours(Kind::VmInterface, obs.fields.get("vm_interface"))
