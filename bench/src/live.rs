@@ -104,15 +104,20 @@ pub(crate) fn token_secret(token: &str) -> Result<Value, String> {
 }
 
 fn reset(opts: &Options) -> Result<(), String> {
+    run_reset(&opts.reset)
+}
+
+/// Runs the shell command that empties Nautobot.
+pub(crate) fn run_reset(command: &str) -> Result<(), String> {
     let status = std::process::Command::new("sh")
-        .args(["-c", &opts.reset])
+        .args(["-c", command])
         .stdout(Stdio::null())
         .status()
-        .map_err(|e| format!("{}: {e}", opts.reset))?;
+        .map_err(|e| format!("{command}: {e}"))?;
     status
         .success()
         .then_some(())
-        .ok_or_else(|| format!("`{}` failed: {status}", opts.reset))
+        .ok_or_else(|| format!("`{command}` failed: {status}"))
 }
 
 /// The Location the NautobotSync names, as a person would create it before installing.
@@ -178,7 +183,7 @@ async fn raw_write(api: &HttpClient, ops: &[Op], update: bool) -> (usize, usize)
 }
 
 /// Sum of a metric family's samples whose labels include all of `with`.
-fn metric(text: &str, family: &str, with: &[(&str, &str)]) -> f64 {
+pub(crate) fn metric(text: &str, family: &str, with: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -221,15 +226,15 @@ fn writes(text: &str) -> f64 {
 }
 
 /// A running operator with its /metrics address.
-struct Operator {
+pub(crate) struct Operator {
     child: tokio::process::Child,
     metrics: String,
     http: reqwest::Client,
 }
 
 impl Operator {
-    fn start(
-        opts: &Options,
+    pub(crate) fn start(
+        operator: &std::path::Path,
         kubeconfig: &std::path::Path,
         log: &std::path::Path,
     ) -> Result<Self, String> {
@@ -243,7 +248,7 @@ impl Operator {
             .open(log)
             .map_err(|e| e.to_string())?;
         let child = crate::cache::spawn_operator(
-            &opts.operator,
+            operator,
             kubeconfig,
             &format!("127.0.0.1:{port}"),
             log,
@@ -256,14 +261,14 @@ impl Operator {
         })
     }
 
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         match self.http.get(&self.metrics).send().await {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
@@ -284,7 +289,7 @@ fn status(s: &StandIn) -> Value {
         .unwrap_or_default()
 }
 
-fn synced(st: &Value) -> bool {
+pub(crate) fn synced(st: &Value) -> bool {
     st["conditions"]
         .as_array()
         .into_iter()
@@ -307,7 +312,7 @@ async fn wait(
     Err(format!("timed out after {limit:?} waiting for {what}"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -362,7 +367,7 @@ async fn bare_patches(
     Ok(out)
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -453,7 +458,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
         "metadata": {"name": CLUSTER, "namespace": NS}, "spec": spec_json}),
     )
     .map_err(|e| format!("{e:?}"))?;
-    let op = Operator::start(opts, &kubeconfig, &log)?;
+    let op = Operator::start(&opts.operator, &kubeconfig, &log)?;
     let initial = wait("the initial sync", Duration::from_secs(1800), async || {
         synced(&status(&s))
     })
@@ -734,7 +739,7 @@ async fn run_async(opts: &Options) -> Result<String, String> {
     // 7. restart
     op.stop().await;
     let last_full = status(&s)["lastFullSyncTime"].clone();
-    let op = Operator::start(opts, &kubeconfig, &log)?;
+    let op = Operator::start(&opts.operator, &kubeconfig, &log)?;
     let back = wait(
         "the restarted operator's first full pass",
         Duration::from_secs(600),

@@ -3,7 +3,8 @@
 //! - `gen`: prints a synthetic OpenShift + KubeVirt cluster as a `kind: List` snapshot;
 //! - `project`: CPU and memory of the projection on it;
 //! - `cache`: the real operator binary with it in its watch caches (RSS, CPU, time to sync);
-//! - `list-probe`: what deserialising one pod list costs (page or whole list, full or slim type).
+//! - `list-probe`: what deserialising one pod list costs (page or whole list, full or slim type);
+//! - `live` and `fleet` need a Nautobot: one operator end to end, and several at once.
 //!
 //! Results and the exact commands: `docs/benchmarks.md`.
 
@@ -11,6 +12,7 @@
 
 mod alloc;
 mod cache;
+mod fleet;
 mod listprobe;
 mod live;
 mod procfs;
@@ -56,6 +58,9 @@ enum Command {
     /// The operator against a real Nautobot: initial sync vs a raw reference writer, change
     /// latency and cost, a burst, idle, a full re-diff, a restart (needs a Nautobot).
     Live(LiveArgs),
+    /// Several operators, each with its own generated cluster, syncing into one Nautobot at
+    /// once while a probe reads a page every second (needs a Nautobot).
+    Fleet(FleetArgs),
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +100,42 @@ struct LiveArgs {
     /// Seconds to count requests while idle.
     #[arg(long, default_value_t = 60)]
     idle_seconds: u64,
+}
+
+#[derive(Args, Debug)]
+struct FleetArgs {
+    /// Each cluster's size (S, L/10...); cluster i is generated with seed + i.
+    #[arg(long, default_value = "S/10")]
+    scale: String,
+    /// Seed of the first cluster.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Operators, each with its own cluster.
+    #[arg(long, default_value_t = 10)]
+    operators: usize,
+    /// The operator binary (default: target/release/nautobot-sync-operator of this workspace).
+    #[arg(long)]
+    operator: Option<PathBuf>,
+    /// Nautobot base URL.
+    #[arg(long, env = "NAUTOBOT_URL", default_value = "http://127.0.0.1:8080")]
+    nautobot: String,
+    /// Nautobot API token.
+    #[arg(
+        long,
+        env = "NAUTOBOT_TOKEN",
+        default_value = "0123456789abcdef0123456789abcdef01234567",
+        hide_default_value = true
+    )]
+    token: String,
+    /// Shell command that empties Nautobot, run once before the idle probe.
+    #[arg(long, default_value = "scripts/nautobot.sh reset")]
+    reset: String,
+    /// Seconds the probe reads before the operators start.
+    #[arg(long, default_value_t = 20)]
+    idle_seconds: u64,
+    /// spec.nautobot.maxRequestsPerSecond of every NautobotSync.
+    #[arg(long)]
+    max_requests_per_second: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -332,6 +373,19 @@ fn main() -> ExitCode {
                 burst_rate: a.burst_rate,
                 burst: Duration::from_secs(a.burst_seconds),
                 idle: Duration::from_secs(a.idle_seconds),
+            })
+        }),
+        Command::Fleet(a) => Scale::parse(&a.scale).and_then(|scale| {
+            fleet::run(&fleet::Options {
+                operators: a.operators.max(1),
+                scale,
+                seed: a.seed,
+                operator: a.operator.clone().unwrap_or_else(default_operator),
+                nautobot: a.nautobot.clone(),
+                token: a.token.clone(),
+                reset: a.reset.clone(),
+                idle: Duration::from_secs(a.idle_seconds),
+                max_per_second: a.max_requests_per_second,
             })
         }),
         Command::ListProbe(a) => a
